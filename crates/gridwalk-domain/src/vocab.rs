@@ -1,0 +1,101 @@
+//! The closed vocabularies: categories, sources, visit modes, satisfaction. Each has a stable
+//! wire code and zh-CN / English labels; the UI and the dashboard never invent their own.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! vocab {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => ($code:literal, $zh:literal, $en:literal)),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The stable wire and database code.
+            pub fn code(self) -> &'static str { match self { $($name::$variant => $code),+ } }
+            pub fn label_zh(self) -> &'static str { match self { $($name::$variant => $zh),+ } }
+            pub fn label_en(self) -> &'static str { match self { $($name::$variant => $en),+ } }
+            pub fn from_code(code: &str) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+vocab!(
+    /// What an issue is about (诉求类别).
+    Category {
+        StreetLight => ("street_light", "路灯不亮", "Street light out"),
+        Sanitation => ("sanitation", "环境脏乱", "Environment & sanitation"),
+        Leak => ("leak", "跑冒滴漏", "Leaks (water, gas, heating)"),
+        IllegalBuilding => ("illegal_building", "私搭乱建", "Illegal building"),
+        WallBreaking => ("wall_breaking", "开墙打洞", "Wall-breaking"),
+        PropertyManagement => ("property_management", "物业管理", "Property management"),
+        ElderlyCare => ("elderly_care", "养老服务", "Elderly care"),
+        GarbageSorting => ("garbage_sorting", "垃圾分类", "Garbage sorting"),
+        Lift => ("lift", "电梯", "Lifts"),
+        Parking => ("parking", "停车管理", "Parking"),
+        Noise => ("noise", "噪声扰民", "Noise"),
+        Greening => ("greening", "绿化养护", "Greening"),
+        Heating => ("heating", "供暖", "Heating"),
+        Other => ("other", "其他", "Other"),
+    }
+);
+
+vocab!(
+    /// Where an issue came in (来源).
+    IssueSource {
+        Visit => ("visit", "走访发现", "Walk-around visit"),
+        Hotline => ("hotline_12345", "12345热线", "12345 hotline"),
+        MobileCommittee => ("mobile_committee", "移动居委会", "Mobile residents' committee"),
+        Online => ("online", "网上渠道", "Online (app, WeChat)"),
+        DeliberationHall => ("deliberation_hall", "居民议事厅", "Residents' deliberation hall"),
+    }
+);
+
+vocab!(
+    /// How a visit was done (走动式 / 穿透式 / 蹲点式).
+    VisitMode {
+        WalkThrough => ("walk_through", "走动式", "Walk-through"),
+        InDepth => ("in_depth", "穿透式", "In-depth"),
+        Stationed => ("stationed", "蹲点式", "Stationed"),
+    }
+);
+
+vocab!(
+    /// The resident's answer on callback (回访满意度).
+    Satisfaction {
+        Satisfied => ("satisfied", "满意", "Satisfied"),
+        BasicallySatisfied => ("basically_satisfied", "基本满意", "Basically satisfied"),
+        Dissatisfied => ("dissatisfied", "不满意", "Dissatisfied"),
+    }
+);
+
+vocab!(
+    /// A worker's role.
+    Role {
+        GridWorker => ("grid_worker", "网格员", "Grid worker"),
+        Cadre => ("cadre", "干部", "Cadre"),
+        Supervisor => ("supervisor", "督办", "Supervisor"),
+        DepartmentStaff => ("department_staff", "部门人员", "Department staff"),
+        Admin => ("admin", "管理员", "Administrator"),
+    }
+);
+
+vocab!(
+    /// Where an issue stands.
+    IssueStatus {
+        Reported => ("reported", "待响应", "Awaiting response"),
+        Responded => ("responded", "已响应", "Responded"),
+        Resolved => ("resolved", "已解决", "Resolved"),
+        Closed => ("closed", "已办结", "Closed"),
+    }
+);
+
+impl IssueStatus {
+    /// Open means someone still owes the resident something.
+    pub fn is_open(self) -> bool {
+        !matches!(self, IssueStatus::Closed)
+    }
+}

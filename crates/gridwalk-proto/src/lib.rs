@@ -1,0 +1,182 @@
+//! The wire between tablet and district server. Transport types only: both ends convert to and
+//! from domain types at their edge.
+
+use gridwalk_domain::{
+    Category, Community, CommunityId, Courtyard, CourtyardId, DeviceId, Event, EventId, IssueId, ManagementGrid, ResidentContact, Role,
+    Subdistrict, SubdistrictId, TechnicalGrid, WorkerId,
+};
+use serde::{Deserialize, Serialize};
+
+/// The API version; the path prefix is `/api/v1`.
+pub const API_VERSION: u32 = 1;
+/// Header the server sets on every response with its wall clock in ms, for clock-offset measurement.
+pub const SERVER_TIME_HEADER: &str = "x-gridwalk-server-time";
+
+/// Every error, from every endpoint: a stable machine code and a human message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// A name for the device, shown in `device list`.
+    pub device_name: String,
+}
+
+/// One unit of a worker's scope.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "level", content = "code", rename_all = "snake_case")]
+pub enum ScopeUnit {
+    District,
+    Subdistrict(String),
+    Community(String),
+    Courtyard(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub id: WorkerId,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub scope: Vec<ScopeUnit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Shown once; the server keeps only its hash.
+    pub token: String,
+    pub device_id: DeviceId,
+    pub worker: WorkerInfo,
+    pub server_time_ms: i64,
+}
+
+/// One event in a device's log, with its gapless per-device sequence number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedEvent {
+    pub seq: u64,
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub device_id: DeviceId,
+    pub events: Vec<LoggedEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PushOutcome {
+    /// Stored now.
+    Accepted,
+    /// Already stored with identical content: a resend.
+    Duplicate,
+    /// Refused for good (out of scope, invalid). The tablet keeps it and shows the reason.
+    Rejected { code: String, reason: String },
+    /// The same (device, seq) is already held with different content. Never overwritten.
+    Conflict { reason: String },
+    /// Not taken because an earlier sequence is missing; send it again after the gap is filled.
+    Gap,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub seq: u64,
+    pub event_id: EventId,
+    #[serde(flatten)]
+    pub outcome: PushOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub results: Vec<PushResult>,
+    /// The highest contiguous sequence the server now holds for this device (rejections count
+    /// as held: they are settled).
+    pub acked_seq: u64,
+    pub server_time_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PulledEvent {
+    /// The server's global sequence: the pull cursor.
+    pub server_seq: u64,
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RegistrySnapshot {
+    pub subdistricts: Vec<Subdistrict>,
+    pub communities: Vec<Community>,
+    pub management_grids: Vec<ManagementGrid>,
+    pub technical_grids: Vec<TechnicalGrid>,
+    pub courtyards: Vec<Courtyard>,
+    /// The registry version this snapshot is at.
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub events: Vec<PulledEvent>,
+    /// Pass back as `after` next time.
+    pub next_cursor: u64,
+    pub has_more: bool,
+    /// The registry in scope when it changed since `registry_version` (None when unchanged).
+    pub registry: Option<RegistrySnapshot>,
+    pub server_time_ms: i64,
+}
+
+/// Where a hotline work order happened: a known courtyard, or an address with coordinates
+/// (dispatched to the nearest courtyard).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum IntakePlace {
+    Courtyard { courtyard_id: CourtyardId },
+    CourtyardCode { code: String },
+    Address { address: String, lat: f64, lon: f64 },
+}
+
+/// A 12345 hotline work order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotlineIntake {
+    /// The hotline's work-order number; the intake is idempotent on it.
+    pub order_no: String,
+    pub place: IntakePlace,
+    pub category: String,
+    pub description: String,
+    /// When the hotline received it (the 1-hour clock starts here). RFC 3339 is not used on the
+    /// wire: milliseconds since the Unix epoch.
+    pub received_at_ms: i64,
+    pub contact: Option<ResidentContact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HotlineIntakeResponse {
+    pub issue_id: IssueId,
+    pub courtyard_id: CourtyardId,
+    pub subdistrict_id: SubdistrictId,
+    pub community_id: CommunityId,
+    pub response_due_ms: i64,
+    /// False when the order number was already taken in: the same issue is returned.
+    pub created: bool,
+}
+
+/// How much of a blob the server holds: the resume point of an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    pub sha256: String,
+    pub held_bytes: u64,
+    pub complete: bool,
+}
+
+pub fn category_codes() -> Vec<&'static str> {
+    Category::ALL.iter().map(|c| c.code()).collect()
+}
