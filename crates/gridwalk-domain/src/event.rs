@@ -36,12 +36,28 @@ pub enum EventBody {
     VisitRecorded(Visit),
     IssueReported(IssueReport),
     /// The resident was contacted (响应).
-    IssueResponded { note: String },
-    NoteAdded { text: String },
-    PhotoAttached { sha256: String, bytes: u64, mime: String },
-    IssueResolved { note: String, photo_sha256: Option<String> },
-    CallbackRecorded { satisfaction: Satisfaction, note: String },
-    IssueReopened { reason: String },
+    IssueResponded {
+        note: String,
+    },
+    NoteAdded {
+        text: String,
+    },
+    PhotoAttached {
+        sha256: String,
+        bytes: u64,
+        mime: String,
+    },
+    IssueResolved {
+        note: String,
+        photo_sha256: Option<String>,
+    },
+    CallbackRecorded {
+        satisfaction: Satisfaction,
+        note: String,
+    },
+    IssueReopened {
+        reason: String,
+    },
 }
 
 impl EventBody {

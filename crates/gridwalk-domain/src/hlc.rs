@@ -43,6 +43,12 @@ impl Hlc {
     pub fn to_key(self) -> String {
         format!("{:015}-{:010}", self.ms.max(0), self.counter)
     }
+
+    /// Parse [`Hlc::to_key`]'s form.
+    pub fn from_key(key: &str) -> Option<Hlc> {
+        let (ms, counter) = key.split_once('-')?;
+        Some(Hlc::new(ms.parse().ok()?, counter.parse().ok()?))
+    }
 }
 
 impl fmt::Debug for Hlc {
@@ -69,5 +75,6 @@ mod tests {
         let merged = Hlc::new(100, 0).merge(Hlc::new(500, 7), 300);
         assert_eq!(merged, Hlc::new(500, 8), "a merge lands after the remote stamp even when the wall clock lags");
         assert!(Hlc::new(5, 1).to_key() < Hlc::new(10, 0).to_key(), "keys sort like stamps");
+        assert_eq!(Hlc::from_key(&Hlc::new(5, 1).to_key()), Some(Hlc::new(5, 1)), "keys parse back");
     }
 }

@@ -70,10 +70,7 @@ pub struct Registry {
 }
 
 /// Chaoyang district's bounding box (WGS-84), used by the generator and by sanity checks.
-pub const CHAOYANG_BOUNDS: (GeoPoint, GeoPoint) = (
-    GeoPoint { lat: 39.81, lon: 116.42 },
-    GeoPoint { lat: 40.10, lon: 116.64 },
-);
+pub const CHAOYANG_BOUNDS: (GeoPoint, GeoPoint) = (GeoPoint { lat: 39.81, lon: 116.42 }, GeoPoint { lat: 40.10, lon: 116.64 });
 
 pub fn in_chaoyang(p: GeoPoint) -> bool {
     let (lo, hi) = CHAOYANG_BOUNDS;

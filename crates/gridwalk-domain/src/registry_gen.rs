@@ -63,12 +63,11 @@ impl Mix {
 }
 
 const NAME_HEADS: &[&str] = &[
-    "东", "西", "南", "北", "金", "华", "光", "和", "安", "新", "惠", "康", "瑞", "祥", "兴", "丽", "朝", "阳", "望", "顺",
-    "平", "乐", "福", "春", "秀", "翠", "文", "明", "泰", "嘉",
+    "东", "西", "南", "北", "金", "华", "光", "和", "安", "新", "惠", "康", "瑞", "祥", "兴", "丽", "朝", "阳", "望", "顺", "平", "乐",
+    "福", "春", "秀", "翠", "文", "明", "泰", "嘉",
 ];
-const NAME_TAILS: &[&str] = &[
-    "园", "里", "苑", "庄", "坊", "湖", "桥", "门", "街", "台", "景", "城", "花园", "家园", "新村", "北里", "南里", "西里", "东里",
-];
+const NAME_TAILS: &[&str] =
+    &["园", "里", "苑", "庄", "坊", "湖", "桥", "门", "街", "台", "景", "城", "花园", "家园", "新村", "北里", "南里", "西里", "东里"];
 const VILLAGE_TAILS: &[&str] = &["村", "庄村", "营村", "店村", "各庄村"];
 
 /// Split `total` into `parts` near-equal shares, the first ones one bigger.
@@ -99,11 +98,8 @@ pub fn parse_subdistricts(csv: &str) -> Result<Vec<Subdistrict>, ImportError> {
 
 /// The three real places the source article names, pinned into the demo registry as
 /// (subdistrict name, community name, courtyard name).
-pub const ARTICLE_PLACES: [(&str, &str, Option<&str>); 3] = [
-    ("八里庄街道", "甘西社区", None),
-    ("望京街道", "花家地南里社区", None),
-    ("小关街道", "惠新西街社区", Some("惠新西街33号院")),
-];
+pub const ARTICLE_PLACES: [(&str, &str, Option<&str>); 3] =
+    [("八里庄街道", "甘西社区", None), ("望京街道", "花家地南里社区", None), ("小关街道", "惠新西街社区", Some("惠新西街33号院"))];
 
 /// Generate the demo registry: 43 subdistricts, 604 communities, 5,710 courtyards, 322
 /// management grids and 8,260 technical grids, all inside Chaoyang's bounds. Deterministic.
@@ -331,7 +327,10 @@ mod tests {
             let c = r.communities.iter().find(|c| c.name == community && c.subdistrict == s.id);
             let c = c.unwrap_or_else(|| panic!("article community {community} sits under {sd}"));
             if let Some(yard) = yard {
-                assert!(r.courtyards.iter().any(|y| y.name == yard && y.community == c.id), "article courtyard {yard} sits under {community}");
+                assert!(
+                    r.courtyards.iter().any(|y| y.name == yard && y.community == c.id),
+                    "article courtyard {yard} sits under {community}"
+                );
             }
         }
     }

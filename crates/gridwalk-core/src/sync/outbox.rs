@@ -1,0 +1,279 @@
+//! The store's side of sync: the outbox, applying push results and pulled events, per-record
+//! and per-device sync state. Each apply is one transaction with the cursor it advances.
+
+use crate::error::Result;
+use crate::tablet::{meta_get, meta_i64, meta_set, Tablet};
+use crate::views;
+use gridwalk_domain::{Entity, Event, Hlc, Registry};
+use gridwalk_proto::{LoggedEvent, PullResponse, PushOutcome, PushResponse};
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+/// Where this tablet stands with the server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSyncState {
+    pub enrolled: bool,
+    pub revoked: bool,
+    /// Records not yet acknowledged by the server.
+    pub queue_depth: u64,
+    /// When the oldest of them was recorded (device clock).
+    pub oldest_unsent_ms: Option<i64>,
+    pub rejected: u64,
+    pub photos_pending: u64,
+    pub acked_seq: u64,
+    pub pull_cursor: u64,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub clock_offset_ms: i64,
+    pub server_url: Option<String>,
+}
+
+/// One of this tablet's records the server refused, with the reason, for the worker to fix
+/// or withdraw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RejectedRecord {
+    pub seq: u64,
+    pub event: Event,
+    pub code: String,
+    pub reason: String,
+}
+
+impl Tablet {
+    pub fn acked_seq(&self) -> Result<u64> {
+        Ok(meta_i64(&self.conn, "acked_seq")? as u64)
+    }
+
+    /// The next `limit` events after the acknowledged position, in sequence order.
+    pub fn outbox(&self, limit: u32) -> Result<Vec<LoggedEvent>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT d.seq, e.body FROM device_log d JOIN events e ON e.event_id = d.event_id
+             WHERE d.seq > ?1 ORDER BY d.seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![self.acked_seq()? as i64, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row?;
+            out.push(LoggedEvent { seq: seq as u64, event: serde_json::from_str(&body)? });
+        }
+        Ok(out)
+    }
+
+    pub fn outbox_depth(&self) -> Result<(u64, u64)> {
+        let (n, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), COALESCE(sum(bytes), 0) FROM device_log WHERE seq > ?1",
+            [self.acked_seq()? as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((n as u64, bytes as u64))
+    }
+
+    /// Record a push answer: per-record states, and the acknowledged position, in one
+    /// transaction. Returns how far the position moved.
+    pub fn apply_push_response(&mut self, resp: &PushResponse, server_offset_ms: Option<i64>) -> Result<u64> {
+        let before = self.acked_seq()?;
+        let tx = self.conn.transaction()?;
+        let mut touched = Vec::new();
+        for r in &resp.results {
+            let (state, code, reason) = match &r.outcome {
+                PushOutcome::Accepted | PushOutcome::Duplicate => ("synced", None, None),
+                PushOutcome::Rejected { code, reason } => ("rejected", Some(code.as_str()), Some(reason.as_str())),
+                PushOutcome::Conflict { reason } => ("rejected", Some("conflict"), Some(reason.as_str())),
+                PushOutcome::Gap => continue,
+            };
+            // A withdrawn record stays withdrawn whatever a late answer says.
+            tx.execute(
+                "UPDATE device_log SET sync_state = ?2, reject_code = ?3, reject_reason = ?4 WHERE seq = ?1 AND sync_state != 'withdrawn'",
+                params![r.seq as i64, state, code, reason],
+            )?;
+            touched.push(r.event_id);
+        }
+        // The server settles sequences in order: everything up to its acked position is held.
+        let acked = before.max(resp.acked_seq);
+        meta_set(&tx, "acked_seq", &acked.to_string())?;
+        for id in touched {
+            let entity: Option<(String, String)> = rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT entity_kind, entity_id FROM events WHERE event_id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ))?;
+            if let Some(entity) = entity.and_then(|(k, id)| parse_entity(&k, &id)) {
+                views::refresh_sync_state(&tx, entity)?;
+            }
+        }
+        if let Some(offset) = server_offset_ms {
+            meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
+        }
+        tx.commit()?;
+        if let Some(offset) = server_offset_ms {
+            self.clock_offset_ms = offset;
+        }
+        Ok(acked - before)
+    }
+
+    /// Apply a pull page: store new events, re-fold what they touch, merge the HLC, replace the
+    /// registry if it came along, and advance the cursor, all in one transaction.
+    pub fn apply_pull(&mut self, resp: &PullResponse, server_offset_ms: Option<i64>) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let tx = self.conn.transaction()?;
+        let mut touched: Vec<Entity> = Vec::new();
+        let mut max_remote = Hlc::ZERO;
+        let mut new = 0;
+        for p in &resp.events {
+            if views::insert_event(&tx, &p.event, Some(p.server_seq))?.0 {
+                new += 1;
+                touched.push(p.event.entity);
+                max_remote = max_remote.max(p.event.hlc);
+            }
+        }
+        touched.sort_by_key(|e| e.uuid());
+        touched.dedup();
+        for entity in touched {
+            views::refold(&tx, entity)?;
+        }
+        if let Some(reg) = &resp.registry {
+            let registry = Registry {
+                subdistricts: reg.subdistricts.clone(),
+                communities: reg.communities.clone(),
+                management_grids: reg.management_grids.clone(),
+                technical_grids: reg.technical_grids.clone(),
+                courtyards: reg.courtyards.clone(),
+            };
+            crate::registry::replace(&tx, &registry)?;
+            meta_set(&tx, "registry_version", &reg.version.to_string())?;
+        }
+        let hlc = if max_remote > Hlc::ZERO { self.hlc.merge(max_remote, now) } else { self.hlc };
+        let cursor = (meta_i64(&tx, "pull_cursor")? as u64).max(resp.next_cursor);
+        meta_set(&tx, "pull_cursor", &cursor.to_string())?;
+        if let Some(offset) = server_offset_ms {
+            meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
+        }
+        tx.commit()?;
+        self.hlc = hlc;
+        if let Some(offset) = server_offset_ms {
+            self.clock_offset_ms = offset;
+        }
+        Ok(new)
+    }
+
+    pub fn pull_cursor(&self) -> Result<u64> {
+        Ok(meta_i64(&self.conn, "pull_cursor")? as u64)
+    }
+
+    pub fn registry_version(&self) -> Result<u64> {
+        Ok(meta_i64(&self.conn, "registry_version")? as u64)
+    }
+
+    pub(crate) fn note_sync_result(&self, error: Option<&str>) -> Result<()> {
+        match error {
+            None => {
+                meta_set(&self.conn, "last_sync_ok_ms", &self.clock.now_ms().to_string())?;
+                self.conn.execute("DELETE FROM meta WHERE key = 'last_sync_error'", [])?;
+            }
+            Some(e) => meta_set(&self.conn, "last_sync_error", e)?,
+        }
+        Ok(())
+    }
+
+    pub fn sync_state(&self) -> Result<DeviceSyncState> {
+        let acked = self.acked_seq()?;
+        let (depth, oldest): (i64, Option<i64>) =
+            self.conn.query_row("SELECT count(*), min(recorded_ms) FROM device_log WHERE seq > ?1", [acked as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let rejected: i64 = self.conn.query_row("SELECT count(*) FROM device_log WHERE sync_state = 'rejected'", [], |r| r.get(0))?;
+        Ok(DeviceSyncState {
+            enrolled: meta_get(&self.conn, "token")?.is_some(),
+            revoked: meta_get(&self.conn, "revoked")?.is_some(),
+            queue_depth: depth as u64,
+            oldest_unsent_ms: oldest,
+            rejected: rejected as u64,
+            photos_pending: self.pending_photos()?.len() as u64,
+            acked_seq: acked,
+            pull_cursor: self.pull_cursor()?,
+            last_success_ms: meta_get(&self.conn, "last_sync_ok_ms")?.and_then(|v| v.parse().ok()),
+            last_error: meta_get(&self.conn, "last_sync_error")?,
+            clock_offset_ms: self.clock_offset_ms,
+            server_url: meta_get(&self.conn, "server_url")?,
+        })
+    }
+
+    /// Records the server refused, still on the tablet, with their reasons.
+    pub fn rejected_records(&self) -> Result<Vec<RejectedRecord>> {
+        let mut st = self.conn.prepare(
+            "SELECT d.seq, e.body, d.reject_code, d.reject_reason FROM device_log d JOIN events e ON e.event_id = d.event_id
+             WHERE d.sync_state = 'rejected' ORDER BY d.seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body, code, reason) = row?;
+            out.push(RejectedRecord {
+                seq: seq as u64,
+                event: serde_json::from_str(&body)?,
+                code: code.unwrap_or_default(),
+                reason: reason.unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Withdraw a rejected record: it stays in the log (append-only) but no longer counts in
+    /// the views.
+    pub fn withdraw_rejected(&mut self, seq: u64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute("UPDATE device_log SET sync_state = 'withdrawn' WHERE seq = ?1 AND sync_state = 'rejected'", [seq as i64])?;
+        if n == 0 {
+            return Err(crate::error::CoreError::NotRejected { action: "withdrawn" });
+        }
+        let (kind, id): (String, String) = tx.query_row(
+            "SELECT e.entity_kind, e.entity_id FROM device_log d JOIN events e ON e.event_id = d.event_id WHERE d.seq = ?1",
+            [seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some(entity) = parse_entity(&kind, &id) {
+            views::refold(&tx, entity)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Correct a rejected record: record the corrected body as a new event on the same entity
+    /// and withdraw the rejected one.
+    pub fn correct_rejected(&mut self, seq: u64, body: gridwalk_domain::EventBody) -> Result<Event> {
+        let rejected = self
+            .rejected_records()?
+            .into_iter()
+            .find(|r| r.seq == seq)
+            .ok_or(crate::error::CoreError::NotRejected { action: "corrected" })?;
+        self.withdraw_rejected(seq)?;
+        Ok(self.record(vec![(rejected.event.entity, body)])?.remove(0))
+    }
+
+    /// Photos whose reporting event the server has taken but whose bytes it may not hold yet.
+    pub fn pending_photos(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT p.sha256, p.bytes FROM photos p WHERE p.uploaded = 0 AND EXISTS (
+                 SELECT 1 FROM device_log d JOIN events e ON e.event_id = d.event_id
+                 WHERE d.sync_state = 'synced' AND e.kind IN ('photo_attached', 'issue_resolved')
+                   AND instr(e.body, p.sha256) > 0)
+             ORDER BY p.created_ms",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) fn mark_photo_uploaded(&self, sha256: &str) -> Result<()> {
+        self.conn.execute("UPDATE photos SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        Ok(())
+    }
+}
+
+fn parse_entity(kind: &str, id: &str) -> Option<Entity> {
+    match kind {
+        "issue" => id.parse().ok().map(Entity::Issue),
+        "visit" => id.parse().ok().map(Entity::Visit),
+        _ => None,
+    }
+}

@@ -1,0 +1,85 @@
+//! The engine's only window on the network: a small trait, and its reqwest implementation.
+//! Tests put a fault-injecting proxy in front of the real server instead of mocking this.
+
+use gridwalk_proto::*;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// No answer, a reset, a timeout, a truncated or garbled body, or a 5xx: try again later.
+    Transient(String),
+    /// The token is unknown or revoked (401): stop.
+    Unauthorized { code: String, message: String },
+    /// The server refused the request for good (4xx other than 401).
+    Refused { status: u16, code: String, message: String },
+}
+
+pub trait Transport {
+    fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError>;
+    fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse, TransportError>;
+    fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError>;
+    fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError>;
+    fn blob_put(&self, token: &str, sha256: &str, offset: u64, chunk: &[u8], last: bool) -> Result<BlobStatus, TransportError>;
+}
+
+/// HTTP(S) to the district server, with rustls.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl HttpTransport {
+    pub fn new(base_url: &str) -> Result<Self, TransportError> {
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| TransportError::Transient(e.to_string()))?;
+        Ok(HttpTransport { base: base_url.trim_end_matches('/').to_owned(), client })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.base, path)
+    }
+
+    fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::blocking::RequestBuilder) -> Result<T, TransportError> {
+        let resp = req.send().map_err(|e| TransportError::Transient(format!("{e}")))?;
+        let status = resp.status();
+        let bytes = resp.bytes().map_err(|e| TransportError::Transient(format!("reading the answer: {e}")))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| TransportError::Transient(format!("garbled answer: {e}")));
+        }
+        let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+            code: "http_error".into(),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        });
+        match status.as_u16() {
+            401 => Err(TransportError::Unauthorized { code: body.code, message: body.message }),
+            // Rate limits and server faults pass; a proxy that mangles a body may also produce
+            // a status the server never sent, so anything 5xx is worth retrying.
+            429 | 500..=599 => Err(TransportError::Transient(format!("{} {}: {}", status.as_u16(), body.code, body.message))),
+            s => Err(TransportError::Refused { status: s, code: body.code, message: body.message }),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError> {
+        self.send(self.client.post(self.url("/auth/login")).json(req))
+    }
+    fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse, TransportError> {
+        self.send(self.client.post(self.url("/sync/push")).bearer_auth(token).json(req))
+    }
+    fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError> {
+        let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
+        self.send(self.client.get(url).bearer_auth(token))
+    }
+    fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError> {
+        self.send(self.client.get(self.url(&format!("/blobs/{sha256}"))).bearer_auth(token))
+    }
+    fn blob_put(&self, token: &str, sha256: &str, offset: u64, chunk: &[u8], last: bool) -> Result<BlobStatus, TransportError> {
+        let url = self.url(&format!("/blobs/{sha256}?offset={offset}&final={last}"));
+        self.send(self.client.put(url).bearer_auth(token).header("content-type", "application/octet-stream").body(chunk.to_vec()))
+    }
+}

@@ -1,0 +1,272 @@
+//! The tablet's use cases. One [`Tablet`] owns the store connection; every call that records
+//! something returns only after its transaction (event, device log, views) has committed.
+
+use crate::clock::Clock;
+use crate::db::{self, StoreKey};
+use crate::error::{CoreError, Result};
+use crate::views;
+use gridwalk_domain::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Who records on this tablet: set at enrolment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub worker: WorkerId,
+    pub device: DeviceId,
+}
+
+pub struct Tablet {
+    pub(crate) conn: Connection,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) next_seq: u64,
+    pub(crate) hlc: Hlc,
+    pub(crate) clock_offset_ms: i64,
+}
+
+impl std::fmt::Debug for Tablet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tablet").field("identity", &self.identity).field("next_seq", &self.next_seq).finish()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewVisit {
+    pub courtyard: CourtyardId,
+    pub mode: VisitMode,
+    /// Defaults to now.
+    pub started_at_ms: Option<i64>,
+    /// Defaults to now.
+    pub ended_at_ms: Option<i64>,
+    pub location: Option<Location>,
+    pub notes: String,
+    pub residents_met: u32,
+    #[serde(default)]
+    pub linked_issues: Vec<IssueId>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewIssue {
+    pub courtyard: CourtyardId,
+    pub category: Category,
+    pub source: IssueSource,
+    pub description: String,
+    pub contact: Option<ResidentContact>,
+    pub location: Option<Location>,
+    /// Photos already stored with [`Tablet::store_photo`], attached in the same transaction.
+    #[serde(default)]
+    pub photos: Vec<String>,
+}
+
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+        .execute(params![key, value])?;
+    Ok(())
+}
+
+pub(crate) fn meta_i64(conn: &Connection, key: &str) -> Result<i64> {
+    Ok(meta_get(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+impl Tablet {
+    /// Open the encrypted store at `path` with `key`. A wrong key is [`CoreError::WrongKey`].
+    pub fn open(path: &Path, key: &StoreKey, clock: Arc<dyn Clock>) -> Result<Tablet> {
+        let conn = db::open(path, key)?;
+        let identity = meta_get(&conn, "identity")?.map(|s| serde_json::from_str(&s)).transpose()?;
+        let next_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM device_log", [], |r| r.get(0))?;
+        // The HLC is not stored on its own: the newest stamp among the stored events is at least
+        // everything this tablet has issued or merged, which is all a tick needs.
+        let hlc_key: Option<String> = conn.query_row("SELECT max(hlc) FROM events", [], |r| r.get(0))?;
+        let hlc = hlc_key.as_deref().and_then(Hlc::from_key).unwrap_or(Hlc::ZERO);
+        let clock_offset_ms = meta_i64(&conn, "clock_offset_ms")?;
+        Ok(Tablet { conn, clock, identity, next_seq: next_seq as u64, hlc, clock_offset_ms })
+    }
+
+    /// Set who records on this tablet. Enrolment calls this; so do demos and tests that run
+    /// without a server.
+    pub fn set_identity(&mut self, identity: Identity) -> Result<()> {
+        meta_set(&self.conn, "identity", &serde_json::to_string(&identity)?)?;
+        self.identity = Some(identity);
+        Ok(())
+    }
+
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The device clock corrected by the last measured offset: the server's idea of now.
+    pub fn corrected_now_ms(&self) -> i64 {
+        self.clock.now_ms() + self.clock_offset_ms
+    }
+
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
+    }
+
+    /// Read-only access for queries in this crate and for tests that inspect the file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn new_ids(&self) -> (i64, [u8; 10]) {
+        (self.clock.now_ms(), self.clock.random())
+    }
+
+    /// Record events in one transaction: each is validated, stamped, logged with the next
+    /// gapless sequence, stored, and its entity re-folded. Returns after the commit.
+    pub(crate) fn record(&mut self, items: Vec<(Entity, EventBody)>) -> Result<Vec<Event>> {
+        let identity = self.identity.ok_or(CoreError::NotEnrolled)?;
+        for (_, body) in &items {
+            validate::body(body)?;
+        }
+        let mut hlc = self.hlc;
+        let mut seq = self.next_seq;
+        let mut out = Vec::with_capacity(items.len());
+        let tx = self.conn.transaction()?;
+        for (entity, body) in items {
+            let now = self.clock.now_ms();
+            hlc = hlc.tick(now);
+            let event = Event {
+                id: EventId::from_parts(now.max(0) as u64, self.clock.random()),
+                author: identity.worker,
+                device: identity.device,
+                hlc,
+                wall_ms: now,
+                clock_offset_ms: self.clock_offset_ms,
+                entity,
+                body,
+            };
+            let (_, bytes) = views::insert_event(&tx, &event, None)?;
+            tx.prepare_cached("INSERT INTO device_log (seq, event_id, recorded_ms, bytes) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+                seq as i64,
+                event.id.to_string(),
+                now,
+                bytes as i64
+            ])?;
+            seq += 1;
+            out.push(event);
+        }
+        let mut touched: Vec<Entity> = out.iter().map(|e| e.entity).collect();
+        touched.dedup();
+        for entity in touched {
+            views::refold(&tx, entity)?;
+        }
+        tx.commit()?;
+        self.hlc = hlc;
+        self.next_seq = seq;
+        Ok(out)
+    }
+
+    fn issue_exists(&self, id: IssueId) -> Result<()> {
+        let found: Option<i64> =
+            self.conn.prepare_cached("SELECT 1 FROM issues WHERE id = ?1")?.query_row([id.to_string()], |r| r.get(0)).optional()?;
+        found.map(|_| ()).ok_or(CoreError::NotFound { what: "issue" })
+    }
+
+    fn courtyard_exists(&self, id: CourtyardId) -> Result<()> {
+        let found: Option<i64> =
+            self.conn.prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?.query_row([id.to_string()], |r| r.get(0)).optional()?;
+        found.map(|_| ()).ok_or(CoreError::NotFound { what: "courtyard" })
+    }
+
+    pub fn record_visit(&mut self, v: NewVisit) -> Result<VisitId> {
+        self.courtyard_exists(v.courtyard)?;
+        for issue in &v.linked_issues {
+            self.issue_exists(*issue)?;
+        }
+        let now = self.clock.now_ms();
+        let (ms, rnd) = self.new_ids();
+        let id = VisitId::from_parts(ms.max(0) as u64, rnd);
+        let visit = Visit {
+            courtyard: v.courtyard,
+            mode: v.mode,
+            started_at_ms: v.started_at_ms.unwrap_or(now),
+            ended_at_ms: v.ended_at_ms.unwrap_or(now),
+            location: v.location,
+            notes: v.notes,
+            residents_met: v.residents_met,
+            linked_issues: v.linked_issues,
+        };
+        self.record(vec![(Entity::Visit(id), EventBody::VisitRecorded(visit))])?;
+        Ok(id)
+    }
+
+    pub fn report_issue(&mut self, n: NewIssue) -> Result<IssueId> {
+        self.courtyard_exists(n.courtyard)?;
+        for sha in &n.photos {
+            self.photo_exists(sha)?;
+        }
+        let (ms, rnd) = self.new_ids();
+        let id = IssueId::from_parts(ms.max(0) as u64, rnd);
+        let report = IssueReport {
+            courtyard: n.courtyard,
+            category: n.category,
+            source: n.source,
+            description: n.description,
+            contact: n.contact,
+            location: n.location,
+            received_at_ms: None,
+            external_ref: None,
+        };
+        let mut items = vec![(Entity::Issue(id), EventBody::IssueReported(report))];
+        for sha in n.photos {
+            items.push((Entity::Issue(id), self.photo_event(&sha)?));
+        }
+        self.record(items)?;
+        Ok(id)
+    }
+
+    fn on_issue(&mut self, id: IssueId, body: EventBody) -> Result<EventId> {
+        self.issue_exists(id)?;
+        Ok(self.record(vec![(Entity::Issue(id), body)])?[0].id)
+    }
+
+    /// The resident was contacted (响应): stops the 1-hour clock.
+    pub fn respond(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::IssueResponded { note: note.to_owned() })
+    }
+
+    pub fn add_note(&mut self, id: IssueId, text: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::NoteAdded { text: text.to_owned() })
+    }
+
+    pub fn attach_photo(&mut self, id: IssueId, sha256: &str) -> Result<EventId> {
+        let body = self.photo_event(sha256)?;
+        self.on_issue(id, body)
+    }
+
+    pub fn resolve(&mut self, id: IssueId, note: &str, photo_sha256: Option<String>) -> Result<EventId> {
+        if let Some(sha) = &photo_sha256 {
+            self.photo_exists(sha)?;
+        }
+        self.on_issue(id, EventBody::IssueResolved { note: note.to_owned(), photo_sha256 })
+    }
+
+    pub fn record_callback(&mut self, id: IssueId, satisfaction: Satisfaction, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::CallbackRecorded { satisfaction, note: note.to_owned() })
+    }
+
+    pub fn reopen(&mut self, id: IssueId, reason: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::IssueReopened { reason: reason.to_owned() })
+    }
+
+    /// Load a registry (the demo one, an import, or the server's snapshot of this worker's
+    /// scope), replacing what the tablet held, in one transaction.
+    pub fn replace_registry(&mut self, reg: &Registry) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        crate::registry::replace(&tx, reg)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! `cargo xtask demo | test | bench`. The two README commands take a fresh Debian 12 / Ubuntu
+//! machine with Rust to a running system and to a full test run, installing what is missing.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the build and the tests need (SQLCipher links the system libcrypto).
+const APT_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("demo") => demo(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("deps") => ensure_packages(APT_PACKAGES),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test|bench|deps>");
+            eprintln!("  demo   build and start the demo system on the generated Chaoyang registry");
+            eprintln!("  test   install what is missing, then fmt, clippy, build and every test");
+            eprintln!("  bench  run the benchmarks; writes target/bench/results.jsonl and BENCHMARKS.md");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn missing_packages(pkgs: &[&str]) -> Vec<String> {
+    pkgs.iter()
+        .filter(|p| {
+            let out = Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output();
+            !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// Install missing Debian packages when we are root (or have sudo); otherwise print the line.
+fn ensure_packages(pkgs: &[&str]) -> Result<()> {
+    if Command::new("dpkg-query").arg("--version").output().is_err() {
+        eprintln!("xtask: not a Debian-family system; make sure these are installed: {}", pkgs.join(" "));
+        return Ok(());
+    }
+    let missing = missing_packages(pkgs);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let line = format!("apt-get install -y --no-install-recommends {}", missing.join(" "));
+    let sudo = if is_root() {
+        None
+    } else if Command::new("sudo").args(["-n", "true"]).status().map(|s| s.success()).unwrap_or(false) {
+        Some("sudo")
+    } else {
+        bail!("missing system packages. Run:\n  sudo apt-get update && sudo {line}");
+    };
+    let apt = |args: &[&str]| {
+        let mut c = match sudo {
+            Some(s) => {
+                let mut c = Command::new(s);
+                c.arg("apt-get");
+                c
+            }
+            None => Command::new("apt-get"),
+        };
+        c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        c
+    };
+    run(&mut apt(&["update", "-q"]))?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(missing.iter().map(String::as_str));
+    run(&mut apt(&args))
+}
+
+fn test() -> Result<()> {
+    ensure_packages(APT_PACKAGES)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // The end-to-end tests start the real server binary as a process (to kill -9 it).
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
+    Ok(())
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    ensure_packages(APT_PACKAGES)?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-demo", "--"]).args(args);
+    run(&mut cmd)
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    ensure_packages(APT_PACKAGES)?;
+    std::fs::create_dir_all("target/bench")?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-bench", "--"]).args(args);
+    run(&mut cmd)
+}
