@@ -261,6 +261,30 @@ impl Tablet {
         self.on_issue(id, EventBody::IssueReopened { reason: reason.to_owned() })
     }
 
+    /// Record progress on the work (工作进展).
+    pub fn add_progress(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::ProgressAdded { note: note.to_owned() })
+    }
+
+    /// Whistle the issue up (吹哨) to `target` at `level`; the target must report in.
+    pub fn whistle(&mut self, id: IssueId, level: WhistleLevel, target: &str, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Whistled { level, target: target.to_owned(), note: note.to_owned() })
+    }
+
+    /// The whistled target reports in (报到).
+    pub fn report_in(&mut self, id: IssueId, target: &str, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::ReportedIn { target: target.to_owned(), note: note.to_owned() })
+    }
+
+    pub fn close(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::IssueClosed { note: note.to_owned() })
+    }
+
+    /// Adopt the issue as this cadre's pledged problem.
+    pub fn pledge(&mut self, id: IssueId, kind: PledgeKind, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Pledged { kind, note: note.to_owned() })
+    }
+
     /// Load a registry (the demo one, an import, or the server's snapshot of this worker's
     /// scope), replacing what the tablet held, in one transaction.
     pub fn replace_registry(&mut self, reg: &Registry) -> Result<()> {

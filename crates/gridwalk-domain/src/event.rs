@@ -58,6 +58,39 @@ pub enum EventBody {
     IssueReopened {
         reason: String,
     },
+    /// Work is under way (工作进展), e.g. a repair is booked.
+    ProgressAdded {
+        note: String,
+    },
+    /// The issue is whistled up a level (吹哨) to a named target (a section, a department, the
+    /// party members of a branch), which must report in.
+    Whistled {
+        level: WhistleLevel,
+        target: String,
+        note: String,
+    },
+    /// The whistled target reports in (报到) and takes the issue up.
+    ReportedIn {
+        target: String,
+        note: String,
+    },
+    /// Closed without (or after) a callback, e.g. the resident could not be reached.
+    IssueClosed {
+        note: String,
+    },
+    /// The same problem came back at the same place: set on the earlier issue, which reopens.
+    Recurred {
+        new_issue: IssueId,
+    },
+    /// Set on a new issue that repeats an earlier one (愈后防复).
+    RecurrenceFlagged {
+        earlier_issue: IssueId,
+    },
+    /// A cadre adopts the issue as their pledged problem.
+    Pledged {
+        kind: PledgeKind,
+        note: String,
+    },
 }
 
 impl EventBody {
@@ -72,6 +105,13 @@ impl EventBody {
             EventBody::IssueResolved { .. } => "issue_resolved",
             EventBody::CallbackRecorded { .. } => "callback_recorded",
             EventBody::IssueReopened { .. } => "issue_reopened",
+            EventBody::ProgressAdded { .. } => "progress_added",
+            EventBody::Whistled { .. } => "whistled",
+            EventBody::ReportedIn { .. } => "reported_in",
+            EventBody::IssueClosed { .. } => "issue_closed",
+            EventBody::Recurred { .. } => "recurred",
+            EventBody::RecurrenceFlagged { .. } => "recurrence_flagged",
+            EventBody::Pledged { .. } => "pledged",
         }
     }
 }

@@ -47,8 +47,31 @@ pub struct IssueState {
     pub reopen_count: u32,
     pub notes: u32,
     pub photos: Vec<String>,
+    /// Every whistle blown on this issue, in fold order, with when its target reported in.
+    pub whistles: Vec<Whistle>,
+    pub pledge: Option<Pledge>,
+    /// The earlier issue this one repeats (愈后防复), if any.
+    pub recurrence_of: Option<IssueId>,
+    /// Later issues that repeated this one.
+    pub recurrences: Vec<IssueId>,
     pub last_hlc: Hlc,
     pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Whistle {
+    pub level: WhistleLevel,
+    pub target: String,
+    pub by: WorkerId,
+    pub whistled_at_ms: i64,
+    pub reported_in_at_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pledge {
+    pub by: WorkerId,
+    pub kind: PledgeKind,
+    pub at_ms: i64,
 }
 
 impl IssueState {
@@ -67,6 +90,10 @@ impl IssueState {
             reopen_count: 0,
             notes: 0,
             photos: Vec::new(),
+            whistles: Vec::new(),
+            pledge: None,
+            recurrence_of: None,
+            recurrences: Vec::new(),
             last_hlc: Hlc::ZERO,
             history: Vec::new(),
         }
@@ -79,6 +106,11 @@ impl IssueState {
     /// Responded within the hour of receipt (the response-rate numerator).
     pub fn responded_on_time(&self) -> Option<bool> {
         Some(self.responded_at_ms? <= self.response_due_ms?)
+    }
+
+    /// The highest whistle level blown so far.
+    pub fn whistle_level(&self) -> Option<WhistleLevel> {
+        self.whistles.iter().map(|w| w.level).max()
     }
 }
 
@@ -133,9 +165,13 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
     use IssueStatus::*;
     match (&e.body, s.status) {
         (EventBody::IssueReported(_), _) | (EventBody::VisitRecorded(_), _) => return Err(Conflict::WrongEntity),
-        (EventBody::IssueResponded { .. }, Reported) => {
-            s.status = Responded;
+        // Contact with the resident: once, before the issue is resolved. A whistle may come
+        // first (the issue is then in progress while the response clock still runs).
+        (EventBody::IssueResponded { .. }, Reported | InProgress) if s.responded_at_ms.is_none() => {
             s.responded_at_ms = Some(at);
+            if s.status == Reported {
+                s.status = Responded;
+            }
         }
         (EventBody::NoteAdded { .. }, _) => s.notes += 1,
         (EventBody::PhotoAttached { sha256, .. }, _) => {
@@ -143,7 +179,21 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
                 s.photos.push(sha256.clone());
             }
         }
-        (EventBody::IssueResolved { photo_sha256, .. }, Reported | Responded) => {
+        (EventBody::ProgressAdded { .. }, Responded | InProgress) => s.status = InProgress,
+        (EventBody::Whistled { level, target, .. }, Reported | Responded | InProgress)
+            if !s.whistles.iter().any(|w| &w.target == target && w.reported_in_at_ms.is_none()) =>
+        {
+            s.whistles.push(Whistle { level: *level, target: target.clone(), by: e.author, whistled_at_ms: at, reported_in_at_ms: None });
+            s.status = InProgress;
+        }
+        (EventBody::ReportedIn { target, .. }, Reported | Responded | InProgress) => {
+            let open = s.whistles.iter_mut().find(|w| &w.target == target && w.reported_in_at_ms.is_none());
+            match open {
+                Some(w) => w.reported_in_at_ms = Some(at),
+                None => return Err(invalid(s.status, e)),
+            }
+        }
+        (EventBody::IssueResolved { photo_sha256, .. }, Reported | Responded | InProgress) => {
             // Solving the problem on the spot also answers the resident.
             s.responded_at_ms.get_or_insert(at);
             s.status = Resolved;
@@ -163,7 +213,23 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
                 s.closed_at_ms = Some(at);
             }
         }
+        (EventBody::IssueClosed { .. }, Resolved) => {
+            s.status = Closed;
+            s.closed_at_ms = Some(at);
+        }
         (EventBody::IssueReopened { .. }, Resolved | Closed) => reopen(s),
+        (EventBody::Recurred { new_issue }, status) => {
+            if !s.recurrences.contains(new_issue) {
+                s.recurrences.push(*new_issue);
+            }
+            if matches!(status, Resolved | Closed) {
+                reopen(s);
+            }
+        }
+        (EventBody::RecurrenceFlagged { earlier_issue }, _) => s.recurrence_of = Some(*earlier_issue),
+        (EventBody::Pledged { kind, .. }, Reported | Responded | InProgress | Resolved) if s.pledge.is_none() => {
+            s.pledge = Some(Pledge { by: e.author, kind: *kind, at_ms: at });
+        }
         (_, from) => return Err(invalid(from, e)),
     }
     Ok(())
@@ -172,7 +238,7 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
 /// A reopened issue goes back to work; the resident was already contacted, so it is not
 /// "awaiting response" again and the first response time still counts.
 fn reopen(s: &mut IssueState) {
-    s.status = IssueStatus::Responded;
+    s.status = IssueStatus::InProgress;
     s.reopen_count += 1;
     s.resolved_at_ms = None;
     s.closed_at_ms = None;
@@ -210,7 +276,7 @@ pub fn fold_visit(id: VisitId, events: impl IntoIterator<Item = Event>) -> Visit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::{Category, IssueSource};
+    use crate::vocab::{Category, IssueSource, PledgeKind, WhistleLevel};
     use proptest::prelude::*;
 
     fn ids(n: u8) -> [u8; 10] {
@@ -255,6 +321,21 @@ mod tests {
     fn reopened() -> EventBody {
         EventBody::IssueReopened { reason: "复发".into() }
     }
+    fn progress() -> EventBody {
+        EventBody::ProgressAdded { note: "已派维修".into() }
+    }
+    fn whistle(target: &str) -> EventBody {
+        EventBody::Whistled { level: WhistleLevel::Subdistrict, target: target.into(), note: String::new() }
+    }
+    fn report_in(target: &str) -> EventBody {
+        EventBody::ReportedIn { target: target.into(), note: "已报到".into() }
+    }
+    fn recurred() -> EventBody {
+        EventBody::Recurred { new_issue: IssueId::from_parts(2, [7; 10]) }
+    }
+    fn pledge() -> EventBody {
+        EventBody::Pledged { kind: PledgeKind::Chronic, note: String::new() }
+    }
 
     /// (name, bodies in time order, final status, number of conflicts)
     #[test]
@@ -266,8 +347,25 @@ mod tests {
             ("resolve without respond", vec![report(), resolved()], Resolved, 0),
             ("satisfied closes", vec![report(), responded(), resolved(), callback(Satisfaction::Satisfied)], Closed, 0),
             ("basically satisfied closes", vec![report(), resolved(), callback(Satisfaction::BasicallySatisfied)], Closed, 0),
-            ("dissatisfied reopens", vec![report(), resolved(), callback(Satisfaction::Dissatisfied)], Responded, 0),
-            ("reopen after close", vec![report(), resolved(), callback(Satisfaction::Satisfied), reopened()], Responded, 0),
+            ("dissatisfied reopens", vec![report(), resolved(), callback(Satisfaction::Dissatisfied)], InProgress, 0),
+            ("reopen after close", vec![report(), resolved(), callback(Satisfaction::Satisfied), reopened()], InProgress, 0),
+            ("progress after respond", vec![report(), responded(), progress()], InProgress, 0),
+            ("progress before respond", vec![report(), progress()], Reported, 1),
+            ("whistle then report in", vec![report(), responded(), whistle("民防部门"), report_in("民防部门")], InProgress, 0),
+            ("whistle before respond keeps clock", vec![report(), whistle("物业"), responded()], InProgress, 0),
+            ("report in without whistle", vec![report(), responded(), report_in("城管")], Responded, 1),
+            ("report in twice", vec![report(), whistle("城管"), report_in("城管"), report_in("城管")], InProgress, 1),
+            ("whistle same target twice", vec![report(), whistle("城管"), whistle("城管")], InProgress, 1),
+            ("rewhistle after report in", vec![report(), whistle("城管"), report_in("城管"), whistle("城管")], InProgress, 0),
+            ("whistle after resolve", vec![report(), resolved(), whistle("城管")], Resolved, 1),
+            ("close after resolve", vec![report(), resolved(), EventBody::IssueClosed { note: String::new() }], Closed, 0),
+            ("close an open issue", vec![report(), EventBody::IssueClosed { note: String::new() }], Reported, 1),
+            ("recurrence reopens closed", vec![report(), resolved(), callback(Satisfaction::Satisfied), recurred()], InProgress, 0),
+            ("recurrence on open issue links only", vec![report(), responded(), recurred()], Responded, 0),
+            ("pledge", vec![report(), pledge()], Reported, 0),
+            ("pledge twice", vec![report(), pledge(), pledge()], Reported, 1),
+            ("pledge a closed issue", vec![report(), resolved(), callback(Satisfaction::Satisfied), pledge()], Closed, 1),
+            ("resolve in progress", vec![report(), responded(), whistle("城管"), resolved()], Resolved, 0),
             ("respond twice", vec![report(), responded(), responded()], Responded, 1),
             ("two workers resolve", vec![report(), resolved(), resolved()], Resolved, 1),
             ("callback before resolve", vec![report(), callback(Satisfaction::Satisfied)], Reported, 1),
@@ -301,6 +399,10 @@ mod tests {
             Just(resolved()),
             Just(reopened()),
             Just(EventBody::NoteAdded { text: "n".into() }),
+            Just(progress()),
+            Just(whistle("城管")),
+            Just(report_in("城管")),
+            Just(pledge()),
             prop_oneof![Just(Satisfaction::Satisfied), Just(Satisfaction::Dissatisfied)].prop_map(callback),
         ]
     }

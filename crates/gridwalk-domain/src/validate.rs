@@ -154,6 +154,18 @@ pub fn body(b: &EventBody) -> Result<(), ValidationError> {
         }
         EventBody::CallbackRecorded { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
         EventBody::IssueReopened { reason } => text("reason", reason, MAX_NOTE_CHARS, true),
+        EventBody::ProgressAdded { note } => text("note", note, MAX_NOTE_CHARS, true),
+        EventBody::Whistled { target, note, .. } => {
+            text("target", target, MAX_NAME_CHARS, true)?;
+            text("note", note, MAX_NOTE_CHARS, false)
+        }
+        EventBody::ReportedIn { target, note } => {
+            text("target", target, MAX_NAME_CHARS, true)?;
+            text("note", note, MAX_NOTE_CHARS, false)
+        }
+        EventBody::IssueClosed { note } => text("note", note, MAX_NOTE_CHARS, false),
+        EventBody::Pledged { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
+        EventBody::Recurred { .. } | EventBody::RecurrenceFlagged { .. } => Ok(()),
     }
 }
 

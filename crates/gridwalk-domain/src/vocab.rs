@@ -88,6 +88,7 @@ vocab!(
     IssueStatus {
         Reported => ("reported", "待响应", "Awaiting response"),
         Responded => ("responded", "已响应", "Responded"),
+        InProgress => ("in_progress", "办理中", "In progress"),
         Resolved => ("resolved", "已解决", "Resolved"),
         Closed => ("closed", "已办结", "Closed"),
     }
@@ -99,3 +100,33 @@ impl IssueStatus {
         !matches!(self, IssueStatus::Closed)
     }
 }
+
+vocab!(
+    /// The three levels of the whistle (三级吹哨): who calls, and who must report in.
+    WhistleLevel {
+        PartyBranch => ("party_branch", "支部吹哨、党员报到", "Party branch → party members"),
+        Community => ("community", "社区吹哨、科室报到", "Community → subdistrict sections"),
+        Subdistrict => ("subdistrict", "街乡吹哨、部门报到", "Subdistrict → district departments"),
+    }
+);
+
+impl WhistleLevel {
+    /// The level an unresolved issue escalates to next, if any.
+    pub fn next(self) -> Option<WhistleLevel> {
+        match self {
+            WhistleLevel::PartyBranch => Some(WhistleLevel::Community),
+            WhistleLevel::Community => Some(WhistleLevel::Subdistrict),
+            WhistleLevel::Subdistrict => None,
+        }
+    }
+}
+
+vocab!(
+    /// What a cadre pledges to solve (the article: every district-level cadre one chronic
+    /// problem, every division-level cadre one bottleneck, every grassroots cadre one frequent one).
+    PledgeKind {
+        Chronic => ("chronic", "老大难问题", "Chronic problem"),
+        Bottleneck => ("bottleneck", "瓶颈性问题", "Bottleneck"),
+        Frequent => ("frequent", "多发性问题", "Frequent problem"),
+    }
+);
