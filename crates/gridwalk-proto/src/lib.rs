@@ -180,3 +180,48 @@ pub struct BlobStatus {
 pub fn category_codes() -> Vec<&'static str> {
     Category::ALL.iter().map(|c| c.code()).collect()
 }
+
+/// One issue as the server lists it: the folded state without its history, the resident's
+/// phone masked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueSummary {
+    pub id: IssueId,
+    pub courtyard_id: CourtyardId,
+    pub category: Category,
+    pub source: gridwalk_domain::IssueSource,
+    pub status: gridwalk_domain::IssueStatus,
+    pub description: String,
+    pub contact_name: Option<String>,
+    /// Masked as 138****5678: lists never show a full phone number.
+    pub contact_phone_masked: Option<String>,
+    pub external_ref: Option<String>,
+    pub received_at_ms: Option<i64>,
+    pub response_due_ms: Option<i64>,
+    pub responded_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+    pub closed_at_ms: Option<i64>,
+    pub reopen_count: u32,
+    /// Events in the history that did not apply (e.g. two workers both resolved it).
+    pub conflicts: u32,
+}
+
+/// A page of issues (`GET /api/v1/issues`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueList {
+    pub issues: Vec<IssueSummary>,
+    /// Pass as `after` for the next page; None on the last page.
+    pub next_after: Option<IssueId>,
+}
+
+/// Visits (`GET /api/v1/visits`), folded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VisitList {
+    pub visits: Vec<gridwalk_domain::VisitState>,
+}
+
+/// `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub api_version: u32,
+}

@@ -1,0 +1,117 @@
+//! Photo blobs: named by their sha256, uploaded in resumable chunks, deduplicated by name.
+//! A partial upload lives in `<hash>.part`; a verified one is renamed to `<hash>`, so a
+//! complete blob is never half-written.
+
+use crate::error::{Error, Result};
+use gridwalk_proto::BlobStatus;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub fn check_name(sha256: &str) -> Result<()> {
+    if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::BadBlobHash)
+    }
+}
+
+fn paths(dir: &Path, sha256: &str) -> (PathBuf, PathBuf) {
+    (dir.join(sha256), dir.join(format!("{sha256}.part")))
+}
+
+/// How much of a blob is held.
+pub fn status(dir: &Path, sha256: &str) -> Result<BlobStatus> {
+    check_name(sha256)?;
+    let (done, part) = paths(dir, sha256);
+    if let Ok(m) = fs::metadata(&done) {
+        return Ok(BlobStatus { sha256: sha256.to_owned(), held_bytes: m.len(), complete: true });
+    }
+    let held = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    Ok(BlobStatus { sha256: sha256.to_owned(), held_bytes: held, complete: false })
+}
+
+/// Whether the bytes start like an image a tablet camera produces.
+pub fn looks_like_image(head: &[u8]) -> bool {
+    let jpeg = head.starts_with(&[0xFF, 0xD8, 0xFF]);
+    let png = head.starts_with(b"\x89PNG\r\n\x1a\n");
+    let webp = head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP";
+    let heic = head.len() >= 12
+        && &head[4..8] == b"ftyp"
+        && matches!(&head[8..12], b"heic" | b"heix" | b"hevc" | b"hevx" | b"mif1" | b"msf1" | b"heim" | b"heis");
+    jpeg || png || webp || heic
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    // The rename must be durable too, or a crash could forget a blob that was acknowledged.
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn hash_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Append a chunk at `offset` (which must equal the bytes held). With `last`, verify the hash
+/// of the whole file: a match completes the blob, a mismatch discards the partial upload.
+/// The caller serializes uploads of one blob.
+pub fn append(dir: &Path, sha256: &str, offset: u64, chunk: &[u8], last: bool, max_bytes: u64) -> Result<BlobStatus> {
+    let now = status(dir, sha256)?;
+    if now.complete {
+        return Ok(now);
+    }
+    if offset != now.held_bytes {
+        return Err(Error::OffsetMismatch { offset, held: now.held_bytes });
+    }
+    if offset.saturating_add(chunk.len() as u64) > max_bytes {
+        return Err(Error::PhotoTooLarge { max: max_bytes });
+    }
+    if offset == 0 && !looks_like_image(chunk) {
+        return Err(Error::NotAnImage);
+    }
+    fs::create_dir_all(dir)?;
+    let (done, part) = paths(dir, sha256);
+    if !chunk.is_empty() {
+        let mut f = OpenOptions::new().create(true).append(true).open(&part)?;
+        f.write_all(chunk)?;
+        f.sync_all()?;
+    }
+    if !last {
+        return status(dir, sha256);
+    }
+    let got = hash_file(&part)?;
+    if got != sha256 {
+        fs::remove_file(&part)?;
+        tracing::warn!(sha256, got, "blob hash mismatch; partial upload discarded");
+        return Err(Error::HashMismatch(sha256.to_owned()));
+    }
+    fs::rename(&part, &done)?;
+    sync_dir(dir)?;
+    status(dir, sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes() {
+        assert!(looks_like_image(&[0xFF, 0xD8, 0xFF, 0xE0]), "JPEG");
+        assert!(looks_like_image(b"\x89PNG\r\n\x1a\n...."), "PNG");
+        assert!(looks_like_image(b"RIFF\0\0\0\0WEBPVP8 "), "WebP");
+        assert!(looks_like_image(b"\0\0\0\x18ftypheic\0\0"), "HEIC");
+        assert!(!looks_like_image(b"#!/bin/sh\nrm -rf /"), "a script is not an image");
+        assert!(!looks_like_image(b""), "nothing is not an image");
+    }
+}

@@ -1,0 +1,200 @@
+//! The server's one error type. Every variant has a stable machine code and an HTTP status, so
+//! the HTTP layer only translates and never decides.
+
+use gridwalk_domain::registry_gen::ImportError;
+use gridwalk_domain::ValidationError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("unknown field: {0}")]
+    UnknownField(String),
+    #[error("the body is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("expected content type {expected}")]
+    UnsupportedMediaType { expected: &'static str },
+    #[error("the body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
+    #[error("invalid id: {0}")]
+    InvalidId(String),
+    #[error("invalid time: {0}")]
+    InvalidTime(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("unknown token")]
+    InvalidToken,
+    #[error("this device's token was revoked")]
+    TokenRevoked,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {retry_after_s} s")]
+    LoginLocked { retry_after_s: i64 },
+    #[error("too many requests; slow down")]
+    RateLimited,
+    #[error("role {role} may not {action}")]
+    Forbidden { role: &'static str, action: &'static str },
+    #[error("{0} is outside your scope")]
+    OutOfScope(String),
+    #[error("the push names device {claimed}, but the token belongs to another device")]
+    WrongDevice { claimed: String },
+    #[error("a push may carry at most {max} events")]
+    BatchTooLarge { max: usize },
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    #[error("unknown courtyard {0}")]
+    UnknownCourtyard(String),
+    #[error("unknown scope unit {0}")]
+    UnknownScopeUnit(String),
+    #[error("bad scope {0:?}: use district, subdistrict:CODE, community:CODE or courtyard:CODE")]
+    BadScope(String),
+    #[error("a password needs at least {min} characters")]
+    WeakPassword { min: usize },
+    #[error("unknown worker {0}")]
+    UnknownWorker(String),
+    #[error("username {0} is taken")]
+    UsernameTaken(String),
+    #[error("unknown device {0}")]
+    UnknownDevice(String),
+    #[error("upload offset {offset} does not match the {held} bytes held")]
+    OffsetMismatch { offset: u64, held: u64 },
+    #[error("the uploaded bytes do not hash to {0}")]
+    HashMismatch(String),
+    #[error("a photo may be at most {max} bytes")]
+    PhotoTooLarge { max: u64 },
+    #[error("the upload does not start like a JPEG, PNG, WebP or HEIC image")]
+    NotAnImage,
+    #[error("a blob is named by 64 lowercase hex characters (its sha256)")]
+    BadBlobHash,
+    #[error("the registry file has {} bad rows; first: {}", .0.len(), .0.first().map(|e| e.to_string()).unwrap_or_default())]
+    RegistryImport(Vec<ImportError>),
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson(_) => "invalid_json",
+            Error::UnknownField(_) => "unknown_field",
+            Error::InvalidUtf8 => "invalid_utf8",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::BodyTooLarge { .. } => "body_too_large",
+            Error::InvalidQuery(_) => "invalid_query",
+            Error::InvalidId(_) => "invalid_id",
+            Error::InvalidTime(_) => "invalid_time",
+            Error::NotFound(_) => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::MissingToken => "missing_token",
+            Error::InvalidToken => "invalid_token",
+            Error::TokenRevoked => "token_revoked",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::LoginLocked { .. } => "login_locked",
+            Error::RateLimited => "rate_limited",
+            Error::Forbidden { .. } => "forbidden",
+            Error::OutOfScope(_) => "out_of_scope",
+            Error::WrongDevice { .. } => "wrong_device",
+            Error::BatchTooLarge { .. } => "batch_too_large",
+            Error::Validation(v) => v.code(),
+            Error::UnknownCourtyard(_) => "unknown_courtyard",
+            Error::UnknownScopeUnit(_) => "unknown_scope_unit",
+            Error::BadScope(_) => "bad_scope",
+            Error::WeakPassword { .. } => "weak_password",
+            Error::UnknownWorker(_) => "unknown_worker",
+            Error::UsernameTaken(_) => "username_taken",
+            Error::UnknownDevice(_) => "unknown_device",
+            Error::OffsetMismatch { .. } => "offset_mismatch",
+            Error::HashMismatch(_) => "hash_mismatch",
+            Error::PhotoTooLarge { .. } => "photo_too_large",
+            Error::NotAnImage => "not_an_image",
+            Error::BadBlobHash => "bad_blob_hash",
+            Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
+            Error::Storage(_) => "storage",
+            Error::Io(_) => "io",
+            Error::Corrupt(_) => "corrupt",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidJson(_)
+            | Error::UnknownField(_)
+            | Error::InvalidUtf8
+            | Error::InvalidQuery(_)
+            | Error::InvalidId(_)
+            | Error::InvalidTime(_)
+            | Error::Validation(_)
+            | Error::UnknownScopeUnit(_)
+            | Error::BadScope(_)
+            | Error::WeakPassword { .. }
+            | Error::BadBlobHash
+            | Error::RegistryImport(_) => 400,
+            Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::InvalidCredentials => 401,
+            Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } => 403,
+            Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) => 404,
+            Error::MethodNotAllowed => 405,
+            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } => 409,
+            Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
+            Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
+            Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
+            Error::LoginLocked { .. } | Error::RateLimited => 429,
+            Error::Storage(_) | Error::Io(_) | Error::Corrupt(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The message shown to the client. Server faults say little: their detail goes to the log,
+    /// not to whoever sent the request.
+    pub fn public_message(&self) -> String {
+        if self.status() >= 500 {
+            "the server failed; the request was not applied".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Corrupt(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_a_client_or_server_status_with_a_snake_case_code() {
+        let samples = [
+            Error::InvalidJson("x".into()),
+            Error::LoginLocked { retry_after_s: 3 },
+            Error::OffsetMismatch { offset: 1, held: 2 },
+            Error::Validation(ValidationError::BadPhotoHash),
+            Error::Internal("x".into()),
+            Error::RegistryImport(vec![]),
+        ];
+        for e in samples {
+            assert!((400..600).contains(&e.status()), "{e:?} maps to an error status");
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{e:?} has a snake_case code");
+        }
+        assert!(!Error::Internal("secret path".into()).public_message().contains("secret"), "server faults do not leak detail");
+    }
+}

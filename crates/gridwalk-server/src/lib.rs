@@ -1,0 +1,54 @@
+//! The Gridwalk district server: enrolment and auth, scoped ingest and pull of events, hotline
+//! intake, photo blobs, on embedded SQLite. `main.rs` is a thin CLI over this library.
+//!
+//! Layers: [`http`] adapts requests to the use cases in [`state::AppState`], which call plain
+//! modules ([`ingest`], [`query`], [`auth`], [`hotline`], [`blobs`], [`registry`]) that run on
+//! the database through [`db::Db`] (one group-committing writer, pooled readers).
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod db;
+pub mod dispatch;
+pub mod error;
+pub mod hotline;
+pub mod http;
+pub mod ingest;
+pub mod query;
+pub mod registry;
+pub mod state;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use http::app;
+pub use state::AppState;
+
+use std::future::Future;
+
+/// Every route as (method, path template): the OpenAPI test checks both against each other
+/// and against the router.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/sync/push"),
+    ("GET", "/api/v1/sync/pull"),
+    ("GET", "/api/v1/registry"),
+    ("GET", "/api/v1/issues"),
+    ("GET", "/api/v1/issues/{id}"),
+    ("GET", "/api/v1/visits"),
+    ("POST", "/api/v1/hotline/intake"),
+    ("GET", "/api/v1/blobs/{sha256}"),
+    ("PUT", "/api/v1/blobs/{sha256}"),
+];
+
+/// Serve the API on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
