@@ -1,0 +1,148 @@
+//! Test kit for the district server: the real binary as a killable process, the library
+//! in-process on 127.0.0.1:0, admin set-up straight through the library, and a small async
+//! client speaking the wire types.
+
+use gridwalk_domain::registry_gen::demo_registry;
+use gridwalk_domain::{Courtyard, DeviceId, Role};
+use gridwalk_proto::{LoginRequest, LoginResponse, PushRequest, PushResponse, ScopeUnit};
+use gridwalk_server::admin::{self, NewWorker};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// The server binary next to the test executable (target/debug/deps/e2e-… → target/debug/).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("gridwalk-server");
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (cargo xtask test does)", bin.display());
+    bin
+}
+
+/// The real `gridwalk-server serve` as a child process (SIGKILL-able via `child.kill()`).
+pub struct ServerProcess {
+    pub child: Child,
+    pub base_url: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start the server binary on a fresh port and wait for its `listening on` line.
+pub fn spawn_server_process(data_dir: &Path) -> ServerProcess {
+    let mut child = Command::new(server_binary())
+        .args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gridwalk-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the server's first line should be `listening on http://…`, got {line:?}"))
+        .to_owned();
+    ServerProcess { child, base_url }
+}
+
+/// A server running in this process on its own runtime thread; dropping it shuts it down.
+pub struct InProcessHandle {
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for InProcessHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Start the server library in-process on 127.0.0.1:0 with `config`.
+pub fn start_in_process_with(data_dir: &Path, config: gridwalk_server::Config) -> (String, InProcessHandle) {
+    let state = gridwalk_server::AppState::open(data_dir, config).expect("open server state");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addr_tx.send(listener.local_addr().expect("addr")).expect("report addr");
+            let _ = gridwalk_server::serve(listener, state, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+    });
+    let addr = addr_rx.recv().expect("server thread started");
+    (format!("http://{addr}"), InProcessHandle { shutdown: Some(tx), thread: Some(thread) })
+}
+
+/// Limits that do not get in a test's way.
+pub fn test_config() -> gridwalk_server::Config {
+    gridwalk_server::Config { rate_per_sec: 100_000.0, rate_burst: 100_000.0, ..Default::default() }
+}
+
+pub fn start_in_process(data_dir: &Path) -> (String, InProcessHandle) {
+    start_in_process_with(data_dir, test_config())
+}
+
+/// Load the demo registry into a data dir.
+pub fn load_demo(data_dir: &Path) {
+    admin::load_demo_registry(data_dir).expect("demo registry");
+}
+
+/// Add a worker with the kit's password.
+pub fn add_worker(data_dir: &Path, username: &str, role: Role, scope: Vec<ScopeUnit>) {
+    admin::add_worker(data_dir, &NewWorker { username: username.into(), name: username.into(), role, scope, password: PASSWORD.into() })
+        .expect("add worker");
+}
+
+/// Device tokens without a password login (cheap: no argon2).
+pub fn device_tokens(data_dir: &Path, username: &str, n: usize) -> Vec<(DeviceId, String)> {
+    let names: Vec<String> = (0..n).map(|i| format!("{username}-tablet-{i}")).collect();
+    admin::issue_device_tokens(data_dir, username, &names).expect("issue device tokens")
+}
+
+/// Two courtyards of the demo registry in different subdistricts, with their subdistrict codes.
+pub fn two_places() -> ((Courtyard, String), (Courtyard, String)) {
+    let reg = demo_registry();
+    let sub = |c: &Courtyard| reg.communities.iter().find(|m| m.id == c.community).expect("community").subdistrict;
+    let code = |c: &Courtyard| reg.subdistricts.iter().find(|s| s.id == sub(c)).expect("subdistrict").code.clone();
+    let a = reg.courtyards[0].clone();
+    let b = reg.courtyards.iter().find(|c| sub(c) != sub(&a)).expect("another subdistrict").clone();
+    let (ca, cb) = (code(&a), code(&b));
+    ((a, ca), (b, cb))
+}
+
+/// Log in over HTTP.
+pub async fn login(http: &reqwest::Client, base_url: &str, username: &str) -> LoginResponse {
+    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: format!("{username}-tablet") };
+    let resp = http.post(format!("{base_url}/api/v1/auth/login")).json(&req).send().await.expect("login request");
+    assert!(resp.status().is_success(), "login of {username} should succeed: {}", resp.status());
+    resp.json().await.expect("login response")
+}
+
+/// Push and decode; `Err` carries the HTTP status (or 0 when the connection failed).
+pub async fn push(http: &reqwest::Client, base_url: &str, token: &str, req: &PushRequest) -> Result<PushResponse, u16> {
+    let resp = http.post(format!("{base_url}/api/v1/sync/push")).bearer_auth(token).json(req).send().await.map_err(|_| 0u16)?;
+    if !resp.status().is_success() {
+        return Err(resp.status().as_u16());
+    }
+    resp.json().await.map_err(|_| 0u16)
+}
