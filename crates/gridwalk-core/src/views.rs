@@ -134,3 +134,19 @@ pub(crate) fn refresh_sync_state(tx: &Transaction, entity: Entity) -> Result<()>
     tx.prepare_cached(&format!("UPDATE {table} SET sync_state = ?1 WHERE id = ?2 AND sync_state != ?1"))?.execute(params![state, id])?;
     Ok(())
 }
+
+/// [`refresh_sync_state`] for every entity touched by this device's log entries `lo..=hi`, as
+/// two set-based statements (a push answer covers up to a thousand entries).
+pub(crate) fn refresh_sync_states_for_seqs(tx: &Transaction, lo: u64, hi: u64) -> Result<()> {
+    for table in ["issues", "visits"] {
+        tx.prepare_cached(&format!(
+            "UPDATE {table} SET sync_state = CASE (
+                 SELECT MIN(CASE d.sync_state WHEN 'rejected' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END)
+                 FROM events e JOIN device_log d ON d.event_id = e.event_id WHERE e.entity_id = {table}.id)
+               WHEN 0 THEN 'rejected' WHEN 1 THEN 'queued' ELSE 'synced' END
+             WHERE id IN (SELECT e.entity_id FROM device_log d JOIN events e ON e.event_id = d.event_id WHERE d.seq BETWEEN ?1 AND ?2)"
+        ))?
+        .execute(params![lo as i64, hi as i64])?;
+    }
+    Ok(())
+}

@@ -18,7 +18,10 @@ pub struct BenchResult {
     pub note: String,
 }
 
+pub mod app_start;
+pub mod server_ingest;
 pub mod store;
+pub mod sync;
 
 /// Write results as JSON lines and as the table in BENCHMARKS.md (between markers).
 pub fn write_results(results: &[BenchResult], jsonl: &std::path::Path, markdown: &std::path::Path) -> std::io::Result<()> {

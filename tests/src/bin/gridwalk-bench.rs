@@ -8,8 +8,12 @@ use gridwalk_e2e::bench::{self, BenchResult};
 
 type Bench = (&'static str, fn(&std::path::Path) -> Vec<BenchResult>);
 
-const BENCHES: &[Bench] =
-    &[("store.record_issue", |d| vec![bench::store::record_issue(d)]), ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)])];
+const BENCHES: &[Bench] = &[
+    ("store.record_issue", |d| vec![bench::store::record_issue(d)]),
+    ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)]),
+    ("sync", bench::sync::run),
+    ("app.cold_start_today", bench::app_start::run),
+];
 
 fn main() -> Result<()> {
     let filters: Vec<String> = std::env::args().skip(1).collect();
@@ -22,7 +26,10 @@ fn main() -> Result<()> {
         let dir = tempfile::tempdir()?;
         eprintln!("bench: {name} …");
         for r in run(dir.path()) {
-            eprintln!("bench: {} = {:.1} {} (baseline {:.1}, ratio {:.2}, goal {})", r.name, r.value, r.unit, r.baseline, r.ratio, r.goal);
+            eprintln!(
+                "bench: {} = {:.1} {} (baseline {:.1}, ratio {:.2}, goal {}) {}",
+                r.name, r.value, r.unit, r.baseline, r.ratio, r.goal, r.note
+            );
             results.push(r);
         }
     }

@@ -36,11 +36,20 @@ pub struct SyncOptions {
     pub backoff_cap_ms: u64,
     pub pull_page: u32,
     pub photo_chunk: usize,
+    /// Upper bound for the adaptive push batch (tests lower it to get many round trips).
+    pub max_batch: u32,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { max_attempts: 8, backoff_base_ms: 200, backoff_cap_ms: 30_000, pull_page: 500, photo_chunk: 256 * 1024 }
+        SyncOptions {
+            max_attempts: 8,
+            backoff_base_ms: 200,
+            backoff_cap_ms: 30_000,
+            pull_page: 500,
+            photo_chunk: 256 * 1024,
+            max_batch: plan::MAX_BATCH,
+        }
     }
 }
 
@@ -123,7 +132,7 @@ fn run(
     let token = meta_get(&tablet.conn, "token")?.ok_or(CoreError::NotEnrolled)?;
     let device = tablet.identity.ok_or(CoreError::NotEnrolled)?.device;
     let mut report = SyncReport::default();
-    let mut batch = plan::START_BATCH;
+    let mut batch = plan::START_BATCH.min(opts.max_batch);
     let (events_total, bytes_total) = tablet.outbox_depth()?;
     let mut p = Progress { phase: Phase::Push, events_done: 0, events_total, bytes_done: 0, bytes_total, retrying: None };
     let mut input = PlanInput { revoked: meta_get(&tablet.conn, "revoked")?.is_some(), ..Default::default() };
@@ -143,7 +152,8 @@ fn run(
                 let started = Instant::now();
                 let sent_at = tablet.now_ms();
                 let resp = with_retries(opts, cancel, &mut report, &mut p, progress, || transport.push(&token, &req), &mut batch)?;
-                batch = plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 });
+                batch =
+                    plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 }).min(opts.max_batch);
                 let offset = offset_ms(sent_at, tablet.now_ms(), resp.server_time_ms);
                 let moved = tablet.apply_push_response(&resp, Some(offset))?;
                 report.rejected += resp

@@ -72,33 +72,27 @@ impl Tablet {
     pub fn apply_push_response(&mut self, resp: &PushResponse, server_offset_ms: Option<i64>) -> Result<u64> {
         let before = self.acked_seq()?;
         let tx = self.conn.transaction()?;
-        let mut touched = Vec::new();
-        for r in &resp.results {
-            let (state, code, reason) = match &r.outcome {
-                PushOutcome::Accepted | PushOutcome::Duplicate => ("synced", None, None),
-                PushOutcome::Rejected { code, reason } => ("rejected", Some(code.as_str()), Some(reason.as_str())),
-                PushOutcome::Conflict { reason } => ("rejected", Some("conflict"), Some(reason.as_str())),
-                PushOutcome::Gap => continue,
-            };
+        {
             // A withdrawn record stays withdrawn whatever a late answer says.
-            tx.execute(
-                "UPDATE device_log SET sync_state = ?2, reject_code = ?3, reject_reason = ?4 WHERE seq = ?1 AND sync_state != 'withdrawn'",
-                params![r.seq as i64, state, code, reason],
+            let mut set = tx.prepare_cached(
+                "UPDATE device_log SET sync_state = ?2, reject_code = ?3, reject_reason = ?4 WHERE seq = ?1 AND sync_state != 'withdrawn' AND sync_state != ?2",
             )?;
-            touched.push(r.event_id);
+            for r in &resp.results {
+                let (state, code, reason) = match &r.outcome {
+                    PushOutcome::Accepted | PushOutcome::Duplicate => ("synced", None, None),
+                    PushOutcome::Rejected { code, reason } => ("rejected", Some(code.as_str()), Some(reason.as_str())),
+                    PushOutcome::Conflict { reason } => ("rejected", Some("conflict"), Some(reason.as_str())),
+                    PushOutcome::Gap => continue,
+                };
+                set.execute(params![r.seq as i64, state, code, reason])?;
+            }
         }
         // The server settles sequences in order: everything up to its acked position is held.
         let acked = before.max(resp.acked_seq);
         meta_set(&tx, "acked_seq", &acked.to_string())?;
-        for id in touched {
-            let entity: Option<(String, String)> = rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT entity_kind, entity_id FROM events WHERE event_id = ?1",
-                [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            ))?;
-            if let Some(entity) = entity.and_then(|(k, id)| parse_entity(&k, &id)) {
-                views::refresh_sync_state(&tx, entity)?;
-            }
+        let (lo, hi) = resp.results.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.seq), hi.max(r.seq)));
+        if lo <= hi {
+            views::refresh_sync_states_for_seqs(&tx, lo, hi)?;
         }
         if let Some(offset) = server_offset_ms {
             meta_set(&tx, "clock_offset_ms", &offset.to_string())?;

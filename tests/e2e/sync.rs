@@ -1,0 +1,304 @@
+//! Tablet ↔ server sync against the real server on 127.0.0.1:0: two tablets converge, faults
+//! on the wire, kill -9 of either side, skewed clocks, scoped dispatch, a week offline.
+
+use gridwalk_core::sync::{sync, HttpTransport, Phase, Progress};
+use gridwalk_core::{Clock, CourtyardQuery, CourtyardRow, IssueFilter, NewIssue, SystemClock, Tablet};
+use gridwalk_domain::*;
+use gridwalk_e2e::fault_proxy::{FaultProxy, ALL_FAULTS};
+use gridwalk_e2e::sync_kit::*;
+use gridwalk_e2e::TEST_KEY;
+use gridwalk_proto::{HotlineIntake, IntakePlace, ScopeUnit};
+use rand::Rng;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 惠新西街33号院 lies in community CY10-C01; CY15-C01 is 八里庄's 甘西社区.
+fn community(code: &str) -> Vec<ScopeUnit> {
+    vec![ScopeUnit::Community(code.into())]
+}
+
+fn standard_server(dir: &Path) {
+    server_data(
+        dir,
+        &[
+            ("wang", Role::GridWorker, community("CY10-C01")),
+            ("zhao", Role::Cadre, community("CY10-C01")),
+            ("li", Role::GridWorker, community("CY15-C01")),
+            ("boss", Role::Supervisor, vec![ScopeUnit::District]),
+        ],
+    );
+}
+
+fn first_yard(t: &Tablet) -> CourtyardRow {
+    t.search_courtyards(&CourtyardQuery { limit: 1, ..Default::default() }).unwrap().remove(0)
+}
+
+fn report(t: &mut Tablet, yard: CourtyardId, i: usize, photos: Vec<String>) -> IssueId {
+    t.report_issue(NewIssue {
+        courtyard: yard,
+        category: Category::ALL[i % Category::ALL.len()],
+        source: IssueSource::Visit,
+        description: format!("同步测试诉求 {i}：楼道灯不亮"),
+        contact: None,
+        location: None,
+        photos,
+    })
+    .unwrap()
+}
+
+fn assert_exactly_once(server_dir: &Path, t: &Tablet, rule: &str) {
+    let device = t.identity().unwrap().device;
+    let logged: i64 = t.connection().query_row("SELECT count(*) FROM device_log", [], |r| r.get(0)).unwrap();
+    let (rows, distinct, max) = server_events_of(server_dir, device);
+    assert_eq!((rows, distinct, max), (logged, logged, logged), "{rule}: every logged event is on the server exactly once");
+    assert_eq!(t.sync_state().unwrap().queue_depth, 0, "{rule}: nothing is left queued on the tablet");
+}
+
+#[test]
+fn two_tablets_editing_one_issue_offline_converge_with_full_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut a = enrolled_tablet(&dir.path().join("a.db"), &server.url(), "wang", system_clock());
+    let mut b = enrolled_tablet(&dir.path().join("b.db"), &server.url(), "zhao", system_clock());
+    sync_once(&mut a, &server.url());
+    let yard = first_yard(&a);
+    let issue = report(&mut a, yard.id, 1, vec![]);
+    sync_once(&mut a, &server.url());
+    sync_once(&mut b, &server.url());
+    assert!(b.issue(issue).is_ok(), "tablet B pulled the issue tablet A reported");
+
+    // Both offline: A responds and resolves; B adds a note and also resolves.
+    a.respond(issue, "已电话联系").unwrap();
+    a.resolve(issue, "已更换灯泡", None).unwrap();
+    b.add_note(issue, "居民补充：二楼也不亮").unwrap();
+    b.resolve(issue, "物业已处理", None).unwrap();
+
+    sync_once(&mut b, &server.url());
+    sync_once(&mut a, &server.url());
+    sync_once(&mut b, &server.url());
+
+    let on_a = serde_json::to_value(a.issue(issue).unwrap().state).unwrap();
+    let on_b = serde_json::to_value(b.issue(issue).unwrap().state).unwrap();
+    let on_server = serde_json::to_value(Api::login(&server.url(), "boss").issue(issue)).unwrap();
+    assert_eq!(on_a, on_b, "both tablets fold the same events to the same state");
+    assert_eq!(on_a, on_server, "the server folds to the same state as the tablets");
+    let state = a.issue(issue).unwrap().state;
+    assert_eq!(state.history.len(), 5, "the full history is kept: report, respond, resolve, note, resolve");
+    assert_eq!(state.conflicts().count(), 1, "the second resolve is kept and flagged as a conflict, not dropped");
+    assert_eq!(state.status, IssueStatus::Resolved);
+}
+
+#[test]
+fn faults_on_the_wire_deliver_2000_events_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
+    sync_once(&mut t, &server.url());
+    let yard = first_yard(&t).id;
+    for i in 0..2000 {
+        report(&mut t, yard, i, vec![]);
+    }
+    let proxy = server.runtime().block_on(FaultProxy::start(server.addr, 0x5eed, 35)).unwrap();
+    let transport = HttpTransport::new(&proxy.url()).unwrap();
+    // Small batches: hundreds of round trips, so every kind of fault hits pushes many times.
+    let opts = gridwalk_core::sync::SyncOptions { max_batch: 20, ..fast_retries() };
+    let mut rounds = 0;
+    while t.sync_state().unwrap().queue_depth > 0 {
+        rounds += 1;
+        assert!(rounds <= 60, "sync makes progress through faults (round {rounds})");
+        // A round may give up after its retries; the next round resumes from the acked position.
+        let _ = sync(&mut t, &transport, &opts, &AtomicBool::new(false), &mut |_| {});
+    }
+    let counts = proxy.counts.0.lock().unwrap().clone();
+    eprintln!("faults injected: {counts:?}");
+    for fault in ALL_FAULTS {
+        assert!(counts.get(&fault).copied().unwrap_or(0) > 0, "the proxy injected {fault:?} at least once: {counts:?}");
+    }
+    assert_exactly_once(&server_dir, &t, "drops, delays, resets, truncation and duplicated answers");
+}
+
+#[test]
+fn sigkill_of_the_tablet_during_sync_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let db = dir.path().join("t.db");
+    let mut t = enrolled_tablet(&db, &server.url(), "wang", system_clock());
+    sync_once(&mut t, &server.url());
+    drop(t);
+    let sim = env!("CARGO_BIN_EXE_tablet-sim");
+    let mut rng = rand::thread_rng();
+    for _trial in 0..50 {
+        let mut child = std::process::Command::new(sim)
+            .args(["sync", db.to_str().unwrap(), &server.url(), "30"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
+        child.kill().expect("SIGKILL the tablet");
+        child.wait().unwrap();
+    }
+    let mut t = Tablet::open(&db, &TEST_KEY, system_clock()).unwrap();
+    let ok: String = t.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok", "the tablet store is sound after 50 SIGKILLs");
+    sync_once(&mut t, &server.url());
+    let logged: i64 = t.connection().query_row("SELECT count(*) FROM device_log", [], |r| r.get(0)).unwrap();
+    assert!(logged > 50, "the trials recorded and synced something ({logged} events)");
+    assert_exactly_once(&server_dir, &t, "kill -9 of the tablet mid-sync");
+}
+
+#[test]
+fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let first = ServerProcess::start(&server_dir, "127.0.0.1:0");
+    let addr = first.addr;
+    let url = first.url();
+    let db = dir.path().join("t.db");
+    let mut t = enrolled_tablet(&db, &url, "wang", system_clock());
+    sync_once(&mut t, &url);
+    let yard = first_yard(&t).id;
+    for i in 0..1500 {
+        report(&mut t, yard, i, vec![]);
+    }
+    let pusher = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let transport = HttpTransport::new(&url).unwrap();
+            let mut opts = fast_retries();
+            opts.max_attempts = 200;
+            let result = sync(&mut t, &transport, &opts, &AtomicBool::new(false), &mut |_| {});
+            (t, result.map(|r| r.retries))
+        })
+    };
+    let mut server = first;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(50..300)));
+        server.kill();
+        std::thread::sleep(Duration::from_millis(100));
+        server = ServerProcess::start(&server_dir, &addr.to_string());
+    }
+    let (t, result) = pusher.join().unwrap();
+    let retries = result.expect("the sync resumes after each server restart and finishes");
+    assert!(retries > 0, "the server really went away mid-sync");
+    drop(server);
+    assert_exactly_once(&server_dir, &t, "kill -9 of the server mid-push");
+}
+
+#[test]
+fn skewed_device_clocks_still_give_correct_response_times() {
+    for skew_hours in [2i64, -2] {
+        let dir = tempfile::tempdir().unwrap();
+        let server_dir = dir.path().join("server");
+        standard_server(&server_dir);
+        let server = InProcessServer::start(&server_dir);
+        let clock = Arc::new(SystemClock { skew_ms: skew_hours * 3_600_000 });
+        let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", clock);
+        assert!((t.clock_offset_ms() + skew_hours * 3_600_000).abs() < 5_000, "enrolment measured the {skew_hours} h skew");
+        sync_once(&mut t, &server.url());
+        let yard = first_yard(&t);
+        let boss = Api::login(&server.url(), "boss");
+        let received = SystemClock::default().now_ms();
+        let order = boss.hotline(&HotlineIntake {
+            order_no: format!("12345-skew{skew_hours}"),
+            place: IntakePlace::Courtyard { courtyard_id: yard.id },
+            category: "noise".into(),
+            description: "夜间施工噪声扰民".into(),
+            received_at_ms: received,
+            contact: None,
+        });
+        sync_once(&mut t, &server.url());
+        t.respond(order.issue_id, "已联系居民").unwrap();
+        sync_once(&mut t, &server.url());
+        let state = boss.issue(order.issue_id);
+        let responded = state.responded_at_ms.unwrap();
+        assert!(
+            (responded - received).abs() < 60_000,
+            "skew {skew_hours} h: the response time is on the corrected clock ({} ms after receipt)",
+            responded - received
+        );
+        assert_eq!(state.responded_on_time(), Some(true), "skew {skew_hours} h: responded within the hour");
+    }
+}
+
+#[test]
+fn a_hotline_issue_reaches_only_its_courtyards_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut wang = enrolled_tablet(&dir.path().join("wang.db"), &server.url(), "wang", system_clock());
+    let mut li = enrolled_tablet(&dir.path().join("li.db"), &server.url(), "li", system_clock());
+    sync_once(&mut wang, &server.url());
+    sync_once(&mut li, &server.url());
+    let yard = wang.search_courtyards(&CourtyardQuery { text: "惠新西街33号院".into(), ..Default::default() }).unwrap().remove(0);
+    assert!(
+        li.search_courtyards(&CourtyardQuery { text: "惠新西街33号院".into(), ..Default::default() }).unwrap().is_empty(),
+        "li's registry holds only li's scope"
+    );
+    let order = Api::login(&server.url(), "boss").hotline(&HotlineIntake {
+        order_no: "12345-0001".into(),
+        place: IntakePlace::Courtyard { courtyard_id: yard.id },
+        category: "street_light".into(),
+        description: "惠新西街33号院路灯不亮".into(),
+        received_at_ms: SystemClock::default().now_ms(),
+        contact: None,
+    });
+    sync_once(&mut wang, &server.url());
+    sync_once(&mut li, &server.url());
+    let on_wang = wang.issue(order.issue_id).expect("the courtyard's worker pulled the hotline issue");
+    assert_eq!(on_wang.state.report.unwrap().source, IssueSource::Hotline);
+    assert!(li.issue(order.issue_id).is_err(), "a worker of another community never receives it");
+    let due = wang.list_issues(&IssueFilter::default(), None, 10).unwrap().items[0].response_due_ms;
+    assert_eq!(due, Some(order.response_due_ms), "the tablet shows the 1-hour deadline the server started at receipt");
+}
+
+#[test]
+fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
+    sync_once(&mut t, &server.url());
+    let yard = first_yard(&t).id;
+    let mut shas = Vec::new();
+    for i in 0..2000 {
+        let photos = if i % 10 == 0 {
+            let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            jpeg.extend_from_slice(&(i as u64).to_be_bytes());
+            jpeg.extend((0..20_000u32).map(|b| b.wrapping_mul(31) as u8));
+            let sha = t.store_photo(&jpeg).unwrap();
+            shas.push(sha.clone());
+            vec![sha]
+        } else {
+            vec![]
+        };
+        report(&mut t, yard, i, photos);
+    }
+    let mut seen: Vec<Progress> = Vec::new();
+    let transport = HttpTransport::new(&server.url()).unwrap();
+    let report =
+        sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(false), &mut |p| seen.push(p.clone())).expect("one sync does it all");
+    assert_eq!(report.pushed, 2200, "2,000 reports and their 200 photo events pushed");
+    assert_eq!(report.photos_uploaded, 200, "all 200 photos uploaded in the same sync");
+    let pushes: Vec<&Progress> = seen.iter().filter(|p| p.phase == Phase::Push).collect();
+    assert!(pushes.windows(2).all(|w| w[0].events_done <= w[1].events_done), "push progress only moves forward");
+    assert_eq!(pushes.last().map(|p| (p.events_done, p.events_total)), Some((2200, 2200)), "push progress ends at its total");
+    assert!(seen.iter().any(|p| p.phase == Phase::Photos), "photo progress is reported");
+    let api = Api::login(&server.url(), "wang");
+    for sha in &shas {
+        let (status, body) = api.get_json(&format!("/api/v1/blobs/{sha}"));
+        assert_eq!((status, body["complete"].as_bool()), (200, Some(true)), "photo {sha} is complete on the server");
+    }
+    assert_exactly_once(&server_dir, &t, "a week offline");
+}
