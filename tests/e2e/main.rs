@@ -2,8 +2,15 @@
 //! processes, a real server on 127.0.0.1:0. Regression tests are named after what broke.
 //!
 //! Modules:
+//! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
+//! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
 //! - `store_crash`: kill -9 a tablet process while it records; every returned record survives.
 //! - `store_key`: a store opened with the wrong key is refused with a clear error.
+//! - `sync`: tablet ↔ server sync: convergence, wire faults, kill -9 of either side, skewed
+//!   clocks, scoped hotline dispatch, a week offline with photos.
 
+mod server_authz;
+mod server_crash;
 mod store_crash;
 mod store_key;
+mod sync;

@@ -2,6 +2,9 @@
 //! a small registry, child processes that can be killed mid-write.
 
 pub mod bench;
+pub mod fault_proxy;
+pub mod server;
+pub mod sync_kit;
 
 use gridwalk_core::{Clock, Identity, StoreKey, SystemClock, Tablet};
 use gridwalk_domain::registry_gen::demo_registry;

@@ -272,7 +272,8 @@ async fn pull_returns_only_the_scope_and_not_the_callers_own_events() {
     let boss = login(&f.app, "boss").await;
     let root = login(&f.app, "root").await;
     let (_, a) = issue_report(&walker, 1, f.yard_in.id, "院内");
-    let (_, b) = issue_report(&faraway, 1, f.yard_out.id, "远处");
+    // A distinct issue id: one id reported at two places would fold to whichever report sorts first.
+    let (_, b) = issue_report(&faraway, 2, f.yard_out.id, "远处");
     assert_eq!(outcomes(&push(&f.app, &walker, vec![(1, a.clone())]).await), vec![PushOutcome::Accepted]);
     assert_eq!(outcomes(&push(&f.app, &faraway, vec![(1, b.clone())]).await), vec![PushOutcome::Accepted]);
     let pulled = |r: &Reply| -> Vec<EventId> {
