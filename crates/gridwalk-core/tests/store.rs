@@ -156,3 +156,18 @@ fn photos_are_stored_by_hash_and_checked() {
     let id = t.report_issue(n).unwrap();
     assert_eq!(t.issue(id).unwrap().state.photos, vec![a], "a photo attached at report time is in the state");
 }
+
+#[test]
+fn push_body_is_the_outbox_as_a_push_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, _) = tablet(&dir);
+    let y = yard(&t, "惠新西街33号院");
+    for i in 0..3 {
+        t.report_issue(new_issue(y.id, &format!("问题{i}"))).unwrap();
+    }
+    let body = t.push_body(2).unwrap();
+    let parsed: gridwalk_proto::PushRequest = serde_json::from_str(&body.json).expect("the spliced body is a valid push request");
+    let typed = gridwalk_proto::PushRequest { device_id: t.identity().unwrap().device, events: t.outbox(2).unwrap() };
+    assert_eq!(parsed, typed, "splicing stored JSON gives exactly the typed request");
+    assert_eq!(body.events, 2, "the batch limit holds");
+}

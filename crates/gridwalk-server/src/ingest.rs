@@ -140,7 +140,8 @@ fn admit(conn: &Connection, who: &Principal, scope: &Scope, registry: &RegistryI
         return Ok(Err(Refusal::rejected(v.code(), v.to_string())));
     }
     let owner: Option<(String, i64)> = conn
-        .query_row("SELECT device_id, seq FROM events WHERE event_id = ?1", [e.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT device_id, seq FROM events WHERE event_id = ?1")?
+        .query_row([e.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((device, seq)) = owner {
         return Ok(Err(Refusal {
@@ -180,9 +181,8 @@ fn parse_place(c: String, m: String, s: String) -> Result<Place> {
 
 pub fn issue_place(conn: &Connection, id: IssueId) -> Result<Option<Place>> {
     let row = conn
-        .query_row("SELECT courtyard_id, community_id, subdistrict_id FROM issues WHERE id = ?1", [id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .prepare_cached("SELECT courtyard_id, community_id, subdistrict_id FROM issues WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(c, m, s)| parse_place(c, m, s)).transpose()
 }
@@ -197,24 +197,26 @@ pub fn store_event(
     registry: &RegistryIndex,
     now_ms: i64,
 ) -> Result<u64> {
-    conn.execute(
+    // Cached statements: a push stores up to a thousand events, and preparing each insert anew
+    // cost more than running it.
+    conn.prepare_cached(
         "INSERT INTO events (event_id, device_id, seq, hash, entity_kind, entity_id, courtyard_id, community_id,
                              subdistrict_id, received_ms, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            e.id.to_string(),
-            e.device.to_string(),
-            seq as i64,
-            hash,
-            e.entity.kind(),
-            e.entity.uuid().to_string(),
-            place.courtyard.to_string(),
-            place.community.to_string(),
-            place.subdistrict.to_string(),
-            now_ms,
-            serde_json::to_string(e)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        e.id.to_string(),
+        e.device.to_string(),
+        seq as i64,
+        hash,
+        e.entity.kind(),
+        e.entity.uuid().to_string(),
+        place.courtyard.to_string(),
+        place.community.to_string(),
+        place.subdistrict.to_string(),
+        now_ms,
+        serde_json::to_string(e)?
+    ])?;
     let server_seq = conn.last_insert_rowid() as u64;
     match e.entity {
         Entity::Issue(id) => refold_issue(conn, id, place, registry)?,

@@ -81,7 +81,11 @@ impl gridwalk_core::sync::Transport for Timed<'_> {
     fn login(&self, r: &gridwalk_proto::LoginRequest) -> Result<gridwalk_proto::LoginResponse, gridwalk_core::sync::TransportError> {
         self.0.login(r)
     }
-    fn push(&self, token: &str, r: &PushRequest) -> Result<gridwalk_proto::PushResponse, gridwalk_core::sync::TransportError> {
+    fn push(
+        &self,
+        token: &str,
+        r: &gridwalk_core::sync::PushBody,
+    ) -> Result<gridwalk_proto::PushResponse, gridwalk_core::sync::TransportError> {
         let s = Instant::now();
         let out = self.0.push(token, r);
         self.1.set(self.1.get() + s.elapsed().as_secs_f64());

@@ -5,7 +5,7 @@ use super::plan::{self, BatchOutcome, PlanInput, Step};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
 use crate::tablet::{meta_get, meta_set, Identity, Tablet};
-use gridwalk_proto::{LoginRequest, LoginResponse, PushRequest};
+use gridwalk_proto::{LoginRequest, LoginResponse};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -130,7 +130,6 @@ fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let token = meta_get(&tablet.conn, "token")?.ok_or(CoreError::NotEnrolled)?;
-    let device = tablet.identity.ok_or(CoreError::NotEnrolled)?.device;
     let mut report = SyncReport::default();
     let mut batch = plan::START_BATCH.min(opts.max_batch);
     let (events_total, bytes_total) = tablet.outbox_depth()?;
@@ -146,12 +145,11 @@ fn run(
             Step::StopRevoked => return Err(CoreError::Revoked),
             Step::Done => return Ok(report),
             Step::Push => {
-                let events = tablet.outbox(batch)?;
-                let req = PushRequest { device_id: device, events };
-                let sent_bytes: u64 = req.events.iter().map(|e| serde_json::to_string(&e.event).map(|s| s.len() as u64).unwrap_or(0)).sum();
+                let body = tablet.push_body(batch)?;
+                let sent_bytes = body.json.len() as u64;
                 let started = Instant::now();
                 let sent_at = tablet.now_ms();
-                let resp = with_retries(opts, cancel, &mut report, &mut p, progress, || transport.push(&token, &req), &mut batch)?;
+                let resp = with_retries(opts, cancel, &mut report, &mut p, progress, || transport.push(&token, &body), &mut batch)?;
                 batch =
                     plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 }).min(opts.max_batch);
                 let offset = offset_ms(sent_at, tablet.now_ms(), resp.server_time_ms);
@@ -168,7 +166,7 @@ fn run(
                 p.phase = Phase::Push;
                 p.events_done += moved;
                 p.events_total = p.events_total.max(p.events_done);
-                p.bytes_done = (p.bytes_done + sent_bytes * moved / req.events.len().max(1) as u64).min(p.bytes_total);
+                p.bytes_done = (p.bytes_done + sent_bytes * moved / body.events.max(1)).min(p.bytes_total);
                 progress(&p);
             }
             Step::Pull => {

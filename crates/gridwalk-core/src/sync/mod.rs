@@ -7,4 +7,4 @@ mod transport;
 
 pub use engine::{enrol, sync, Phase, Progress, SyncOptions, SyncReport};
 pub use outbox::{DeviceSyncState, RejectedRecord};
-pub use transport::{HttpTransport, Transport, TransportError};
+pub use transport::{HttpTransport, PushBody, Transport, TransportError};

@@ -58,6 +58,35 @@ impl Tablet {
         Ok(out)
     }
 
+    /// The next `limit` outbox events as a serialized push request. The stored event JSON is
+    /// the wire form of the event, so it is spliced in without a parse and re-serialization.
+    pub fn push_body(&self, limit: u32) -> Result<crate::sync::PushBody> {
+        let device = self.identity.ok_or(crate::error::CoreError::NotEnrolled)?.device;
+        let mut st = self.conn.prepare_cached(
+            "SELECT d.seq, e.body FROM device_log d JOIN events e ON e.event_id = d.event_id
+             WHERE d.seq > ?1 ORDER BY d.seq LIMIT ?2",
+        )?;
+        let mut rows = st.query(params![self.acked_seq()? as i64, limit])?;
+        let mut json = format!("{{\"device_id\":\"{device}\",\"events\":[");
+        let mut events = 0u64;
+        while let Some(row) = rows.next()? {
+            if events > 0 {
+                json.push(',');
+            }
+            let seq: i64 = row.get(0)?;
+            let body = row
+                .get_ref(1)?
+                .as_str()
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+            json.push_str(&format!("{{\"seq\":{seq},\"event\":"));
+            json.push_str(body);
+            json.push('}');
+            events += 1;
+        }
+        json.push_str("]}");
+        Ok(crate::sync::PushBody { json, events })
+    }
+
     pub fn outbox_depth(&self) -> Result<(u64, u64)> {
         let (n, bytes): (i64, i64) = self.conn.query_row(
             "SELECT count(*), COALESCE(sum(bytes), 0) FROM device_log WHERE seq > ?1",

@@ -14,9 +14,24 @@ pub enum TransportError {
     Refused { status: u16, code: String, message: String },
 }
 
+/// A push request already serialized: the outbox's stored event JSON is spliced in as is, so
+/// a sync never parses and re-serializes what the tablet wrote (see `Tablet::push_body`).
+#[derive(Clone, Debug)]
+pub struct PushBody {
+    /// A `gridwalk_proto::PushRequest` in JSON.
+    pub json: String,
+    pub events: u64,
+}
+
+impl PushBody {
+    pub fn from_request(req: &PushRequest) -> PushBody {
+        PushBody { json: serde_json::to_string(req).expect("wire types serialize"), events: req.events.len() as u64 }
+    }
+}
+
 pub trait Transport {
     fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError>;
-    fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse, TransportError>;
+    fn push(&self, token: &str, body: &PushBody) -> Result<PushResponse, TransportError>;
     fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError>;
     fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError>;
     fn blob_put(&self, token: &str, sha256: &str, offset: u64, chunk: &[u8], last: bool) -> Result<BlobStatus, TransportError>;
@@ -68,8 +83,9 @@ impl Transport for HttpTransport {
     fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError> {
         self.send(self.client.post(self.url("/auth/login")).json(req))
     }
-    fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse, TransportError> {
-        self.send(self.client.post(self.url("/sync/push")).bearer_auth(token).json(req))
+    fn push(&self, token: &str, body: &PushBody) -> Result<PushResponse, TransportError> {
+        let req = self.client.post(self.url("/sync/push")).bearer_auth(token).header("content-type", "application/json");
+        self.send(req.body(body.json.clone()))
     }
     fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError> {
         let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
