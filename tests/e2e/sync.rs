@@ -302,3 +302,84 @@ fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
     }
     assert_exactly_once(&server_dir, &t, "a week offline");
 }
+
+#[test]
+fn a_revoked_device_stops_keeps_everything_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
+    sync_once(&mut t, &server.url());
+    let yard = first_yard(&t).id;
+    for i in 0..5 {
+        report(&mut t, yard, i, vec![]);
+    }
+    gridwalk_server::admin::revoke_device(&server_dir, t.identity().unwrap().device).unwrap();
+    let transport = HttpTransport::new(&server.url()).unwrap();
+    let err = sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "device_revoked", "a 401 stops the engine with device_revoked");
+    let state = t.sync_state().unwrap();
+    assert!(state.revoked, "the tablet remembers it was revoked");
+    assert_eq!(state.queue_depth, 5, "every unsynced record is kept");
+    assert!(state.last_error.unwrap().contains("revoked"), "the last error says so plainly");
+    let again = sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert_eq!(again.code(), "device_revoked", "a revoked tablet does not try again");
+}
+
+#[test]
+fn a_rejected_record_is_kept_with_its_reason_never_blocks_and_can_be_corrected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
+    sync_once(&mut t, &server.url());
+    let mine = first_yard(&t).id;
+    // The tablet is handed the whole district's registry (say, a stale install), so the
+    // worker can report in a courtyard outside their scope; the server must refuse that one.
+    t.replace_registry(&gridwalk_domain::registry_gen::demo_registry()).unwrap();
+    let outside = t.search_courtyards(&CourtyardQuery { text: "花家地南里".into(), limit: 1, ..Default::default() }).unwrap().remove(0).id;
+    let bad = report(&mut t, outside, 1, vec![]);
+    let good = report(&mut t, mine, 2, vec![]);
+    let r = sync_once(&mut t, &server.url());
+    assert_eq!(r.rejected, 1, "exactly the out-of-scope report is rejected");
+    let rejected = t.rejected_records().unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].code, "out_of_scope", "the reason is kept and shown");
+    assert_eq!(t.issue(bad).unwrap().state.status, IssueStatus::Reported, "the rejected record stays on the tablet");
+    let boss = Api::login(&server.url(), "boss");
+    assert_eq!(boss.issue(good).report.unwrap().courtyard, mine, "the record behind the rejected one reached the server");
+    let rows = t.list_issues(&IssueFilter::default(), None, 10).unwrap().items;
+    assert_eq!(rows.iter().find(|r| r.id == bad).unwrap().sync_state, "rejected", "the record shows its rejected state");
+
+    // Correct it: the same issue, reported again at the worker's own courtyard.
+    let mut corrected = rejected[0].event.body.clone();
+    if let EventBody::IssueReported(r) = &mut corrected {
+        r.courtyard = mine;
+    }
+    t.correct_rejected(rejected[0].seq, corrected).unwrap();
+    sync_once(&mut t, &server.url());
+    assert!(t.rejected_records().unwrap().is_empty(), "nothing is left rejected after the correction");
+    assert_eq!(boss.issue(bad).report.unwrap().courtyard, mine, "the corrected report reached the server under the same issue id");
+}
+
+#[test]
+fn cancelling_a_sync_stops_it_and_keeps_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_dir = dir.path().join("server");
+    standard_server(&server_dir);
+    let server = InProcessServer::start(&server_dir);
+    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
+    let yard = {
+        sync_once(&mut t, &server.url());
+        first_yard(&t).id
+    };
+    for i in 0..3 {
+        report(&mut t, yard, i, vec![]);
+    }
+    let transport = HttpTransport::new(&server.url()).unwrap();
+    let err = sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(true), &mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "cancelled", "a cancelled sync says so");
+    assert_eq!(t.sync_state().unwrap().queue_depth, 3, "cancelling loses nothing");
+}
