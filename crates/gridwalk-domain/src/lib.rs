@@ -8,6 +8,7 @@ pub mod fold;
 pub mod hlc;
 pub mod ids;
 pub mod model;
+pub mod rates;
 pub mod registry;
 pub mod registry_gen;
 pub mod sla;

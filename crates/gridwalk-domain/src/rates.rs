@@ -1,0 +1,304 @@
+//! The three rates (三率) the district is judged on, as a pure function over folded issues.
+//!
+//! # Definitions (the server's `GET /api/v1/rates` uses exactly these)
+//!
+//! Every rate is a **receipt cohort**: an issue counts in the period (and group) in which it was
+//! *received* (`IssueState::received_at_ms`: the hotline's dispatch time for a work order, the
+//! clock-corrected report time for an issue found on a visit). Only issues received in
+//! `[from, to)` are counted. `as_of` is the moment the figures are taken (the server's clock).
+//!
+//! - **Response rate (响应率)** = issues whose *first response* (`responded_at_ms`, corrected
+//!   clock; resolving on the spot counts as the response) came at or before
+//!   `received_at_ms + 1 h` ÷ issues received, where an issue that is still unanswered **and**
+//!   still inside its first hour at `as_of` is not yet counted in either (it can still go either
+//!   way). A late response, or none after the hour, counts in the denominator only.
+//! - **Resolution rate (解决率)** = issues received whose status at `as_of` is `resolved` or
+//!   `closed` ÷ issues received. A reopened issue (dissatisfied callback, recurrence) counts as
+//!   unresolved until it is resolved again.
+//! - **Satisfaction rate (满意率)** = issues whose **latest** callback was *satisfied* or
+//!   *basically satisfied* ÷ issues received that have at least one callback. Each issue counts
+//!   once, by its latest callback in fold order.
+//!
+//! A rate with a zero denominator is `None` (no figure), never 0 % or 100 %.
+//!
+//! # Periods
+//! ISO weeks (Monday 00:00 to the next Monday 00:00) and calendar months, both in Beijing time
+//! (UTC+8, no daylight saving). A period is named by its start in ms since the epoch.
+//!
+//! # The worker of an issue
+//! For `by=worker`, an issue belongs to the worker who first responded (the author of the event
+//! that set `responded_at_ms`), or else to the worker who reported it.
+
+use crate::event::EventBody;
+use crate::fold::{IssueState, RESPONSE_WINDOW_MS};
+use crate::ids::WorkerId;
+use crate::vocab::{IssueStatus, Satisfaction};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Beijing time's offset from UTC.
+pub const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Week,
+    Month,
+}
+
+impl Period {
+    pub fn from_code(code: &str) -> Option<Period> {
+        match code {
+            "week" => Some(Period::Week),
+            "month" => Some(Period::Month),
+            _ => None,
+        }
+    }
+
+    /// The start of the period holding `ms` (Beijing time), in ms since the epoch.
+    pub fn start(self, ms: i64) -> i64 {
+        let day = (ms + BEIJING_OFFSET_MS).div_euclid(DAY_MS);
+        let start_day = match self {
+            // 1970-01-01 was a Thursday: day 0 is 3 days after a Monday.
+            Period::Week => day - (day + 3).rem_euclid(7),
+            Period::Month => {
+                let (y, m, _) = civil_from_days(day);
+                days_from_civil(y, m, 1)
+            }
+        };
+        start_day * DAY_MS - BEIJING_OFFSET_MS
+    }
+
+    /// The start of the next period after the one starting at `start`.
+    pub fn next(self, start: i64) -> i64 {
+        match self {
+            Period::Week => start + 7 * DAY_MS,
+            Period::Month => {
+                let (y, m, _) = civil_from_days((start + BEIJING_OFFSET_MS).div_euclid(DAY_MS));
+                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                days_from_civil(y, m, 1) * DAY_MS - BEIJING_OFFSET_MS
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic Gregorian (H. Hinnant).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// What the rates need of one issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateFacts {
+    pub received_at_ms: i64,
+    pub responded_at_ms: Option<i64>,
+    pub status: IssueStatus,
+    /// The latest callback's answer, if any callback was recorded.
+    pub satisfaction: Option<Satisfaction>,
+}
+
+impl RateFacts {
+    /// The facts of a folded issue; `None` while its report is not known.
+    pub fn of(s: &IssueState) -> Option<RateFacts> {
+        s.report.as_ref()?;
+        Some(RateFacts {
+            received_at_ms: s.received_at_ms?,
+            responded_at_ms: s.responded_at_ms,
+            status: s.status,
+            satisfaction: s.satisfaction,
+        })
+    }
+}
+
+/// The worker an issue counts for under `by=worker`: who first responded, else who reported it.
+pub fn issue_worker(s: &IssueState) -> Option<WorkerId> {
+    let responder = s.responded_at_ms.and_then(|at| {
+        s.history.iter().find_map(|h| {
+            let answers = matches!(h.event.body, EventBody::IssueResponded { .. } | EventBody::IssueResolved { .. });
+            (h.conflict.is_none() && answers && h.event.corrected_ms() == at).then_some(h.event.author)
+        })
+    });
+    responder.or(s.reported_by)
+}
+
+/// A numerator over a denominator; `rate` is `None` when the denominator is 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    pub numerator: u64,
+    pub denominator: u64,
+    pub rate: Option<f64>,
+}
+
+impl Ratio {
+    fn add(&mut self, hit: bool) {
+        self.denominator += 1;
+        self.numerator += u64::from(hit);
+    }
+    fn settle(&mut self) {
+        self.rate = (self.denominator > 0).then(|| self.numerator as f64 / self.denominator as f64);
+    }
+}
+
+/// The three rates of one group in one period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRow {
+    pub group: String,
+    pub period_start_ms: i64,
+    pub period_end_ms: i64,
+    /// Issues received in the period (the resolution denominator).
+    pub received: u64,
+    pub response: Ratio,
+    pub resolution: Ratio,
+    pub satisfaction: Ratio,
+}
+
+/// The rates per (group, period) of issues received in `[from_ms, to_ms)`, as of `as_of_ms`.
+/// Rows come sorted by group, then period; groups and periods without issues are absent.
+pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_ms: i64, as_of_ms: i64) -> Vec<RateRow> {
+    let mut rows: BTreeMap<(String, i64), RateRow> = BTreeMap::new();
+    for (group, f) in issues {
+        if f.received_at_ms < from_ms || f.received_at_ms >= to_ms {
+            continue;
+        }
+        let start = period.start(f.received_at_ms);
+        let row = rows.entry((group.clone(), start)).or_insert_with(|| RateRow {
+            group: group.clone(),
+            period_start_ms: start,
+            period_end_ms: period.next(start),
+            received: 0,
+            response: Ratio::default(),
+            resolution: Ratio::default(),
+            satisfaction: Ratio::default(),
+        });
+        row.received += 1;
+        let due = f.received_at_ms + RESPONSE_WINDOW_MS;
+        match f.responded_at_ms {
+            Some(at) => row.response.add(at <= due),
+            None if as_of_ms > due => row.response.add(false),
+            None => {} // still inside its first hour: not yet counted
+        }
+        row.resolution.add(matches!(f.status, IssueStatus::Resolved | IssueStatus::Closed));
+        if let Some(s) = f.satisfaction {
+            row.satisfaction.add(matches!(s, Satisfaction::Satisfied | Satisfaction::BasicallySatisfied));
+        }
+    }
+    rows.into_values()
+        .map(|mut r| {
+            r.response.settle();
+            r.resolution.settle();
+            r.satisfaction.settle();
+            r
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const MIN: i64 = 60_000;
+    /// 2025-03-03 00:00 Beijing time, a Monday (= 2025-03-02T16:00:00Z).
+    const MON: i64 = 1_740_931_200_000;
+
+    #[test]
+    fn periods_are_iso_weeks_and_calendar_months_in_beijing_time() {
+        assert_eq!(MON, 1_740_960_000_000 - 8 * H, "the fixture Monday is 2025-03-02T16:00Z");
+        let cases = [
+            // (instant, period, expected start, expected next start)
+            (MON, Period::Week, MON, MON + 7 * DAY_MS),
+            (MON + 6 * DAY_MS + 23 * H + 59 * MIN, Period::Week, MON, MON + 7 * DAY_MS),
+            (MON - 1, Period::Week, MON - 7 * DAY_MS, MON),
+            // 2025-03-02T20:00Z is already Monday 04:00 in Beijing.
+            (MON + 4 * H, Period::Week, MON, MON + 7 * DAY_MS),
+            // March 2025 starts Saturday 2025-03-01 00:00 +08:00 = 2025-02-28T16:00Z.
+            (MON, Period::Month, MON - 2 * DAY_MS, MON - 2 * DAY_MS + 31 * DAY_MS),
+            // 2025-02-28 23:59 Beijing is still February (28 days).
+            (MON - 2 * DAY_MS - MIN, Period::Month, MON - 2 * DAY_MS - 28 * DAY_MS, MON - 2 * DAY_MS),
+            // 2024-12-31 23:00 Beijing → December; next is January 2025.
+            (1_735_657_200_000, Period::Month, 1_732_982_400_000, 1_735_660_800_000),
+        ];
+        for (at, p, start, next) in cases {
+            assert_eq!(p.start(at), start, "{p:?} holding {at} starts at Beijing midnight of its first day");
+            assert_eq!(p.next(start), next, "{p:?} after {start} starts at the next Beijing period start");
+        }
+    }
+
+    fn facts(received: i64, responded_after_min: Option<i64>, status: IssueStatus, sat: Option<Satisfaction>) -> RateFacts {
+        RateFacts { received_at_ms: received, responded_at_ms: responded_after_min.map(|m| received + m * MIN), status, satisfaction: sat }
+    }
+
+    #[test]
+    fn hand_computed_fixture_per_group_and_week() {
+        use IssueStatus::*;
+        use Satisfaction::*;
+        let wk2 = MON + 7 * DAY_MS;
+        let as_of = wk2 + 2 * DAY_MS + 10 * H;
+        // Eight issues in two communities over two weeks.
+        let issues: Vec<(String, RateFacts)> = vec![
+            // A, week 1
+            ("A".into(), facts(MON + 9 * H, Some(30), Closed, Some(Satisfied))), // on time, resolved, satisfied
+            ("A".into(), facts(MON + 10 * H, Some(60), Closed, Some(BasicallySatisfied))), // exactly 1 h: on time
+            ("A".into(), facts(MON + 11 * H, Some(61), InProgress, Some(Dissatisfied))), // late, reopened, dissatisfied
+            ("A".into(), facts(MON + 12 * H, None, Reported, None)),             // never answered: counts as missed
+            // A, week 2
+            ("A".into(), facts(as_of - 30 * MIN, None, Reported, None)), // inside its first hour: not yet counted
+            ("A".into(), facts(wk2 + H, Some(5), Resolved, None)),       // resolved, no callback yet
+            // B, week 1
+            ("B".into(), facts(MON + 2 * DAY_MS, Some(-10), Resolved, None)), // responded "before" receipt (skew): on time
+            ("B".into(), facts(MON + 3 * DAY_MS, Some(120), Closed, Some(Dissatisfied))),
+            // Outside [from, to): ignored.
+            ("B".into(), facts(MON - H, Some(1), Closed, Some(Satisfied))),
+        ];
+        let rows = compute(&issues, Period::Week, MON, wk2 + 7 * DAY_MS, as_of);
+        let got: Vec<(&str, i64, u64, (u64, u64), (u64, u64), (u64, u64))> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.group.as_str(),
+                    (r.period_start_ms - MON) / DAY_MS,
+                    r.received,
+                    (r.response.numerator, r.response.denominator),
+                    (r.resolution.numerator, r.resolution.denominator),
+                    (r.satisfaction.numerator, r.satisfaction.denominator),
+                )
+            })
+            .collect();
+        let want = vec![
+            // group, week start (days after MON), received, response, resolution, satisfaction
+            ("A", 0, 4, (2, 4), (2, 4), (2, 3)),
+            ("A", 7, 2, (1, 1), (1, 2), (0, 0)),
+            ("B", 0, 2, (1, 2), (2, 2), (0, 1)),
+        ];
+        assert_eq!(
+            got, want,
+            "response = on time ÷ received (pending first hour excluded); resolution = resolved|closed ÷ received; \
+             satisfaction = (satisfied + basically) ÷ issues with a callback"
+        );
+        assert_eq!(rows[0].response.rate, Some(0.5), "the rate is numerator ÷ denominator");
+        assert_eq!(rows[1].satisfaction.rate, None, "no callback: no satisfaction figure, not 0 %");
+        let monthly = compute(&issues, Period::Month, MON, wk2 + 7 * DAY_MS, as_of);
+        let a: Vec<_> = monthly.iter().map(|r| (r.group.as_str(), r.received, r.response.numerator, r.response.denominator)).collect();
+        assert_eq!(a, vec![("A", 6, 3, 5), ("B", 2, 1, 2)], "a month sums its weeks: both weeks lie in March 2025");
+    }
+}
