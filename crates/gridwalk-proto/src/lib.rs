@@ -37,6 +37,9 @@ pub enum ScopeUnit {
     Subdistrict(String),
     Community(String),
     Courtyard(String),
+    /// A district department or section (the whistle target code, e.g. 区城管委): its staff see
+    /// only the issues whistled to it.
+    Department(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -224,4 +227,52 @@ pub struct VisitList {
 pub struct Health {
     pub status: String,
     pub api_version: u32,
+}
+
+/// One escalation the server carried out on its own (`GET /api/v1/alerts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub issue_id: IssueId,
+    /// `alert_supervisor` (no response within the hour) or `whistle_next` (unresolved too long).
+    pub kind: String,
+    /// The whistle level for `whistle_next`; empty otherwise.
+    pub level: String,
+    pub at_ms: i64,
+    pub detail: String,
+    pub issue: Option<IssueSummary>,
+}
+
+/// `GET /api/v1/alerts`, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
+}
+
+/// `GET /api/v1/rates`: the three rates per group and period (definitions in
+/// `gridwalk_domain::rates`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RatesReport {
+    pub by: String,
+    pub period: gridwalk_domain::rates::Period,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub as_of_ms: i64,
+    pub rows: Vec<gridwalk_domain::rates::RateRow>,
+    /// A readable name for each group key (subdistrict or community name, category label,
+    /// worker name).
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// One pledged issue with its progress (`GET /api/v1/pledges`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PledgeProgress {
+    pub issue: IssueSummary,
+    pub pledge: gridwalk_domain::fold::Pledge,
+    pub whistles: Vec<gridwalk_domain::fold::Whistle>,
+    pub satisfaction: Option<gridwalk_domain::Satisfaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PledgeList {
+    pub pledges: Vec<PledgeProgress>,
 }

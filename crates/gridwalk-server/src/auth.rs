@@ -67,6 +67,8 @@ pub enum Action {
     ReadRecords,
     HotlineIntake,
     UploadPhoto,
+    /// Alerts and the three rates: the supervisors' dashboard.
+    ReadDashboard,
 }
 
 impl Action {
@@ -78,6 +80,7 @@ impl Action {
             Action::ReadRecords => "read issues and visits",
             Action::HotlineIntake => "take in hotline work orders",
             Action::UploadPhoto => "upload photos",
+            Action::ReadDashboard => "read alerts and rates",
         }
     }
 
@@ -86,7 +89,7 @@ impl Action {
     /// every role inside its scope (department staff respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
-            Action::HotlineIntake => matches!(role, Role::Supervisor | Role::Admin),
+            Action::HotlineIntake | Action::ReadDashboard => matches!(role, Role::Supervisor | Role::Admin),
             Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto => true,
         }
     }

@@ -1,5 +1,8 @@
 //! Tunables of one server instance. Defaults are what production uses; tests shrink them.
 
+use gridwalk_domain::sla::EscalationRules;
+use gridwalk_domain::WhistleLevel;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -22,6 +25,24 @@ pub struct Config {
     pub max_pull_limit: u64,
     /// Read connections kept open for queries.
     pub read_connections: usize,
+    /// When the server escalates on its own (supervisor alert, automatic whistle).
+    pub escalation: EscalationRules,
+    /// How often the background task runs the escalation rules.
+    pub escalation_period: Duration,
+    /// Whom an automatic whistle at each level calls (the `Whistled` event's target).
+    pub whistle_targets: BTreeMap<WhistleLevel, String>,
+    /// A report at the courtyard and category of an issue closed this recently is a
+    /// recurrence (愈后防复).
+    pub recurrence_window: Duration,
+}
+
+/// The default targets of automatic whistles, one per level.
+pub fn default_whistle_targets() -> BTreeMap<WhistleLevel, String> {
+    BTreeMap::from([
+        (WhistleLevel::PartyBranch, "党支部".to_owned()),
+        (WhistleLevel::Community, "街道科室".to_owned()),
+        (WhistleLevel::Subdistrict, "区职能部门".to_owned()),
+    ])
 }
 
 impl Default for Config {
@@ -36,6 +57,10 @@ impl Default for Config {
             max_push_events: 1000,
             max_pull_limit: 1000,
             read_connections: 4,
+            escalation: EscalationRules::default(),
+            escalation_period: Duration::from_secs(60),
+            whistle_targets: default_whistle_targets(),
+            recurrence_window: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

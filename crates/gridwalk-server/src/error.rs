@@ -53,7 +53,7 @@ pub enum Error {
     UnknownCourtyard(String),
     #[error("unknown scope unit {0}")]
     UnknownScopeUnit(String),
-    #[error("bad scope {0:?}: use district, subdistrict:CODE, community:CODE or courtyard:CODE")]
+    #[error("bad scope {0:?}: use district, subdistrict:CODE, community:CODE, courtyard:CODE or department:NAME")]
     BadScope(String),
     #[error("a password needs at least {min} characters")]
     WeakPassword { min: usize },

@@ -84,9 +84,16 @@ pub fn prepare(registry: &RegistryIndex, scope: &Scope, order: &HotlineIntake) -
 }
 
 fn server_hlc(conn: &Connection, now_ms: i64) -> Result<Hlc> {
+    next_server_hlc(conn, now_ms, Hlc::ZERO)
+}
+
+/// The server's next HLC stamp, after its last one and after `floor` (the newest stamp of the
+/// issue a server-authored event is about, so that event folds after what it answers).
+pub fn next_server_hlc(conn: &Connection, now_ms: i64, floor: Hlc) -> Result<Hlc> {
     let last = crate::db::meta_get(conn, "hlc")?
         .and_then(|s| s.split_once(':').and_then(|(m, c)| Some(Hlc::new(m.parse().ok()?, c.parse().ok()?))))
-        .unwrap_or(Hlc::ZERO);
+        .unwrap_or(Hlc::ZERO)
+        .max(floor);
     let next = last.tick(now_ms);
     crate::db::meta_set(conn, "hlc", &format!("{}:{}", next.ms, next.counter))?;
     Ok(next)

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use gridwalk_domain::IssueId;
+use gridwalk_domain::{IssueId, WorkerId};
 use gridwalk_proto::{ErrorBody, Health, HotlineIntake, LoginRequest, PushRequest, API_VERSION, SERVER_TIME_HEADER};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -208,6 +208,39 @@ async fn blob_put(
     Ok(Json(s.blob_put(&who, sha, q.offset, chunk.to_vec(), q.last).await?).into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    limit: Option<u32>,
+}
+
+async fn alerts(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<AlertsQuery>) -> Result<Response, Error> {
+    Ok(Json(s.alerts(&who, q.limit.unwrap_or(100)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatesQuery {
+    by: String,
+    period: String,
+    from: i64,
+    to: i64,
+}
+
+async fn rates(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<RatesQuery>) -> Result<Response, Error> {
+    Ok(Json(s.rates(&who, &q.by, &q.period, q.from, q.to).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PledgesQuery {
+    worker_id: Option<WorkerId>,
+}
+
+async fn pledges(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<PledgesQuery>) -> Result<Response, Error> {
+    Ok(Json(s.pledges(&who, q.worker_id).await?).into_response())
+}
+
 async fn not_found(req: Request) -> Error {
     Error::NotFound(format!("no route for {}", req.uri().path()))
 }
@@ -265,6 +298,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/visits", get(visits))
         .route("/api/v1/hotline/intake", post(hotline))
         .route("/api/v1/blobs/{sha256}", get(blob_status).put(blob_put))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/rates", get(rates))
+        .route("/api/v1/pledges", get(pledges))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))

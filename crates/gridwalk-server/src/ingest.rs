@@ -54,6 +54,7 @@ pub fn push(
     scope: &Scope,
     registry: &RegistryIndex,
     req: PushRequest,
+    recurrence_window_ms: i64,
     now_ms: i64,
 ) -> Result<PushResponse> {
     let device = req.device_id;
@@ -76,6 +77,9 @@ pub fn push(
             match admit(conn, who, scope, registry, &event)? {
                 Ok(place) => {
                     store_event(conn, &event, seq, &hash, &place, registry, now_ms)?;
+                    if let (Entity::Issue(id), EventBody::IssueReported(_)) = (&event.entity, &event.body) {
+                        crate::workflow::flag_recurrence(conn, registry, *id, recurrence_window_ms, now_ms)?;
+                    }
                     PushOutcome::Accepted
                 }
                 Err(refusal) => {
@@ -165,13 +169,25 @@ fn admit(conn: &Connection, who: &Principal, scope: &Scope, registry: &RegistryI
         Ok(p) => p,
         Err(yard) => return Ok(Err(Refusal::rejected("unknown_courtyard", format!("courtyard {yard} is not in the registry")))),
     };
-    if !scope.contains(&place) {
+    if !scope.contains(&place) && !department_may(conn, scope, e)? {
         return Ok(Err(Refusal::rejected(
             "out_of_scope",
             format!("courtyard {} is outside the scope of {}", place.courtyard, who.worker.username),
         )));
     }
     Ok(Ok(place))
+}
+
+/// The department rule: staff of a department may report in (to their own department) and add
+/// progress, notes and photos on an issue whistled to one of their departments, and nothing else.
+fn department_may(conn: &Connection, scope: &Scope, e: &Event) -> Result<bool> {
+    let Entity::Issue(id) = e.entity else { return Ok(false) };
+    let kind_ok = match &e.body {
+        EventBody::ReportedIn { target, .. } => scope.departments.contains(target),
+        EventBody::ProgressAdded { .. } | EventBody::NoteAdded { .. } | EventBody::PhotoAttached { .. } => true,
+        _ => false,
+    };
+    Ok(kind_ok && scope.whistled_to_us(conn, id)?)
 }
 
 fn parse_place(c: String, m: String, s: String) -> Result<Place> {
@@ -241,11 +257,13 @@ fn refold_issue(conn: &Connection, id: IssueId, fallback: &Place, registry: &Reg
     let state = fold_issue(id, entity_events(conn, "issue", id.0)?);
     let place = state.report.as_ref().and_then(|r| registry.place(r.courtyard)).unwrap_or(*fallback);
     conn.execute(
-        "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms, state_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms, state_json,
+                             category, closed_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
              subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
-             response_due_ms = excluded.response_due_ms, state_json = excluded.state_json",
+             response_due_ms = excluded.response_due_ms, state_json = excluded.state_json, category = excluded.category,
+             closed_at_ms = excluded.closed_at_ms",
         params![
             id.to_string(),
             place.courtyard.to_string(),
@@ -254,9 +272,19 @@ fn refold_issue(conn: &Connection, id: IssueId, fallback: &Place, registry: &Reg
             state.status.code(),
             state.received_at_ms,
             state.response_due_ms,
-            serde_json::to_string(&state)?
+            serde_json::to_string(&state)?,
+            state.report.as_ref().map(|r| r.category.code()),
+            state.closed_at_ms
         ],
     )?;
+    // The whistle view follows the fold exactly: department staff see what it says.
+    conn.execute("DELETE FROM issue_whistles WHERE issue_id = ?1", [id.to_string()])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO issue_whistles (issue_id, target, level, whistled_at_ms, reported_in_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for w in &state.whistles {
+        insert.execute(params![id.to_string(), w.target, w.level.code(), w.whistled_at_ms, w.reported_in_at_ms])?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod query;
 pub mod registry;
 pub mod state;
+pub mod workflow;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -42,13 +43,35 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/hotline/intake"),
     ("GET", "/api/v1/blobs/{sha256}"),
     ("PUT", "/api/v1/blobs/{sha256}"),
+    ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/rates"),
+    ("GET", "/api/v1/pledges"),
 ];
 
-/// Serve the API on a bound listener until `shutdown` resolves.
+/// Serve the API on a bound listener until `shutdown` resolves. Alongside, the escalation
+/// task runs [`AppState::run_escalations`] every `Config::escalation_period` (first after one
+/// period), and stops with the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let escalations = tokio::spawn(escalation_task(state.clone()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    escalations.abort();
+    served
+}
+
+async fn escalation_task(state: AppState) {
+    let period = state.config().escalation_period.max(std::time::Duration::from_millis(10));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.run_escalations(db::now_ms()).await {
+            Ok(done) if !done.is_empty() => tracing::info!(escalations = done.len(), "escalation run"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "escalation run failed"),
+        }
+    }
 }

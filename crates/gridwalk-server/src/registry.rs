@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use gridwalk_domain::{CommunityId, Courtyard, CourtyardId, Registry, SubdistrictId};
 use gridwalk_proto::{RegistrySnapshot, ScopeUnit};
 use rusqlite::{params, Connection};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Where a courtyard sits: what scope checks and the event table's denormalized columns need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +71,11 @@ impl RegistryIndex {
                     let c = self.courtyard_by_code(code).ok_or_else(|| Error::UnknownScopeUnit(format!("courtyard:{code}")))?;
                     scope.courtyards.insert(c.id);
                 }
+                // Departments are not in the registry: a department is whatever name the
+                // whistle calls (e.g. 区城管委).
+                ScopeUnit::Department(code) => {
+                    scope.departments.insert(code.clone());
+                }
             }
         }
         Ok(scope)
@@ -86,6 +91,7 @@ impl RegistryIndex {
                 scope.subdistricts.extend(s.subdistricts);
                 scope.communities.extend(s.communities);
                 scope.courtyards.extend(s.courtyards);
+                scope.departments.extend(s.departments);
             }
         }
         scope
@@ -112,13 +118,15 @@ impl RegistryIndex {
 }
 
 /// What a worker may see and write: the whole district, or a set of subdistricts, communities
-/// and courtyards (resolved to ids).
+/// and courtyards (resolved to ids), plus the departments whose whistled issues they see.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
     pub district: bool,
     pub subdistricts: HashSet<SubdistrictId>,
     pub communities: HashSet<CommunityId>,
     pub courtyards: HashSet<CourtyardId>,
+    /// Whistle targets: issues whistled to one of these are in scope (department staff).
+    pub departments: BTreeSet<String>,
 }
 
 impl Scope {
@@ -152,10 +160,36 @@ impl Scope {
         }
         (format!("({})", parts.join(" OR ")), params)
     }
+
+    /// [`Scope::sql_filter`] for rows about issues, widened by the department rule: a row whose
+    /// `id_column` names an issue whistled to one of the scope's departments is in scope too.
+    pub fn issue_sql_filter(&self, id_column: &str) -> (String, Vec<String>) {
+        let (geo, mut params) = self.sql_filter();
+        if self.district || self.departments.is_empty() {
+            return (geo, params);
+        }
+        let marks = vec!["?"; self.departments.len()].join(",");
+        params.extend(self.departments.iter().cloned());
+        (format!("({geo} OR {id_column} IN (SELECT issue_id FROM issue_whistles WHERE target IN ({marks})))"), params)
+    }
+
+    /// Whether an issue is in scope by the department rule (whistled to one of our departments).
+    pub fn whistled_to_us(&self, conn: &Connection, issue: gridwalk_domain::IssueId) -> Result<bool> {
+        if self.departments.is_empty() {
+            return Ok(false);
+        }
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM issue_whistles WHERE issue_id = ?1 AND target = ?2 LIMIT 1")?;
+        for d in &self.departments {
+            if stmt.exists(params![issue.to_string(), d])? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Parse a scope unit as typed on the command line: `district`, `subdistrict:CODE`,
-/// `community:CODE` or `courtyard:CODE`.
+/// `community:CODE`, `courtyard:CODE` or `department:NAME` (a whistle target).
 pub fn parse_scope_unit(s: &str) -> Result<ScopeUnit> {
     let s = s.trim();
     if s == "district" {
@@ -169,6 +203,7 @@ pub fn parse_scope_unit(s: &str) -> Result<ScopeUnit> {
         "subdistrict" => Ok(ScopeUnit::Subdistrict(code.to_owned())),
         "community" => Ok(ScopeUnit::Community(code.to_owned())),
         "courtyard" => Ok(ScopeUnit::Courtyard(code.to_owned())),
+        "department" => Ok(ScopeUnit::Department(code.to_owned())),
         _ => Err(Error::BadScope(s.to_owned())),
     }
 }
@@ -264,5 +299,13 @@ mod tests {
         assert_eq!(snap.subdistricts.len(), 1, "the snapshot carries the one subdistrict in scope");
         assert_eq!(parse_scope_unit("courtyard:A-1").unwrap(), ScopeUnit::Courtyard("A-1".into()));
         assert!(parse_scope_unit("planet:x").is_err(), "unknown scope levels are refused");
+        assert_eq!(
+            parse_scope_unit("department:区城管委").unwrap(),
+            ScopeUnit::Department("区城管委".into()),
+            "departments are scope units"
+        );
+        let dept = idx.resolve(&[ScopeUnit::Department("区城管委".into())]).unwrap();
+        assert!(!dept.contains(&place), "a department scope holds no place: only what is whistled to it");
+        assert_eq!(dept.sql_filter().0, "0", "a department scope matches no row by place");
     }
 }

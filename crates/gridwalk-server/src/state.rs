@@ -7,11 +7,13 @@ use crate::db::{now_ms, Db, DB_FILE};
 use crate::error::{Error, Result};
 use crate::query::{self, IssueFilter, VisitFilter};
 use crate::registry::{self, RegistryIndex, Scope};
+use crate::workflow::{self, GroupBy};
 use crate::{blobs, hotline, ingest};
-use gridwalk_domain::{IssueId, IssueState};
+use gridwalk_domain::rates::Period;
+use gridwalk_domain::{IssueId, IssueState, WorkerId};
 use gridwalk_proto::{
-    BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, PullResponse, PushRequest, PushResponse,
-    RegistrySnapshot, VisitList,
+    Alert, AlertList, BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, PledgeList, PullResponse,
+    PushRequest, PushResponse, RatesReport, RegistrySnapshot, VisitList,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -134,7 +136,8 @@ impl AppState {
         let registry = self.recent_registry().await?;
         let scope = self.scope_of(&registry, who);
         let who = who.clone();
-        self.inner.db.write(move |c| ingest::push(c, &who, &scope, &registry, req, now_ms())).await
+        let window = self.recurrence_window_ms();
+        self.inner.db.write(move |c| ingest::push(c, &who, &scope, &registry, req, window, now_ms())).await
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
@@ -187,7 +190,62 @@ impl AppState {
         let scope = self.scope_of(&registry, who);
         let (report, place) = hotline::prepare(&registry, &scope, &order)?;
         let actor = who.worker.username.clone();
-        self.inner.db.write(move |c| hotline::intake(c, &registry, &actor, report, place, now_ms())).await
+        let window = self.recurrence_window_ms();
+        self.inner
+            .db
+            .write(move |c| {
+                let now = now_ms();
+                let resp = hotline::intake(c, &registry, &actor, report, place, now)?;
+                if resp.created {
+                    workflow::flag_recurrence(c, &registry, resp.issue_id, window, now)?;
+                }
+                Ok(resp)
+            })
+            .await
+    }
+
+    fn recurrence_window_ms(&self) -> i64 {
+        i64::try_from(self.inner.config.recurrence_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Run the escalation rules at `now_ms` (server clock): what the background task does every
+    /// `Config::escalation_period`; tests call it with a fixed time. Returns what was done now.
+    pub async fn run_escalations(&self, now_ms: i64) -> Result<Vec<Alert>> {
+        let registry = self.fresh_registry().await?;
+        let rules = self.inner.config.escalation.clone();
+        let targets = self.inner.config.whistle_targets.clone();
+        self.inner.db.write(move |c| workflow::run_escalations(c, &registry, &rules, &targets, now_ms)).await
+    }
+
+    pub async fn alerts(&self, who: &Principal, limit: u32) -> Result<AlertList> {
+        Action::ReadDashboard.check(who.worker.role)?;
+        let registry = self.recent_registry().await?;
+        let scope = self.scope_of(&registry, who);
+        let limit = limit.clamp(1, query::MAX_ISSUE_PAGE);
+        Ok(AlertList { alerts: self.inner.db.read(move |c| workflow::list_alerts(c, &scope, limit)).await? })
+    }
+
+    /// The three rates (`by` and `period` as codes; `[from_ms, to_ms)` by receipt time).
+    pub async fn rates(&self, who: &Principal, by: &str, period: &str, from_ms: i64, to_ms: i64) -> Result<RatesReport> {
+        Action::ReadDashboard.check(who.worker.role)?;
+        let by = GroupBy::from_code(by)
+            .ok_or_else(|| Error::InvalidQuery(format!("by={by:?}: use district, subdistrict, community, category or worker")))?;
+        let period = Period::from_code(period).ok_or_else(|| Error::InvalidQuery(format!("period={period:?}: use week or month")))?;
+        if from_ms >= to_ms {
+            return Err(Error::InvalidQuery(format!("from ({from_ms}) must be before to ({to_ms})")));
+        }
+        let registry = self.recent_registry().await?;
+        let scope = self.scope_of(&registry, who);
+        let as_of = now_ms();
+        self.inner.db.read(move |c| workflow::rates(c, &registry, &scope, by, period, from_ms, to_ms, as_of)).await
+    }
+
+    /// Pledged issues in scope with their progress, optionally of one cadre.
+    pub async fn pledges(&self, who: &Principal, cadre: Option<WorkerId>) -> Result<PledgeList> {
+        Action::ReadRecords.check(who.worker.role)?;
+        let registry = self.recent_registry().await?;
+        let scope = self.scope_of(&registry, who);
+        self.inner.db.read(move |c| workflow::pledges(c, &scope, cadre)).await
     }
 
     pub async fn blob_status(&self, who: &Principal, sha256: String) -> Result<BlobStatus> {
