@@ -1,0 +1,360 @@
+//! The 接诉即办 workflow on the server, over the real router: escalations driven with a fixed
+//! clock, recurrence links, department scope, rates and pledges endpoints. Every assertion
+//! message names the rule it checks.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use gridwalk_domain::*;
+use gridwalk_proto::*;
+use gridwalk_server::admin::{self, NewWorker};
+use gridwalk_server::{app, AppState, Config};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+const DEPT: &str = "区城管委";
+const H: i64 = 3_600_000;
+/// Event times of the fixtures: 2025-10-09, well in the past of any test run.
+const T0: i64 = 1_760_000_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: Router,
+    state: AppState,
+    yard: Courtyard,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    admin::load_demo_registry(dir.path()).unwrap();
+    let reg = registry_gen::demo_registry();
+    let yard = reg.courtyards[0].clone();
+    let conn = admin::open(dir.path()).unwrap();
+    let workers = [
+        ("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard.code.clone())]),
+        ("boss", Role::Supervisor, vec![ScopeUnit::District]),
+        ("dept", Role::DepartmentStaff, vec![ScopeUnit::Department(DEPT.into())]),
+        ("otherdept", Role::DepartmentStaff, vec![ScopeUnit::Department("区住建委".into())]),
+    ];
+    for (username, role, scope) in workers {
+        admin::add_worker_on(
+            &conn,
+            &NewWorker { username: username.into(), name: username.into(), role, scope, password: PASSWORD.into() },
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let config = Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() };
+    let state = AppState::open(dir.path(), config).unwrap();
+    Fixture { app: app(state.clone()), state, _dir: dir, yard }
+}
+
+async fn call(app: &Router, method: Method, uri: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body.unwrap_or_default())).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn get(app: &Router, uri: &str, who: &LoginResponse) -> (StatusCode, Value) {
+    call(app, Method::GET, uri, Some(&who.token), None).await
+}
+
+async fn login(app: &Router, username: &str) -> LoginResponse {
+    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "t".into() };
+    let (status, body) = call(app, Method::POST, "/api/v1/auth/login", None, Some(serde_json::to_vec(&req).unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{username} logs in");
+    serde_json::from_value(body).unwrap()
+}
+
+/// A worker's device, with its next sequence number.
+struct Device {
+    who: LoginResponse,
+    seq: u64,
+}
+
+impl Device {
+    async fn new(app: &Router, username: &str) -> Device {
+        Device { who: login(app, username).await, seq: 0 }
+    }
+
+    fn event(&self, at_ms: i64, issue: IssueId, body: EventBody) -> Event {
+        let mut rnd = [0u8; 10];
+        rnd[..8].copy_from_slice(&(self.seq + 1).to_be_bytes());
+        rnd[8..].copy_from_slice(&self.who.device_id.0.as_bytes()[14..16]);
+        Event {
+            id: EventId::from_parts(at_ms as u64, rnd),
+            author: self.who.worker.id,
+            device: self.who.device_id,
+            hlc: Hlc::new(at_ms, 0),
+            wall_ms: at_ms,
+            clock_offset_ms: 0,
+            entity: Entity::Issue(issue),
+            body,
+        }
+    }
+
+    /// Push one event; the outcome code ("accepted" or the rejection code).
+    async fn push(&mut self, app: &Router, at_ms: i64, issue: IssueId, body: EventBody) -> String {
+        let event = self.event(at_ms, issue, body);
+        self.seq += 1;
+        let req = PushRequest { device_id: self.who.device_id, events: vec![LoggedEvent { seq: self.seq, event }] };
+        let (status, body) =
+            call(app, Method::POST, "/api/v1/sync/push", Some(&self.who.token), Some(serde_json::to_vec(&req).unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "a push answers 200 with per-event outcomes: {body}");
+        let resp: PushResponse = serde_json::from_value(body).unwrap();
+        match &resp.results[0].outcome {
+            PushOutcome::Accepted => "accepted".into(),
+            PushOutcome::Rejected { code, .. } => code.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    async fn report(&mut self, app: &Router, at_ms: i64, yard: CourtyardId, category: Category) -> IssueId {
+        let issue = IssueId::from_parts(at_ms as u64, [self.seq as u8 + 1; 10]);
+        let body = EventBody::IssueReported(IssueReport {
+            courtyard: yard,
+            category,
+            source: IssueSource::Visit,
+            description: "楼道灯不亮".into(),
+            contact: None,
+            location: None,
+            received_at_ms: None,
+            external_ref: None,
+        });
+        assert_eq!(self.push(app, at_ms, issue, body).await, "accepted", "the report is in scope");
+        issue
+    }
+}
+
+async fn issue_state(f: &Fixture, who: &LoginResponse, id: IssueId) -> IssueState {
+    let (status, body) = get(&f.app, &format!("/api/v1/issues/{id}"), who).await;
+    assert_eq!(status, StatusCode::OK, "the issue is readable: {body}");
+    serde_json::from_value(body).unwrap()
+}
+
+async fn pulled(f: &Fixture, who: &LoginResponse) -> Vec<Event> {
+    let (status, body) = get(&f.app, "/api/v1/sync/pull?after=0", who).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_value::<PullResponse>(body).unwrap().events.into_iter().map(|e| e.event).collect()
+}
+
+#[tokio::test]
+async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server_event() {
+    let f = fixture();
+    let boss = login(&f.app, "boss").await;
+    let walker = login(&f.app, "walker").await;
+    let order = HotlineIntake {
+        order_no: "12345-E1".into(),
+        place: IntakePlace::Courtyard { courtyard_id: f.yard.id },
+        category: "noise".into(),
+        description: "夜间施工噪声".into(),
+        received_at_ms: T0,
+        contact: None,
+    };
+    let (status, body) =
+        call(&f.app, Method::POST, "/api/v1/hotline/intake", Some(&boss.token), Some(serde_json::to_vec(&order).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let issue: IssueId = serde_json::from_value(body["issue_id"].clone()).unwrap();
+
+    let kinds = |v: &[Alert]| {
+        v.iter()
+            .map(|a| format!("{}{}", a.kind, if a.level.is_empty() { String::new() } else { format!(":{}", a.level) }))
+            .collect::<Vec<_>>()
+    };
+    // Default rules: alert at the 1-hour deadline, whistle after 3 days unresolved.
+    let cases: [(i64, Vec<&str>); 6] = [
+        (T0 + 30 * 60_000, vec![]),
+        (T0 + H + 60_000, vec!["alert_supervisor"]),
+        (T0 + 2 * H, vec![]),
+        (T0 + 72 * H + 60_000, vec!["whistle_next:party_branch"]),
+        (T0 + 73 * H, vec![]),
+        (T0 + 144 * H + 60_000, vec!["whistle_next:community"]),
+    ];
+    for (now, want) in cases {
+        let done = f.state.run_escalations(now).await.unwrap();
+        assert_eq!(kinds(&done), want, "at +{} min: each escalation is due once, at its rule's time", (now - T0) / 60_000);
+    }
+    let state = issue_state(&f, &boss, issue).await;
+    let whistles: Vec<(WhistleLevel, &str)> = state.whistles.iter().map(|w| (w.level, w.target.as_str())).collect();
+    assert_eq!(
+        whistles,
+        vec![(WhistleLevel::PartyBranch, "党支部"), (WhistleLevel::Community, "街道科室")],
+        "automatic whistles go to each level's configured default target"
+    );
+    assert_eq!(state.status, IssueStatus::InProgress, "a whistle puts the issue in progress");
+    let auto: Vec<&Event> = state.history.iter().map(|h| &h.event).filter(|e| e.body.kind() == "whistled").collect();
+    assert!(
+        auto.iter().all(|e| e.device == gridwalk_server::hotline::hotline_device() && e.wall_ms > T0),
+        "automatic whistles are authored by the server's own device"
+    );
+    let seen = pulled(&f, &walker).await;
+    assert_eq!(seen.iter().filter(|e| e.body.kind() == "whistled").count(), 2, "the courtyard's worker pulls the automatic whistles");
+
+    let (status, body) = get(&f.app, "/api/v1/alerts", &boss).await;
+    assert_eq!(status, StatusCode::OK);
+    let alerts: AlertList = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        kinds(&alerts.alerts),
+        vec!["whistle_next:community", "whistle_next:party_branch", "alert_supervisor"],
+        "the supervisor's alert list shows every escalation once, newest first"
+    );
+    assert_eq!(alerts.alerts[0].issue.as_ref().map(|i| i.id), Some(issue), "an alert carries its issue's summary");
+    let (status, body) = get(&f.app, "/api/v1/alerts", &walker).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "alerts are for supervisors and admins");
+    let conn = rusqlite::Connection::open(f._dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
+    let audited: i64 = conn
+        .query_row("SELECT count(*) FROM audit WHERE actor = 'system' AND action IN ('alert_supervisor', 'whistle_next')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audited, 3, "every escalation is audited once");
+}
+
+#[tokio::test]
+async fn a_report_at_a_closed_issues_courtyard_and_category_is_linked_and_reopens_it() {
+    let f = fixture();
+    let boss = login(&f.app, "boss").await;
+    let mut w = Device::new(&f.app, "walker").await;
+    let first = w.report(&f.app, T0, f.yard.id, Category::StreetLight).await;
+    w.push(&f.app, T0 + 60_000, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
+    let cb = EventBody::CallbackRecorded { satisfaction: Satisfaction::Satisfied, note: String::new() };
+    assert_eq!(w.push(&f.app, T0 + 2 * 60_000, first, cb).await, "accepted");
+    assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::Closed, "a satisfied callback closes the issue");
+
+    let other = w.report(&f.app, T0 + 10 * 24 * H, f.yard.id, Category::Parking).await;
+    assert_eq!(issue_state(&f, &boss, other).await.recurrence_of, None, "another category at the same courtyard is not a recurrence");
+    let again = w.report(&f.app, T0 + 20 * 24 * H, f.yard.id, Category::StreetLight).await;
+    let new_state = issue_state(&f, &boss, again).await;
+    assert_eq!(new_state.recurrence_of, Some(first), "the same courtyard and category within 30 days of the close is flagged");
+    let old_state = issue_state(&f, &boss, first).await;
+    assert_eq!(old_state.recurrences, vec![again], "the earlier issue is linked to the repeat");
+    assert_eq!(old_state.status, IssueStatus::InProgress, "a recurrence reopens the earlier issue");
+    let kinds: Vec<&str> = pulled(&f, &w.who).await.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(kinds, vec!["recurrence_flagged", "recurred"], "the tablet pulls both server-authored links");
+
+    // Another category closed, then repeated 31 days after its close: outside the window.
+    let green = w.report(&f.app, T0 + 100, f.yard.id, Category::Greening).await;
+    w.push(&f.app, T0 + 200, green, EventBody::IssueResolved { note: "修剪".into(), photo_sha256: None }).await;
+    assert_eq!(w.push(&f.app, T0 + 300, green, EventBody::IssueClosed { note: String::new() }).await, "accepted");
+    let late = w.report(&f.app, T0 + 300 + 31 * 24 * H, f.yard.id, Category::Greening).await;
+    assert_eq!(issue_state(&f, &boss, late).await.recurrence_of, None, "a report after the 30-day window is not a recurrence");
+}
+
+#[tokio::test]
+async fn department_staff_see_and_touch_only_issues_whistled_to_their_department() {
+    let f = fixture();
+    let mut w = Device::new(&f.app, "walker").await;
+    let mut d = Device::new(&f.app, "dept").await;
+    let other_dept = login(&f.app, "otherdept").await;
+    let whistled = w.report(&f.app, T0, f.yard.id, Category::IllegalBuilding).await;
+    let quiet = w.report(&f.app, T0 + 1, f.yard.id, Category::Noise).await;
+
+    let progress = || EventBody::ProgressAdded { note: "已派人".into() };
+    assert_eq!(d.push(&f.app, T0 + 10, whistled, progress()).await, "out_of_scope", "before the whistle the department may not write");
+    let (status, _) = get(&f.app, &format!("/api/v1/issues/{whistled}"), &d.who).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "before the whistle the department may not read the issue");
+
+    let whistle = EventBody::Whistled { level: WhistleLevel::Subdistrict, target: DEPT.into(), note: "请区城管委报到".into() };
+    assert_eq!(w.push(&f.app, T0 + 20, whistled, whistle).await, "accepted");
+
+    let (status, body) = get(&f.app, "/api/v1/issues", &d.who).await;
+    assert_eq!(status, StatusCode::OK);
+    let list: IssueList = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        list.issues.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![whistled],
+        "the department lists exactly the issues whistled to it"
+    );
+    assert_eq!(issue_state(&f, &d.who, whistled).await.id, whistled, "the department reads an issue whistled to it");
+    let (status, body) = get(&f.app, &format!("/api/v1/issues/{quiet}"), &d.who).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("out_of_scope")), "other issues stay out of scope");
+    let pulled_issues: std::collections::HashSet<Entity> = pulled(&f, &d.who).await.iter().map(|e| e.entity).collect();
+    assert_eq!(pulled_issues, [Entity::Issue(whistled)].into(), "the department pulls the events of its whistled issues only");
+    assert!(pulled(&f, &other_dept).await.is_empty(), "another department pulls nothing");
+
+    let cases: Vec<(&str, IssueId, EventBody, &str)> = vec![
+        ("report in to itself", whistled, EventBody::ReportedIn { target: DEPT.into(), note: "已报到".into() }, "accepted"),
+        ("add progress", whistled, progress(), "accepted"),
+        ("add a note", whistled, EventBody::NoteAdded { text: "周五拆除".into() }, "accepted"),
+        (
+            "report in for another department",
+            whistled,
+            EventBody::ReportedIn { target: "区住建委".into(), note: String::new() },
+            "out_of_scope",
+        ),
+        ("resolve", whistled, EventBody::IssueResolved { note: "x".into(), photo_sha256: None }, "out_of_scope"),
+        ("touch an issue not whistled to it", quiet, progress(), "out_of_scope"),
+    ];
+    for (i, (what, issue, body, want)) in cases.into_iter().enumerate() {
+        assert_eq!(d.push(&f.app, T0 + 100 + i as i64, issue, body).await, want, "department staff may {what}: {want}");
+    }
+    let state = issue_state(&f, &w.who, whistled).await;
+    assert!(state.whistles[0].reported_in_at_ms.is_some(), "the department's report-in is folded into the whistle");
+    let conn = rusqlite::Connection::open(f._dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
+    let row: (String, String, Option<i64>) = conn
+        .query_row("SELECT target, level, reported_in_at_ms FROM issue_whistles WHERE issue_id = ?1", [whistled.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(row, (DEPT.to_owned(), "subdistrict".to_owned(), Some(T0 + 100)), "issue_whistles follows the fold");
+}
+
+#[tokio::test]
+async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
+    let f = fixture();
+    let boss = login(&f.app, "boss").await;
+    let mut w = Device::new(&f.app, "walker").await;
+    let a = w.report(&f.app, T0, f.yard.id, Category::Lift).await;
+    w.push(&f.app, T0 + 30 * 60_000, a, EventBody::IssueResponded { note: "已联系".into() }).await;
+    let b = w.report(&f.app, T0 + 1, f.yard.id, Category::Lift).await;
+    w.push(&f.app, T0 + 2 * H, b, EventBody::IssueResponded { note: "晚了".into() }).await;
+    w.push(&f.app, T0 + 3 * H, b, EventBody::IssueResolved { note: "修好".into(), photo_sha256: None }).await;
+    assert_eq!(w.push(&f.app, T0 + 4 * H, a, EventBody::Pledged { kind: PledgeKind::Frequent, note: "包联".into() }).await, "accepted");
+
+    let uri = format!("/api/v1/rates?by=category&period=month&from={}&to={}", T0 - H, T0 + H);
+    let (status, body) = get(&f.app, &uri, &boss).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report: RatesReport = serde_json::from_value(body).unwrap();
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .map(|r| (r.group.as_str(), r.response.numerator, r.response.denominator, r.resolution.numerator, r.resolution.denominator))
+        .collect();
+    assert_eq!(rows, vec![("lift", 1, 2, 1, 2)], "one of two lift issues answered within the hour, one resolved");
+    assert_eq!(report.labels.get("lift").map(String::as_str), Some("电梯"), "groups carry readable labels");
+    let (status, body) = get(&f.app, &uri.replace("by=category", "by=worker"), &boss).await;
+    let report: RatesReport = serde_json::from_value(body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report.rows[0].group, w.who.worker.id.to_string(), "an issue counts for the worker who first responded");
+    for bad in
+        ["by=planet&period=week&from=0&to=1", "by=district&period=year&from=0&to=1", "by=district&period=week&from=5&to=5", "by=district"]
+    {
+        let (status, body) = get(&f.app, &format!("/api/v1/rates?{bad}"), &boss).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{bad} is a clear 400");
+    }
+    let (status, _) = get(&f.app, &uri, &w.who).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "rates are for supervisors and admins");
+
+    let cases = vec![
+        (String::new(), vec![a]),
+        (format!("?worker_id={}", w.who.worker.id), vec![a]),
+        (format!("?worker_id={}", boss.worker.id), vec![]),
+    ];
+    for (query, want) in cases {
+        let (status, body) = get(&f.app, &format!("/api/v1/pledges{query}"), &boss).await;
+        assert_eq!(status, StatusCode::OK);
+        let list: PledgeList = serde_json::from_value(body).unwrap();
+        assert_eq!(
+            list.pledges.iter().map(|p| p.issue.id).collect::<Vec<_>>(),
+            want,
+            "pledges{query} lists the pledged issues of that cadre"
+        );
+    }
+}
