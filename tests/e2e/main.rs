@@ -8,9 +8,12 @@
 //! - `store_key`: a store opened with the wrong key is refused with a clear error.
 //! - `sync`: tablet ↔ server sync: convergence, wire faults, kill -9 of either side, skewed
 //!   clocks, scoped hotline dispatch, a week offline with photos.
+//! - `workflow`: 接诉即办 end to end: hotline dispatch, respond, whistle to a department that
+//!   reports in from its own tablet, dissatisfied callback reopens, satisfied closes; the rates.
 
 mod server_authz;
 mod server_crash;
 mod store_crash;
 mod store_key;
 mod sync;
+mod workflow;
