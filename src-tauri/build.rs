@@ -1,0 +1,44 @@
+//! Tauri's build step: reads tauri.conf.json and the capabilities, and declares the app's own
+//! commands so each one needs an explicit `allow-…` permission in a capability.
+
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(gridwalk_commands());
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)).expect("tauri build step");
+}
+
+/// Every command the shell registers (keep in step with `src/lib.rs`'s generate_handler!).
+fn gridwalk_commands() -> &'static [&'static str] {
+    &[
+        "app_status",
+        "enrol",
+        "unlock",
+        "lock",
+        "touch",
+        "set_idle_minutes",
+        "search_courtyards",
+        "courtyard",
+        "list_issues",
+        "list_visits",
+        "issue",
+        "record_visit",
+        "report_issue",
+        "store_photo",
+        "photo",
+        "respond",
+        "add_note",
+        "resolve",
+        "record_callback",
+        "reopen",
+        "add_progress",
+        "whistle",
+        "report_in",
+        "close_issue",
+        "pledge",
+        "sync_state",
+        "outbox",
+        "rejected_records",
+        "withdraw_rejected",
+        "sync",
+        "cancel_sync",
+    ]
+}

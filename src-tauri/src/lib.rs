@@ -1,0 +1,257 @@
+//! The Gridwalk tablet app: a Tauri 2 shell over `gridwalk-core`.
+//!
+//! Every command is a one-line adapter: it runs one core call on the unlocked [`Tablet`] off the
+//! UI thread and hands the UI either the result or `{code, message}`. Sync progress reaches the
+//! UI as `sync-progress` events, an idle lock as a `locked` event. The webview never sees SQL,
+//! the store key or the token.
+
+mod shell;
+pub mod unlock;
+
+use gridwalk_core::sync::{Progress, RejectedRecord, SyncReport};
+use gridwalk_core::*;
+use gridwalk_domain::{CourtyardId, EventId, IssueId, PledgeKind, Satisfaction, VisitId, WhistleLevel};
+use gridwalk_proto::LoggedEvent;
+use shell::{err, AppStatus, CmdResult, Shell};
+use std::sync::atomic::Ordering;
+use tauri::{AppHandle, Emitter, Manager};
+
+/// Run a blocking closure on the shell off the UI and async threads (the store is blocking
+/// SQLite; the sync engine uses blocking reqwest, which must not run on an async worker).
+async fn blocking<T: Send + 'static>(app: AppHandle, f: impl FnOnce(&Shell) -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(move || f(&app.state::<Shell>()))
+        .await
+        .map_err(|e| err("internal", format!("the command's thread failed: {e}")))?
+}
+
+/// Run one core call on the unlocked tablet.
+async fn on_tablet<T: Send + 'static>(
+    app: AppHandle,
+    f: impl FnOnce(&mut Tablet) -> gridwalk_core::Result<T> + Send + 'static,
+) -> CmdResult<T> {
+    blocking(app, move |s| s.with_tablet(f)).await
+}
+
+#[tauri::command]
+async fn app_status(app: AppHandle) -> CmdResult<AppStatus> {
+    blocking(app, |s| Ok(s.status())).await
+}
+
+#[tauri::command]
+async fn enrol(app: AppHandle, server_url: String, username: String, password: String, pin: String) -> CmdResult<String> {
+    blocking(app, move |s| s.enrol(&server_url, &username, &password, &pin)).await
+}
+
+#[tauri::command]
+async fn unlock(app: AppHandle, pin: String) -> CmdResult<()> {
+    blocking(app, move |s| s.unlock(&pin)).await
+}
+
+#[tauri::command]
+async fn lock(app: AppHandle) -> CmdResult<()> {
+    blocking(app, |s| Ok(s.lock())).await
+}
+
+#[tauri::command]
+fn touch(shell: tauri::State<'_, Shell>) {
+    shell.touch()
+}
+
+#[tauri::command]
+async fn set_idle_minutes(app: AppHandle, minutes: u32) -> CmdResult<()> {
+    blocking(app, move |s| s.set_idle_minutes(minutes)).await
+}
+
+#[tauri::command]
+async fn search_courtyards(app: AppHandle, query: CourtyardQuery) -> CmdResult<Vec<CourtyardRow>> {
+    on_tablet(app, move |t| t.search_courtyards(&query)).await
+}
+
+#[tauri::command]
+async fn courtyard(app: AppHandle, id: CourtyardId) -> CmdResult<CourtyardRow> {
+    on_tablet(app, move |t| t.courtyard(id)).await
+}
+
+#[tauri::command]
+async fn list_issues(app: AppHandle, filter: IssueFilter, after: Option<Cursor>, limit: u32) -> CmdResult<Page<IssueRow>> {
+    on_tablet(app, move |t| t.list_issues(&filter, after.as_ref(), limit)).await
+}
+
+#[tauri::command]
+async fn list_visits(app: AppHandle, courtyard: Option<CourtyardId>, after: Option<Cursor>, limit: u32) -> CmdResult<Page<VisitRow>> {
+    on_tablet(app, move |t| t.list_visits(courtyard, after.as_ref(), limit)).await
+}
+
+#[tauri::command]
+async fn issue(app: AppHandle, id: IssueId) -> CmdResult<IssueDetail> {
+    on_tablet(app, move |t| t.issue(id)).await
+}
+
+#[tauri::command]
+async fn record_visit(app: AppHandle, visit: NewVisit) -> CmdResult<VisitId> {
+    on_tablet(app, move |t| t.record_visit(visit)).await
+}
+
+#[tauri::command]
+async fn report_issue(app: AppHandle, issue: NewIssue) -> CmdResult<IssueId> {
+    on_tablet(app, move |t| t.report_issue(issue)).await
+}
+
+/// The photo's bytes come as the raw request body (no JSON array of numbers).
+#[tauri::command]
+async fn store_photo(app: AppHandle, request: tauri::ipc::Request<'_>) -> CmdResult<String> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body().clone() else {
+        return Err(err("bad_request", "store_photo takes the image bytes as the request body"));
+    };
+    on_tablet(app, move |t| t.store_photo(&bytes)).await
+}
+
+/// The photo's bytes as a raw response (the UI makes a blob: URL of them).
+#[tauri::command]
+async fn photo(app: AppHandle, sha256: String) -> CmdResult<tauri::ipc::Response> {
+    on_tablet(app, move |t| t.photo(&sha256).map(|(_, bytes)| tauri::ipc::Response::new(bytes))).await
+}
+
+#[tauri::command]
+async fn respond(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.respond(id, &note)).await
+}
+
+#[tauri::command]
+async fn add_note(app: AppHandle, id: IssueId, text: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.add_note(id, &text)).await
+}
+
+#[tauri::command]
+async fn resolve(app: AppHandle, id: IssueId, note: String, photo: Option<String>) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.resolve(id, &note, photo)).await
+}
+
+#[tauri::command]
+async fn record_callback(app: AppHandle, id: IssueId, satisfaction: Satisfaction, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.record_callback(id, satisfaction, &note)).await
+}
+
+#[tauri::command]
+async fn reopen(app: AppHandle, id: IssueId, reason: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.reopen(id, &reason)).await
+}
+
+#[tauri::command]
+async fn add_progress(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.add_progress(id, &note)).await
+}
+
+#[tauri::command]
+async fn whistle(app: AppHandle, id: IssueId, level: WhistleLevel, target: String, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.whistle(id, level, &target, &note)).await
+}
+
+#[tauri::command]
+async fn report_in(app: AppHandle, id: IssueId, target: String, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.report_in(id, &target, &note)).await
+}
+
+#[tauri::command]
+async fn close_issue(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.close(id, &note)).await
+}
+
+#[tauri::command]
+async fn pledge(app: AppHandle, id: IssueId, kind: PledgeKind, note: String) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.pledge(id, kind, &note)).await
+}
+
+#[tauri::command]
+async fn sync_state(app: AppHandle) -> CmdResult<gridwalk_core::sync::DeviceSyncState> {
+    on_tablet(app, |t| t.sync_state()).await
+}
+
+#[tauri::command]
+async fn outbox(app: AppHandle, limit: u32) -> CmdResult<Vec<LoggedEvent>> {
+    on_tablet(app, move |t| t.outbox(limit)).await
+}
+
+#[tauri::command]
+async fn rejected_records(app: AppHandle) -> CmdResult<Vec<RejectedRecord>> {
+    on_tablet(app, |t| t.rejected_records()).await
+}
+
+#[tauri::command]
+async fn withdraw_rejected(app: AppHandle, seq: u64) -> CmdResult<()> {
+    on_tablet(app, move |t| t.withdraw_rejected(seq)).await
+}
+
+/// One sync run; progress goes out as `sync-progress` events.
+#[tauri::command]
+async fn sync(app: AppHandle) -> CmdResult<SyncReport> {
+    let events = app.clone();
+    blocking(app, move |s| s.sync(&mut |p: &Progress| drop(events.emit("sync-progress", p)))).await
+}
+
+#[tauri::command]
+fn cancel_sync(shell: tauri::State<'_, Shell>) {
+    shell.cancel.store(true, Ordering::SeqCst)
+}
+
+/// The data directory: `GRIDWALK_DATA_DIR` when set (tests, kiosks), else the platform's app
+/// data dir.
+fn data_dir(app: &tauri::App) -> std::path::PathBuf {
+    match std::env::var_os("GRIDWALK_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => app.path().app_data_dir().expect("the platform has an app data dir"),
+    }
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    tauri::Builder::default()
+        .setup(|app| {
+            let shell = Shell::new(data_dir(app))?;
+            app.manage(shell);
+            // The idle lock: drop the store (and its key) after the configured idle time.
+            let handle = app.handle().clone();
+            std::thread::Builder::new().name("idle-lock".into()).spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                if handle.state::<Shell>().lock_if_idle() {
+                    let _ = handle.emit("locked", "idle");
+                }
+            })?;
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_status,
+            enrol,
+            unlock,
+            lock,
+            touch,
+            set_idle_minutes,
+            search_courtyards,
+            courtyard,
+            list_issues,
+            list_visits,
+            issue,
+            record_visit,
+            report_issue,
+            store_photo,
+            photo,
+            respond,
+            add_note,
+            resolve,
+            record_callback,
+            reopen,
+            add_progress,
+            whistle,
+            report_in,
+            close_issue,
+            pledge,
+            sync_state,
+            outbox,
+            rejected_records,
+            withdraw_rejected,
+            sync,
+            cancel_sync,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running the Gridwalk app");
+}

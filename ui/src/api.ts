@@ -1,0 +1,75 @@
+// The one typed module over the shell: every `invoke` and `listen` of the UI goes through here.
+// No SQL, no keys, no tokens: the shell's commands are one-line adapters into gridwalk-core.
+
+import { invoke } from '@tauri-apps/api/core'
+import { listen, type UnlistenFn } from '@tauri-apps/api/event'
+import { getCurrentWindow } from '@tauri-apps/api/window'
+import type {
+  AppStatus, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail, IssueFilter, IssueRow, LoggedEvent,
+  NewIssue, NewVisit, Page, RejectedRecord, SatisfactionCode, SyncProgress, SyncReport, VisitRow,
+} from './types'
+
+/** A command's `{code, message}` error, thrown as an Error so callers can `catch (e)`. */
+export class ApiError extends Error {
+  constructor(public code: string, message: string) {
+    super(message)
+  }
+}
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e
+  const body = e as Partial<ErrorBody> | undefined
+  if (body && typeof body === 'object' && typeof body.code === 'string') return new ApiError(body.code, body.message ?? body.code)
+  return new ApiError('internal', String(e))
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown> | Uint8Array): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args as never)
+  } catch (e) {
+    throw toApiError(e)
+  }
+}
+
+export const api = {
+  appStatus: () => call<AppStatus>('app_status'),
+  enrol: (serverUrl: string, username: string, password: string, pin: string) =>
+    call<string>('enrol', { serverUrl, username, password, pin }),
+  unlock: (pin: string) => call<void>('unlock', { pin }),
+  lock: () => call<void>('lock'),
+  touch: () => call<void>('touch'),
+  setIdleMinutes: (minutes: number) => call<void>('set_idle_minutes', { minutes }),
+
+  searchCourtyards: (query: CourtyardQuery) => call<CourtyardRow[]>('search_courtyards', { query }),
+  courtyard: (id: string) => call<CourtyardRow>('courtyard', { id }),
+  listIssues: (filter: IssueFilter, limit = 50, after: string | null = null) =>
+    call<Page<IssueRow>>('list_issues', { filter, after, limit }),
+  listVisits: (courtyard: string | null, limit = 50, after: string | null = null) =>
+    call<Page<VisitRow>>('list_visits', { courtyard, after, limit }),
+  issue: (id: string) => call<IssueDetail>('issue', { id }),
+
+  recordVisit: (visit: NewVisit) => call<string>('record_visit', { visit }),
+  reportIssue: (issue: NewIssue) => call<string>('report_issue', { issue }),
+  storePhoto: (bytes: Uint8Array) => call<string>('store_photo', bytes),
+  photo: async (sha256: string) => new Uint8Array(await call<ArrayBuffer>('photo', { sha256 })),
+  respond: (id: string, note: string) => call<string>('respond', { id, note }),
+  addNote: (id: string, text: string) => call<string>('add_note', { id, text }),
+  resolve: (id: string, note: string, photo: string | null) => call<string>('resolve', { id, note, photo }),
+  recordCallback: (id: string, satisfaction: SatisfactionCode, note: string) =>
+    call<string>('record_callback', { id, satisfaction, note }),
+  reopen: (id: string, reason: string) => call<string>('reopen', { id, reason }),
+
+  syncState: () => call<DeviceSyncState>('sync_state'),
+  outbox: (limit = 100) => call<LoggedEvent[]>('outbox', { limit }),
+  rejectedRecords: () => call<RejectedRecord[]>('rejected_records'),
+  withdrawRejected: (seq: number) => call<void>('withdraw_rejected', { seq }),
+  sync: () => call<SyncReport>('sync'),
+  cancelSync: () => call<void>('cancel_sync'),
+
+  /** Desktop only (the desktop capability grants it): full screen for field laptops and kiosks. */
+  isFullscreen: () => getCurrentWindow().isFullscreen(),
+  setFullscreen: (on: boolean) => getCurrentWindow().setFullscreen(on),
+
+  onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> => listen<SyncProgress>('sync-progress', (e) => f(e.payload)),
+  onLocked: (f: () => void): Promise<UnlistenFn> => listen('locked', () => f()),
+}

@@ -1,0 +1,103 @@
+// English. Every key mirrors zh-CN.ts (a unit test checks both ways).
+export default {
+  app: { title: 'Gridwalk', subtitle: 'Answer every complaint · act before complaints' },
+  nav: { today: 'Today', courtyards: 'Courtyards', sync: 'Sync', settings: 'Settings' },
+  common: {
+    save: 'Save', cancel: 'Cancel', back: 'Back', loading: 'Loading…', search: 'Search', none: 'None', confirm: 'OK',
+    saved_offline: 'Saved on this tablet; it syncs when online', more: 'Load more', all: 'All', minutes: '{n} min', seconds: '{n} s',
+  },
+  sync_state: { queued: 'Queued', synced: 'Synced', rejected: 'Rejected', withdrawn: 'Withdrawn' },
+  enrol: {
+    title: 'Enrol this tablet', intro: 'First use: connect to the district server, log in and set an unlock PIN.',
+    server: 'Server address', server_ph: 'http://server:port', username: 'Username', password: 'Password',
+    pin: 'Unlock PIN (6–12 digits)', pin2: 'PIN again', submit: 'Enrol and start', busy: 'Contacting the server…',
+    done: 'Enrolled. Welcome, {name}',
+  },
+  unlock: {
+    title: 'Unlock', intro: 'Enter your unlock PIN', pin: 'PIN', submit: 'Unlock', tries_left: '{n} wrong PINs in a row',
+    locked_out: 'Too many wrong PINs: try again in {s} s', worker: "{name}'s tablet",
+  },
+  today: {
+    title: 'Today', greeting: 'Hello, {name}', unsynced: '{n} unsynced', all_synced: 'All synced', overdue: 'Overdue',
+    due_soon: 'Due soon', pending: 'Awaiting response', none_urgent: 'No issue is awaiting a response',
+    my_courtyards: 'My courtyards', report: 'Report issue', visit: 'Record visit', left: '{t} left', late: '{t} late',
+    open_issues: '{n} open', rejected: '{n} records were rejected by the server: see Sync',
+  },
+  courtyards: {
+    title: 'Courtyards', search_ph: 'Search courtyard, community, subdistrict (Chinese)', community: 'Community',
+    grid: 'Management grid', all_communities: 'All communities', all_grids: 'All grids', count: '{n} courtyards',
+    empty: 'No courtyard matches',
+  },
+  courtyard: {
+    visits: 'Visits', issues: 'Open issues', no_visits: 'No visits yet', no_issues: 'No open issues',
+    residents: '{n} residents met', record_visit: 'Record visit', report_issue: 'Report issue',
+  },
+  visit: {
+    title: 'Record a visit', courtyard: 'Courtyard', mode: 'Mode', notes: 'Notes', notes_ph: 'What you saw, what residents said…',
+    residents: 'Residents met', location: 'Location', locate: 'Get location', locating: 'Locating…', located: 'Located (±{m} m)',
+    no_geo: 'No location available: enter it by hand', lat: 'Latitude', lon: 'Longitude', link: 'Link issues',
+    no_link: 'This courtyard has no open issues', submit: 'Save visit', saved: 'Visit saved',
+  },
+  report: {
+    title: 'Report an issue', courtyard: 'Courtyard', pick: 'Pick a courtyard', search_ph: 'Type a courtyard name',
+    category: 'Category', source: 'Source', description: 'Description', description_ph: 'The problem, where, what the resident asks…',
+    contact: "Resident's contact (optional)", contact_name: 'Name', contact_phone: 'Phone', photos: 'Photos',
+    take_photo: 'Take photo', pick_photo: 'Pick photo', submit: 'Report', saved: 'Issue reported', saved_contact: 'Contact saved: {c}',
+  },
+  issue: {
+    title: 'Issue', timeline: 'Timeline', respond: 'Respond (resident contacted)', respond_ph: 'How the resident was contacted…',
+    note: 'Add note', note_ph: 'Note…', resolve: 'Resolve', resolve_ph: 'What was done…', resolve_photo: 'Photo of the result',
+    callback: 'Callback', callback_ph: 'What the resident said…', reopen: 'Reopen', reopen_ph: 'Why…', satisfaction: 'Satisfaction',
+    status: 'Status', received: 'Received', due: 'Respond by', responded: 'Responded', contact: 'Contact',
+    conflict: 'Conflict (not applied)', own_sync: 'Recorded here', photos: 'Photos', category: 'Category', source: 'Source',
+    courtyard: 'Courtyard',
+  },
+  syncPage: {
+    title: 'Sync', start: 'Sync now', cancel: 'Stop', running: 'Syncing…', done: 'Synced: {pushed} sent, {pulled} received',
+    failed: 'Sync failed: {msg}', queue: 'Queue', queue_count: '{n} queued', queue_empty: 'The queue is empty',
+    rejected: 'Rejected records', withdraw: 'Withdraw', withdrawn: 'Withdrawn', last_sync: 'Last sync', never: 'Never',
+    offset: 'Clock offset', offset_value: 'This tablet is {t} {dir}', ahead: 'ahead', behind: 'behind',
+    photos_pending: '{n} photos to upload', phase: { push: 'Sending records', pull: 'Receiving updates', photos: 'Uploading photos' },
+    retrying: 'Network unstable, retrying…', last_error: 'Last error', server: 'Server',
+  },
+  settings: {
+    title: 'Settings', language: 'Language', server: 'Server', worker: 'Signed in as', lock: 'Auto-lock',
+    lock_after: 'Lock after {n} idle minutes', lock_now: 'Lock now', version: 'Version', fullscreen: 'Full screen', data_dir: 'Data',
+  },
+  errors: {
+    wrong_pin: 'Wrong PIN', locked_out: 'Too many wrong PINs: wait and try again', locked: 'Locked: enter your PIN',
+    not_enrolled: 'This tablet is not enrolled', already_enrolled: 'This tablet is already enrolled',
+    bad_pin: 'The PIN must be 6 to 12 digits', pin_digits: 'Digits only', pin_length: '6 to 12 digits',
+    pin_mismatch: 'The PINs differ', bad_server_url: 'The address must start with http:// or https://',
+    offline: 'Cannot reach the server: check the network', server_error: 'The server refused the request',
+    device_revoked: 'This tablet was revoked; unsynced records stay on it', empty_text: 'Required',
+    text_too_long: 'Too long', control_characters: 'Contains invalid characters', bad_phone: 'Not a phone number',
+    phone_needed: 'Enter a phone number', coordinates_out_of_range: 'Coordinates out of range',
+    too_many_residents: 'Implausible number', bad_number: 'Enter a number', pick_courtyard: 'Pick a courtyard',
+    pick_category: 'Pick a category', photo_too_large: 'Photo too large (10 MB at most)', not_an_image: 'Not a photo',
+    not_found: 'Not found', not_rejected: 'Only a rejected record can be withdrawn', cancelled: 'Stopped',
+    storage: 'Storage error on this tablet', internal: 'Internal error', unknown: 'Something went wrong: {msg}',
+  },
+  vocab: {
+    category: {
+      street_light: 'Street light out', sanitation: 'Environment & sanitation', leak: 'Leaks (water, gas, heating)',
+      illegal_building: 'Illegal building', wall_breaking: 'Wall-breaking', property_management: 'Property management',
+      elderly_care: 'Elderly care', garbage_sorting: 'Garbage sorting', lift: 'Lifts', parking: 'Parking', noise: 'Noise',
+      greening: 'Greening', heating: 'Heating', other: 'Other',
+    },
+    source: {
+      visit: 'Walk-around visit', hotline_12345: '12345 hotline', mobile_committee: "Mobile residents' committee",
+      online: 'Online (app, WeChat)', deliberation_hall: "Residents' deliberation hall",
+    },
+    mode: { walk_through: 'Walk-through', in_depth: 'In-depth', stationed: 'Stationed' },
+    satisfaction: { satisfied: 'Satisfied', basically_satisfied: 'Basically satisfied', dissatisfied: 'Dissatisfied' },
+    status: { reported: 'Awaiting response', responded: 'Responded', in_progress: 'In progress', resolved: 'Resolved', closed: 'Closed' },
+    sla: { pending: 'Awaiting response', due_soon: 'Due soon', overdue: 'Overdue', met: 'Responded in time', missed: 'Responded late' },
+    event: {
+      visit_recorded: 'Visit recorded', issue_reported: 'Reported', issue_responded: 'Responded', note_added: 'Note',
+      photo_attached: 'Photo added', issue_resolved: 'Resolved', callback_recorded: 'Callback', issue_reopened: 'Reopened',
+      progress_added: 'Progress', whistled: 'Whistled up', reported_in: 'Reported in', issue_closed: 'Closed',
+      recurred: 'Recurred', recurrence_flagged: 'Flagged as recurrence', pledged: 'Pledged',
+    },
+  },
+}

@@ -1,0 +1,226 @@
+// Types of what the shell's commands take and return (serde's JSON of gridwalk-core types).
+
+export type SyncState = 'queued' | 'synced' | 'rejected' | 'withdrawn'
+export type CategoryCode =
+  | 'street_light' | 'sanitation' | 'leak' | 'illegal_building' | 'wall_breaking' | 'property_management'
+  | 'elderly_care' | 'garbage_sorting' | 'lift' | 'parking' | 'noise' | 'greening' | 'heating' | 'other'
+export type SourceCode = 'visit' | 'hotline_12345' | 'mobile_committee' | 'online' | 'deliberation_hall'
+export type VisitModeCode = 'walk_through' | 'in_depth' | 'stationed'
+export type SatisfactionCode = 'satisfied' | 'basically_satisfied' | 'dissatisfied'
+export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed'
+export type ResponseSla = 'pending' | 'due_soon' | 'overdue' | 'met' | 'missed'
+
+export interface ErrorBody {
+  code: string
+  message: string
+}
+
+export interface AppStatus {
+  enrolled: boolean
+  unlocked: boolean
+  idle_minutes: number
+  pin_failures: number
+  retry_in_ms: number
+  server_url: string | null
+  username: string | null
+  worker_name: string | null
+  version: string
+}
+
+export interface Location {
+  lat: number
+  lon: number
+  accuracy_m: number
+}
+
+export interface ResidentContact {
+  name: string | null
+  phone: string
+}
+
+export interface CourtyardRow {
+  id: string
+  code: string
+  name: string
+  community_id: string
+  community_name: string
+  subdistrict_name: string
+  management_grid_id: string
+  management_grid_code: string
+  lat: number
+  lon: number
+  open_issues: number
+}
+
+export interface CourtyardQuery {
+  text: string
+  community?: string | null
+  management_grid?: string | null
+  limit: number
+}
+
+export interface IssueFilter {
+  courtyard?: string | null
+  status?: StatusCode | null
+  category?: CategoryCode | null
+  overdue?: boolean
+  open_only?: boolean
+}
+
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+export interface IssueRow {
+  id: string
+  courtyard_id: string
+  category: CategoryCode
+  source: SourceCode
+  status: StatusCode
+  description: string
+  contact_masked: string | null
+  received_at_ms: number
+  response_due_ms: number | null
+  responded_at_ms: number | null
+  conflicts: number
+  sync_state: SyncState
+}
+
+export interface VisitRow {
+  id: string
+  courtyard_id: string
+  mode: VisitModeCode
+  started_at_ms: number
+  ended_at_ms: number | null
+  notes: string
+  residents_met: number
+  linked_issues: string[]
+  sync_state: SyncState
+}
+
+export interface NewVisit {
+  courtyard: string
+  mode: VisitModeCode
+  started_at_ms: number | null
+  ended_at_ms: number | null
+  location: Location | null
+  notes: string
+  residents_met: number
+  linked_issues: string[]
+}
+
+export interface NewIssue {
+  courtyard: string
+  category: CategoryCode
+  source: SourceCode
+  description: string
+  contact: ResidentContact | null
+  location: Location | null
+  photos: string[]
+}
+
+/** An event body: serde's adjacently tagged `{kind, payload}`. */
+export interface EventBody {
+  kind: string
+  payload: Record<string, unknown>
+}
+
+export interface Event {
+  id: string
+  author: string
+  device: string
+  hlc: { ms: number; counter: number }
+  wall_ms: number
+  clock_offset_ms: number
+  entity: { type: 'issue' | 'visit'; id: string }
+  body: EventBody
+}
+
+export interface HistoryEntry {
+  event: Event
+  conflict: { code: string } | null
+}
+
+export interface IssueReport {
+  courtyard: string
+  category: CategoryCode
+  source: SourceCode
+  description: string
+  contact: ResidentContact | null
+  location: Location | null
+  received_at_ms: number | null
+  external_ref: string | null
+}
+
+export interface IssueState {
+  id: string
+  report: IssueReport | null
+  status: StatusCode
+  received_at_ms: number | null
+  response_due_ms: number | null
+  responded_at_ms: number | null
+  resolved_at_ms: number | null
+  closed_at_ms: number | null
+  satisfaction: SatisfactionCode | null
+  photos: string[]
+  history: HistoryEntry[]
+}
+
+export interface EventSync {
+  event_id: string
+  seq: number
+  state: SyncState
+  reject_code: string | null
+  reject_reason: string | null
+}
+
+export interface IssueDetail {
+  state: IssueState
+  sla: ResponseSla | null
+  own_events: EventSync[]
+}
+
+export interface DeviceSyncState {
+  enrolled: boolean
+  revoked: boolean
+  queue_depth: number
+  oldest_unsent_ms: number | null
+  rejected: number
+  photos_pending: number
+  acked_seq: number
+  pull_cursor: number
+  last_success_ms: number | null
+  last_error: string | null
+  clock_offset_ms: number
+  server_url: string | null
+}
+
+export interface LoggedEvent {
+  seq: number
+  event: Event
+}
+
+export interface RejectedRecord {
+  seq: number
+  event: Event
+  code: string
+  reason: string
+}
+
+export interface SyncProgress {
+  phase: 'push' | 'pull' | 'photos'
+  events_done: number
+  events_total: number
+  bytes_done: number
+  bytes_total: number
+  retrying: string | null
+}
+
+export interface SyncReport {
+  pushed: number
+  rejected: number
+  pulled: number
+  photos_uploaded: number
+  retries: number
+}
