@@ -2,6 +2,7 @@
 //! processes, a real server on 127.0.0.1:0. Regression tests are named after what broke.
 //!
 //! Modules:
+//! - `app_webdriver`: the real app under Xvfb via WebDriver: enrol, record offline, sync, check the server.
 //! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
 //! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
 //! - `store_crash`: kill -9 a tablet process while it records; every returned record survives.
@@ -11,6 +12,7 @@
 //! - `workflow`: 接诉即办 end to end: hotline dispatch, respond, whistle to a department that
 //!   reports in from its own tablet, dissatisfied callback reopens, satisfied closes; the rates.
 
+mod app_webdriver;
 mod server_authz;
 mod server_crash;
 mod store_crash;

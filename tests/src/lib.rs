@@ -1,6 +1,7 @@
 //! The test kit shared by the end-to-end tests, the bench binary and the demo: temp stores,
 //! a small registry, child processes that can be killed mid-write.
 
+pub mod app_driver;
 pub mod bench;
 pub mod fault_proxy;
 pub mod server;

@@ -5,8 +5,19 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Debian packages the build and the tests need (SQLCipher links the system libcrypto).
-const APT_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
+/// Debian packages the build and the tests need: SQLCipher links the system libcrypto; the
+/// tablet app (Tauri 2) links WebKitGTK 4.1 and librsvg; its WebDriver tests run it under Xvfb
+/// through Debian's WebKitWebDriver; Chinese text needs a CJK font.
+const APT_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "libwebkit2gtk-4.1-dev",
+    "librsvg2-dev",
+    "webkit2gtk-driver",
+    "xvfb",
+    "fonts-noto-cjk",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -96,24 +107,95 @@ fn ensure_packages(pkgs: &[&str]) -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_packages(APT_PACKAGES)?;
+    ensure_tauri_driver()?;
+    // The app embeds ui/dist at compile time, so the UI is built before any cargo step.
+    build_ui()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    // The end-to-end tests start the real server binary as a process (to kill -9 it).
+    // The end-to-end tests start the real server binary as a process (to kill -9 it), and
+    // the real app binary under WebDriver.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
+    run(&mut npm(&["test"]))?;
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
     Ok(())
+}
+
+/// `npm …` in ui/.
+fn npm(args: &[&str]) -> Command {
+    let mut c = Command::new("npm");
+    c.args(args).current_dir("ui");
+    c
+}
+
+/// Install the UI's locked dependencies and build ui/dist (Node 20+ and npm must be there).
+fn build_ui() -> Result<()> {
+    if Command::new("npm").arg("--version").output().is_err() {
+        bail!("npm is missing: install Node.js 20 or newer (e.g. `apt-get install nodejs npm`), then run this again");
+    }
+    run(&mut npm(&["ci", "--no-audit", "--no-fund"]))?;
+    run(&mut npm(&["run", "build"]))
+}
+
+/// A tool on PATH or in ~/.cargo/bin.
+fn find_tool(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The WebDriver tests drive the app through tauri-driver.
+fn ensure_tauri_driver() -> Result<()> {
+    if find_tool("tauri-driver").is_none() {
+        run(cargo().args(["install", "tauri-driver", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// Start the tablet app when there is a display to show it on; otherwise say so. The app keeps
+/// its data in target/demo/app.
+fn launch_app(server_url: Option<&str>) -> Result<Option<std::process::Child>> {
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if !display {
+        eprintln!("xtask: no display (DISPLAY / WAYLAND_DISPLAY unset): not launching the tablet app");
+        return Ok(None);
+    }
+    build_ui()?;
+    run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
+    let data = Path::new("target/demo/app");
+    std::fs::create_dir_all(data)?;
+    let child = Command::new("target/release/gridwalk-app")
+        .env("GRIDWALK_DATA_DIR", data)
+        .spawn()
+        .context("cannot start target/release/gridwalk-app")?;
+    match server_url {
+        Some(url) => eprintln!("xtask: the tablet app is running; enrol it against {url}"),
+        None => eprintln!("xtask: the tablet app is running; enrol it against a running gridwalk-server"),
+    }
+    Ok(Some(child))
 }
 
 fn demo(args: &[String]) -> Result<()> {
     ensure_packages(APT_PACKAGES)?;
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-demo", "--"]).args(args);
-    run(&mut cmd)
+    run(&mut cmd)?;
+    if let Some(mut app) = launch_app(None)? {
+        app.wait()?;
+    }
+    Ok(())
 }
 
 fn bench(args: &[String]) -> Result<()> {
     ensure_packages(APT_PACKAGES)?;
     std::fs::create_dir_all("target/bench")?;
+    // The app start benchmark drives the release app binary under WebDriver.
+    if args.is_empty() || args.iter().any(|a| "app.cold_start_today".starts_with(a.as_str())) {
+        ensure_tauri_driver()?;
+        build_ui()?;
+        run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
+    }
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-bench", "--"]).args(args);
     run(&mut cmd)

@@ -1,0 +1,134 @@
+//! The real tablet app, driven through WebDriver under Xvfb, against a real server: enrol, lose
+//! the server, record a visit and an issue offline (both show as queued), get the server back
+//! on the same port, sync from the Sync screen, and find both records on the server. Saves
+//! screenshots at both tablet sizes under target/screenshots/.
+
+use gridwalk_e2e::app_driver::{app_binary, start_tauri_driver, start_xvfb, Server, Session};
+use serde_json::json;
+use std::path::PathBuf;
+
+const USER: &str = "wang.li";
+const NAME: &str = "王丽";
+const PASSWORD: &str = "xiaoguan-2024";
+const PIN: &str = "246810";
+const ISSUE_TEXT: &str = "惠新西街3号楼东侧路灯不亮，居民夜间出行不便";
+const VISIT_NOTES: &str = "走访惠新西街：楼道堆物已清理，居民反映停车紧张";
+
+fn screenshots() -> PathBuf {
+    // tests/ → the workspace's target/screenshots
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target/screenshots")
+}
+
+fn shoot(s: &Session, name: &str) {
+    for (w, h) in [(800, 1280), (1280, 800)] {
+        s.set_size(w, h);
+        s.screenshot(&screenshots().join(format!("{name}-{w}x{h}.png")));
+    }
+}
+
+#[test]
+fn enrol_record_offline_then_sync_through_the_real_app() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let app_dir = tempfile::tempdir().unwrap();
+    let mut server = Server::setup(server_dir.path(), USER, NAME, PASSWORD);
+    let display = start_xvfb();
+    let data_dir = app_dir.path().to_str().unwrap().to_owned();
+    let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir), ("LANG", "zh_CN.UTF-8")]);
+    let s = Session::start(&driver, &app_binary());
+
+    // Enrol: a fresh tablet opens on the enrolment screen, in Chinese.
+    s.wait("[data-testid=enrol-screen]", 60);
+    assert!(s.text("[data-testid=enrol-screen]").contains("登记本机"), "the default language is zh-CN");
+    s.type_into("[data-testid=enrol-server]", &server.url);
+    s.type_into("[data-testid=enrol-username]", USER);
+    s.type_into("[data-testid=enrol-password]", PASSWORD);
+    s.type_into("[data-testid=enrol-pin]", PIN);
+    s.type_into("[data-testid=enrol-pin2]", PIN);
+    s.screenshot(&screenshots().join("enrol-1280x800.png"));
+    s.click("[data-testid=enrol-submit]");
+    // Enrolment unlocks and runs the first sync, which brings the worker's courtyards.
+    s.wait("[data-testid=sync-result][data-status=ok]", 90);
+    assert!(app_dir.path().join("tablet.db").exists(), "the store lives in GRIDWALK_DATA_DIR");
+    assert!(app_dir.path().join("device.secret").exists(), "the per-device secret was created");
+
+    // A wrong PIN is refused; the right one opens the store again.
+    s.route("/settings");
+    s.click("[data-testid=lock-now]");
+    s.wait("[data-testid=unlock-screen]", 20);
+    s.type_into("[data-testid=unlock-pin]", "111111");
+    s.click("[data-testid=unlock-submit]");
+    assert!(s.text("[data-testid=unlock-error]").contains("解锁密码错误"), "a wrong PIN says so");
+    s.type_into("[data-testid=unlock-pin]", PIN);
+    s.click("[data-testid=unlock-submit]");
+    s.wait("[data-testid=today-ready]", 30);
+
+    // The network goes away.
+    server.stop();
+
+    // Record a visit from Today.
+    s.click("[data-testid=today-visit]");
+    s.wait("[data-testid=visit-screen]", 20);
+    s.click("[data-testid=courtyard-option]");
+    s.wait("[data-testid=courtyard-chosen]", 10);
+    s.click("[data-testid=visit-mode-in_depth]");
+    s.type_into("[data-testid=visit-notes]", VISIT_NOTES);
+    s.exec("document.querySelector('[data-testid=visit-residents] input').select()", json!([]));
+    s.type_into("[data-testid=visit-residents]", "3");
+    s.type_into("[data-testid=visit-lat]", "39.982");
+    s.type_into("[data-testid=visit-lon]", "116.412");
+    s.click("[data-testid=visit-submit]");
+    s.wait("[data-testid=courtyard-screen] [data-testid=visit-row] [data-testid=sync-state][data-state=queued]", 20);
+
+    // Report an issue from Today: 上报诉求 → courtyard → category → (type) → 上报 = 4 taps.
+    s.click("[data-testid=tab-today]");
+    s.wait("[data-testid=today-ready]", 20);
+    s.click("[data-testid=today-report]");
+    s.click("[data-testid=courtyard-option]");
+    s.click("[data-testid=category-street_light]");
+    s.type_into("[data-testid=issue-description]", ISSUE_TEXT);
+    s.type_into("[data-testid=issue-contact-name]", "王阿姨");
+    s.type_into("[data-testid=issue-contact-phone]", "13812345678");
+    shoot(&s, "report");
+    s.click("[data-testid=issue-submit]");
+    s.wait("[data-testid=issue-screen] [data-testid=sync-state][data-state=queued]", 20);
+    assert!(s.text("[data-testid=issue-text]").contains(ISSUE_TEXT));
+    let contact = s.text("[data-testid=issue-contact]");
+    assert!(contact.contains("138****5678") && !contact.contains("13812345678"), "the contact is masked afterwards: {contact}");
+    shoot(&s, "issue");
+
+    // Today shows the new issue under its 1-hour clock and the unsynced count.
+    s.click("[data-testid=tab-today]");
+    s.wait("[data-testid=today-ready]", 20);
+    assert_eq!(s.attr("[data-testid=today-unsynced]", "data-count").as_deref(), Some("2"), "a visit and an issue await sync");
+    s.wait("[data-testid=issue-card] [data-testid=countdown]", 10);
+    shoot(&s, "today");
+
+    // The Sync screen lists the queue; a sync now fails cleanly (the server is down).
+    s.click("[data-testid=tab-sync]");
+    s.wait("[data-testid=sync-queue-count][data-count='2']", 20);
+    assert_eq!(s.exec("return document.querySelectorAll('[data-testid=queue-item]').length", json!([])), json!(2));
+    shoot(&s, "sync-queued");
+
+    // The server comes back on the same port; sync from the Sync screen.
+    server.restart();
+    s.click("[data-testid=sync-start]");
+    s.wait("[data-testid=sync-result][data-status=ok]", 120);
+    s.wait("[data-testid=sync-queue-count][data-count='0']", 20);
+    shoot(&s, "sync-done");
+
+    // Both records are on the server.
+    let issues = server.get_as(USER, PASSWORD, "/api/v1/issues").to_string();
+    assert!(issues.contains(ISSUE_TEXT), "the issue reached the server: {issues:.400}");
+    assert!(!issues.contains("13812345678"), "the server's list masks the phone too");
+    let visits = server.get_as(USER, PASSWORD, "/api/v1/visits").to_string();
+    assert!(visits.contains(VISIT_NOTES), "the visit reached the server: {visits:.400}");
+
+    // And the app shows them synced.
+    s.click("[data-testid=tab-today]");
+    s.wait("[data-testid=today-unsynced][data-count='0']", 20);
+    s.click("[data-testid=tab-courtyards]");
+    s.type_into("[data-testid=courtyards-search]", "惠新");
+    s.wait("[data-testid=courtyard-row]", 20);
+    shoot(&s, "courtyards");
+    s.quit();
+}
