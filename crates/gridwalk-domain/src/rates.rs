@@ -244,6 +244,55 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_worker_of_an_issue_is_its_first_responder_else_its_reporter() {
+        use crate::event::{Entity, Event};
+        use crate::hlc::Hlc;
+        use crate::ids::*;
+        use crate::model::IssueReport;
+        use crate::vocab::{Category, IssueSource};
+        let id = IssueId::from_parts(1, [9; 10]);
+        let (reporter, responder) = (WorkerId::from_parts(1, [1; 10]), WorkerId::from_parts(1, [2; 10]));
+        let ev = |n: u8, by: WorkerId, body: EventBody| Event {
+            id: EventId::from_parts(n as u64, [n; 10]),
+            author: by,
+            device: DeviceId::from_parts(1, [n; 10]),
+            hlc: Hlc::new(i64::from(n), 0),
+            wall_ms: MON + i64::from(n) * MIN,
+            clock_offset_ms: 0,
+            entity: Entity::Issue(id),
+            body,
+        };
+        let report = ev(
+            1,
+            reporter,
+            EventBody::IssueReported(IssueReport {
+                courtyard: CourtyardId::from_parts(1, [3; 10]),
+                category: Category::Lift,
+                source: IssueSource::Visit,
+                description: "电梯停运".into(),
+                contact: None,
+                location: None,
+                received_at_ms: None,
+                external_ref: None,
+            }),
+        );
+        let respond = |n, by| ev(n, by, EventBody::IssueResponded { note: String::new() });
+        let cases = [
+            ("unanswered", vec![report.clone()], reporter),
+            ("answered by another worker", vec![report.clone(), respond(2, responder)], responder),
+            ("a second response does not take over", vec![report.clone(), respond(2, responder), respond(3, reporter)], responder),
+            (
+                "resolving on the spot is the response",
+                vec![report.clone(), ev(2, responder, EventBody::IssueResolved { note: "ok".into(), photo_sha256: None })],
+                responder,
+            ),
+        ];
+        for (name, events, want) in cases {
+            assert_eq!(issue_worker(&crate::fold_issue(id, events)), Some(want), "{name}: the first responder, else the reporter");
+        }
+    }
+
     fn facts(received: i64, responded_after_min: Option<i64>, status: IssueStatus, sat: Option<Satisfaction>) -> RateFacts {
         RateFacts { received_at_ms: received, responded_at_ms: responded_after_min.map(|m| received + m * MIN), status, satisfaction: sat }
     }
@@ -271,7 +320,8 @@ mod tests {
             ("B".into(), facts(MON - H, Some(1), Closed, Some(Satisfied))),
         ];
         let rows = compute(&issues, Period::Week, MON, wk2 + 7 * DAY_MS, as_of);
-        let got: Vec<(&str, i64, u64, (u64, u64), (u64, u64), (u64, u64))> = rows
+        type Pair = (u64, u64);
+        let got: Vec<(&str, i64, u64, Pair, Pair, Pair)> = rows
             .iter()
             .map(|r| {
                 (
