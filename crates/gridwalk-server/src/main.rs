@@ -71,7 +71,7 @@ enum WorkerCommand {
         /// grid_worker | cadre | supervisor | department_staff | admin
         #[arg(long)]
         role: String,
-        /// district | subdistrict:CODE | community:CODE | courtyard:CODE (repeatable or comma-separated)
+        /// district | subdistrict:CODE | community:CODE | courtyard:CODE | department:NAME (repeatable or comma-separated)
         #[arg(long, required = true, value_delimiter = ',')]
         scope: Vec<String>,
         #[arg(long, env = "GRIDWALK_PASSWORD", hide_env_values = true)]
