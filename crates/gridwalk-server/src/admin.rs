@@ -173,3 +173,17 @@ pub fn issue_device_tokens(data_dir: &Path, username: &str, device_names: &[Stri
 pub fn recent_audit(data_dir: &Path, limit: u32) -> Result<Vec<audit::AuditEntry>> {
     audit::recent(&open(data_dir)?, limit)
 }
+
+/// Make an Open311 API key; the key is returned once and stored only as its sha256.
+pub fn add_api_key(data_dir: &Path, name: &str) -> Result<crate::open311::keys::NewApiKey> {
+    crate::open311::keys::add(&open(data_dir)?, ACTOR, name, now_ms())
+}
+
+pub fn list_api_keys(data_dir: &Path) -> Result<Vec<crate::open311::keys::ApiKeyInfo>> {
+    crate::open311::keys::list(&open(data_dir)?)
+}
+
+/// Revoke an Open311 API key: its next use answers 403.
+pub fn revoke_api_key(data_dir: &Path, id: &str) -> Result<()> {
+    crate::open311::keys::revoke(&open(data_dir)?, ACTOR, id, now_ms())
+}

@@ -34,6 +34,8 @@ pub struct Config {
     /// A report at the courtyard and category of an issue closed this recently is a
     /// recurrence (愈后防复).
     pub recurrence_window: Duration,
+    /// Our Open311 `jurisdiction_id`; a request naming another one gets 404.
+    pub open311_jurisdiction_id: String,
 }
 
 /// The default targets of automatic whistles, one per level.
@@ -61,6 +63,7 @@ impl Default for Config {
             escalation_period: Duration::from_secs(60),
             whistle_targets: default_whistle_targets(),
             recurrence_window: Duration::from_secs(30 * 24 * 3600),
+            open311_jurisdiction_id: "chaoyang.bj".to_owned(),
         }
     }
 }

@@ -306,5 +306,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::map_response(server_time))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // After the JSON-error layers: Open311 answers its own errors, in XML too.
+        .merge(crate::open311::router())
         .with_state(state)
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod hotline;
 pub mod http;
 pub mod ingest;
+pub mod open311;
 pub mod query;
 pub mod registry;
 pub mod state;
@@ -46,6 +47,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/alerts"),
     ("GET", "/api/v1/rates"),
     ("GET", "/api/v1/pledges"),
+    ("GET", "/open311/v2/services.json"),
+    ("GET", "/open311/v2/services.xml"),
+    ("GET", "/open311/v2/services/{service_code}.json"),
+    ("GET", "/open311/v2/services/{service_code}.xml"),
+    ("GET", "/open311/v2/requests.json"),
+    ("POST", "/open311/v2/requests.json"),
+    ("GET", "/open311/v2/requests.xml"),
+    ("POST", "/open311/v2/requests.xml"),
+    ("GET", "/open311/v2/requests/{id}.json"),
+    ("GET", "/open311/v2/requests/{id}.xml"),
 ];
 
 /// Serve the API on a bound listener until `shutdown` resolves. Alongside, the escalation

@@ -41,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Manage Open311 API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +86,28 @@ enum WorkerCommand {
     List {
         #[arg(long)]
         data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Make a key; it is printed once and stored only as its sha256.
+    Add {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        #[arg(long)]
+        data: PathBuf,
+        id: String,
     },
 }
 
@@ -145,6 +172,23 @@ fn main() -> anyhow::Result<()> {
                 let state = if d.revoked_ms.is_some() { "revoked" } else { "active" };
                 println!("{}\t{}\t{}\t{}\theld_seq={}", d.id, d.username, d.name, state, d.held_seq);
             }
+            Ok(())
+        }
+        Command::Apikey { command: ApikeyCommand::Add { data, name } } => {
+            let k = admin::add_api_key(&data, &name)?;
+            println!("api key id {}\nkey {}\n(shown once: only its hash is stored)", k.id, k.key);
+            Ok(())
+        }
+        Command::Apikey { command: ApikeyCommand::List { data } } => {
+            for k in admin::list_api_keys(&data)? {
+                let state = if k.revoked_ms.is_some() { "revoked" } else { "active" };
+                println!("{}\t{}\t{}\tcreated_ms={}", k.id, k.name, state, k.created_ms);
+            }
+            Ok(())
+        }
+        Command::Apikey { command: ApikeyCommand::Revoke { data, id } } => {
+            admin::revoke_api_key(&data, &id)?;
+            println!("revoked api key {id}");
             Ok(())
         }
         Command::Device { command: DeviceCommand::Revoke { data, id } } => {

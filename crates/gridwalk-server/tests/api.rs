@@ -558,10 +558,16 @@ async fn openapi_lists_exactly_the_routes_and_every_route_answers() {
     let served = get(&f.app, "/api/v1/openapi.json", None).await;
     assert_eq!(served.body, doc, "the document is served as checked in");
     for (method, path) in ROUTES {
-        let uri = path.replace("{id}", &IssueId::from_parts(1, [1; 10]).to_string()).replace("{sha256}", &"a".repeat(64));
+        let uri = path
+            .replace("{id}", &IssueId::from_parts(1, [1; 10]).to_string())
+            .replace("{sha256}", &"a".repeat(64))
+            .replace("{service_code}", "leak");
         let r = send(&f.app, Method::from_bytes(method.as_bytes()).unwrap(), &uri, None, None, vec![]).await;
+        // An Open311 route answers an unknown request id with its own 404 (`unknown_request`, in the
+        // spec's error array or in XML), not the catch-all's `not_found`.
+        let open311_answer = path.starts_with("/open311/") && r.body.get("code").is_none() && !r.body.to_string().contains("not_found");
         assert!(
-            r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+            (r.status != StatusCode::NOT_FOUND || open311_answer) && r.status != StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path} is routed (got {})",
             r.status
         );
