@@ -392,8 +392,8 @@ fn not_allowed(f: Format) -> Response {
 }
 
 /// `name.ext` from a path segment, or the 404 for an unknown format.
-fn split_file(file: &str) -> Result<(String, Format), Response> {
-    Format::split(file).map(|(n, f)| (n.to_owned(), f)).ok_or_else(|| fail(Format::Json, Open311Error::UnknownFormat(file.to_owned())))
+fn split_file(file: &str) -> R<(String, Format)> {
+    Format::split(file).map(|(n, f)| (n.to_owned(), f)).ok_or_else(|| Open311Error::UnknownFormat(file.to_owned()))
 }
 
 /// The `/open311/v2` routes. Merged into the app after its JSON-error layers, so XML errors
@@ -418,7 +418,7 @@ pub fn router() -> Router<AppState> {
         get(|State(s): State<AppState>, uri: Uri, Path(file): Path<String>| async move {
             match split_file(&file) {
                 Ok((code, f)) => finish(f, StatusCode::OK, definition(s, uri, code).await),
-                Err(resp) => resp,
+                Err(e) => fail(Format::Json, e),
             }
         })
         .fallback(|| async { not_allowed(Format::Json) }),
@@ -428,7 +428,7 @@ pub fn router() -> Router<AppState> {
         get(|State(s): State<AppState>, uri: Uri, Path(file): Path<String>| async move {
             match split_file(&file) {
                 Ok((id, f)) => finish(f, StatusCode::OK, one_request(s, uri, id).await),
-                Err(resp) => resp,
+                Err(e) => fail(Format::Json, e),
             }
         })
         .fallback(|| async { not_allowed(Format::Json) }),

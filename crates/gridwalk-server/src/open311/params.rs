@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn location_rules() {
-        let cases: Vec<(Vec<(&str, &str)>, Result<Where, &str>)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Where, &'a str>);
+        let cases: Vec<Case> = vec![
             (vec![("lat", "39.98"), ("long", "116.41")], Ok(Where::Point { lat: 39.98, lon: 116.41, address: None })),
             (vec![("lat", "39.98")], Err("lat_long_pair")),
             (vec![("long", "116.41")], Err("lat_long_pair")),
