@@ -189,12 +189,23 @@ impl AppState {
         let registry = self.fresh_registry().await?;
         let scope = self.scope_of(&registry, who);
         let (report, place) = hotline::prepare(&registry, &scope, &order)?;
-        let actor = who.worker.username.clone();
+        self.take_in(registry, who.worker.username.clone(), report, place, now_ms()).await
+    }
+
+    /// Store a prepared hotline report (from the hotline desk or Open311) and, in the same
+    /// transaction, link it to the issue it repeats, if any.
+    pub async fn take_in(
+        &self,
+        registry: Arc<RegistryIndex>,
+        actor: String,
+        report: gridwalk_domain::IssueReport,
+        place: crate::registry::Place,
+        now: i64,
+    ) -> Result<HotlineIntakeResponse> {
         let window = self.recurrence_window_ms();
         self.inner
             .db
             .write(move |c| {
-                let now = now_ms();
                 let resp = hotline::intake(c, &registry, &actor, report, place, now)?;
                 if resp.created {
                     workflow::flag_recurrence(c, &registry, resp.issue_id, window, now)?;

@@ -358,3 +358,40 @@ async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
         );
     }
 }
+
+/// Regression: Open311 filed through its own write path and skipped the recurrence check that
+/// the hotline desk ran; both now go through `AppState::take_in`.
+#[tokio::test]
+async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_order() {
+    let f = fixture();
+    let boss = login(&f.app, "boss").await;
+    let mut w = Device::new(&f.app, "walker").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let first = w.report(&f.app, now - 2 * H, f.yard.id, Category::StreetLight).await;
+    w.push(&f.app, now - H, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
+    assert_eq!(w.push(&f.app, now - H + 1, first, EventBody::IssueClosed { note: String::new() }).await, "accepted");
+    let key = admin::add_api_key(f._dir.path(), "12345 platform").unwrap().key;
+    let form = format!(
+        "api_key={key}&service_code=street_light&lat={}&long={}&description=%E8%B7%AF%E7%81%AF%E5%8F%88%E4%B8%8D%E4%BA%AE",
+        f.yard.point.lat, f.yard.point.lon
+    );
+    let resp = f
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/open311/v2/requests.json")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED, "the Open311 request is filed");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let id: IssueId = body[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(issue_state(&f, &boss, id).await.recurrence_of, Some(first), "an Open311 repeat of a closed issue is flagged");
+    assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::InProgress, "and the earlier issue reopens");
+}

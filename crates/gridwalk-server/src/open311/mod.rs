@@ -115,7 +115,7 @@ pub async fn file_request(state: &AppState, key_id: String, r: NewRequest) -> R<
     let district = Scope { district: true, ..Default::default() };
     let (report, place) = hotline::prepare(&registry, &district, &order)?;
     let actor = keys::actor(&key_id);
-    let resp = state.db().write(move |c| hotline::intake(c, &registry, &actor, report, place, now)).await?;
+    let resp = state.take_in(registry, actor, report, place, now).await?;
     Ok((resp.issue_id, resp.response_due_ms))
 }
 
