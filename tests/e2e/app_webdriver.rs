@@ -20,6 +20,8 @@ fn screenshots() -> PathBuf {
 }
 
 fn shoot(s: &Session, name: &str) {
+    // Let a "saved" toast finish first: the screenshots are of the screen itself.
+    s.wait_until("toasts to close", "return [...document.querySelectorAll('.van-toast')].every(t => t.style.display === 'none')", 10);
     for (w, h) in [(800, 1280), (1280, 800)] {
         s.set_size(w, h);
         s.screenshot(&screenshots().join(format!("{name}-{w}x{h}.png")));
@@ -80,7 +82,7 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     s.wait("[data-testid=courtyard-screen] [data-testid=visit-row] [data-testid=sync-state][data-state=queued]", 20);
 
     // Report an issue from Today: 上报诉求 → courtyard → category → (type) → 上报 = 4 taps.
-    s.click("[data-testid=tab-today]");
+    s.route("/today");
     s.wait("[data-testid=today-ready]", 20);
     s.click("[data-testid=today-report]");
     s.click("[data-testid=courtyard-option]");
@@ -97,7 +99,7 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     shoot(&s, "issue");
 
     // Today shows the new issue under its 1-hour clock and the unsynced count.
-    s.click("[data-testid=tab-today]");
+    s.route("/today");
     s.wait("[data-testid=today-ready]", 20);
     assert_eq!(s.attr("[data-testid=today-unsynced]", "data-count").as_deref(), Some("2"), "a visit and an issue await sync");
     s.wait("[data-testid=issue-card] [data-testid=countdown]", 10);

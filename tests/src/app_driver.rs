@@ -26,28 +26,36 @@ impl Proc {
     }
 }
 
-/// A child that leads its own process group, killed with everything it started (tauri-driver
-/// starts WebKitWebDriver, which starts the app).
+/// A child killed together with everything it started (tauri-driver starts WebKitWebDriver,
+/// which starts the app), each by its own pid, deepest first.
 #[derive(Debug)]
-pub struct Group(Child);
+pub struct Tree(Child);
 
-impl Group {
-    pub fn spawn(cmd: &mut Command) -> std::io::Result<Group> {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0).spawn().map(Group)
+/// The pids of `pid`'s descendants, children before grandchildren.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let tasks = std::fs::read_dir(format!("/proc/{p}/task")).map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
+        for task in tasks {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for c in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                out.push(c);
+                queue.push(c);
+            }
+        }
     }
+    out
 }
 
-impl Drop for Group {
+impl Drop for Tree {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.0.id())]).status();
+        let tree = descendants(self.0.id());
+        let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
+        for pid in tree.iter().rev() {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
     }
 }
 
@@ -120,7 +128,7 @@ pub fn start_xvfb() -> Display {
 /// app (WebKitWebDriver starts it and passes its environment on).
 #[derive(Debug)]
 pub struct Driver {
-    _proc: Group,
+    _proc: Tree,
     pub url: String,
 }
 
@@ -141,7 +149,7 @@ pub fn start_tauri_driver(display: &Display, env: &[(&str, &str)]) -> Driver {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let proc = Group::spawn(&mut cmd).expect("start tauri-driver");
+    let proc = Tree(cmd.spawn().expect("start tauri-driver"));
     let url = format!("http://127.0.0.1:{port}");
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(20);

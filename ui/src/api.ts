@@ -5,7 +5,7 @@ import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import { getCurrentWindow } from '@tauri-apps/api/window'
 import type {
-  AppStatus, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail, IssueFilter, IssueRow, LoggedEvent,
+  AppStatus, PledgeKindCode, WhistleLevelCode, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail, IssueFilter, IssueRow, LoggedEvent,
   NewIssue, NewVisit, Page, RejectedRecord, SatisfactionCode, SyncProgress, SyncReport, VisitRow,
 } from './types'
 
@@ -58,6 +58,11 @@ export const api = {
   recordCallback: (id: string, satisfaction: SatisfactionCode, note: string) =>
     call<string>('record_callback', { id, satisfaction, note }),
   reopen: (id: string, reason: string) => call<string>('reopen', { id, reason }),
+  addProgress: (id: string, note: string) => call<string>('add_progress', { id, note }),
+  whistle: (id: string, level: WhistleLevelCode, target: string, note: string) => call<string>('whistle', { id, level, target, note }),
+  reportIn: (id: string, target: string, note: string) => call<string>('report_in', { id, target, note }),
+  closeIssue: (id: string, note: string) => call<string>('close_issue', { id, note }),
+  pledge: (id: string, kind: PledgeKindCode, note: string) => call<string>('pledge', { id, kind, note }),
 
   syncState: () => call<DeviceSyncState>('sync_state'),
   outbox: (limit = 100) => call<LoggedEvent[]>('outbox', { limit }),

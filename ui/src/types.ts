@@ -8,6 +8,8 @@ export type SourceCode = 'visit' | 'hotline_12345' | 'mobile_committee' | 'onlin
 export type VisitModeCode = 'walk_through' | 'in_depth' | 'stationed'
 export type SatisfactionCode = 'satisfied' | 'basically_satisfied' | 'dissatisfied'
 export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed'
+export type WhistleLevelCode = 'party_branch' | 'community' | 'subdistrict'
+export type PledgeKindCode = 'chronic' | 'bottleneck' | 'frequent'
 export type ResponseSla = 'pending' | 'due_soon' | 'overdue' | 'met' | 'missed'
 
 export interface ErrorBody {
@@ -164,6 +166,10 @@ export interface IssueState {
   closed_at_ms: number | null
   satisfaction: SatisfactionCode | null
   photos: string[]
+  /** Every whistle blown (吹哨), with when its target reported in (报到). */
+  whistles: { level: WhistleLevelCode; target: string; whistled_at_ms: number; reported_in_at_ms: number | null }[]
+  pledge: { kind: PledgeKindCode; at_ms: number } | null
+  recurrence_of: string | null
   history: HistoryEntry[]
 }
 

@@ -153,36 +153,56 @@ fn ensure_tauri_driver() -> Result<()> {
     Ok(())
 }
 
-/// Start the tablet app when there is a display to show it on; otherwise say so. The app keeps
-/// its data in target/demo/app.
-fn launch_app(server_url: Option<&str>) -> Result<Option<std::process::Child>> {
-    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if !display {
-        eprintln!("xtask: no display (DISPLAY / WAYLAND_DISPLAY unset): not launching the tablet app");
-        return Ok(None);
-    }
-    build_ui()?;
-    run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// Start the release tablet app (built beforehand) with its data in target/demo/app.
+fn launch_app(server_url: &str) -> Result<std::process::Child> {
     let data = Path::new("target/demo/app");
     std::fs::create_dir_all(data)?;
     let child = Command::new("target/release/gridwalk-app")
         .env("GRIDWALK_DATA_DIR", data)
         .spawn()
         .context("cannot start target/release/gridwalk-app")?;
-    match server_url {
-        Some(url) => eprintln!("xtask: the tablet app is running; enrol it against {url}"),
-        None => eprintln!("xtask: the tablet app is running; enrol it against a running gridwalk-server"),
-    }
-    Ok(Some(child))
+    eprintln!("xtask: the tablet app is running (data in {}); enrol it against {server_url}", data.display());
+    eprintln!("xtask: e.g. username wang, password gridwalk-demo, and a PIN of 6 to 12 digits of your choosing");
+    Ok(child)
 }
 
+/// The demo server, and the tablet app against it when there is a display to show it on.
 fn demo(args: &[String]) -> Result<()> {
+    use std::io::{BufRead, BufReader};
     ensure_packages(APT_PACKAGES)?;
+    let display = has_display();
+    if display {
+        build_ui()?;
+        run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
+    }
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-demo", "--"]).args(args);
-    run(&mut cmd)?;
-    if let Some(mut app) = launch_app(None)? {
-        app.wait()?;
+    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-demo", "--"]).args(args).stdout(std::process::Stdio::piped());
+    eprintln!("xtask: running {cmd:?}");
+    let mut server = cmd.spawn().context("cannot start the demo")?;
+    let mut app = None;
+    for line in BufReader::new(server.stdout.take().context("demo stdout")?).lines() {
+        let line = line?;
+        println!("{line}");
+        // The demo prints "serving on URL; Ctrl-C stops" once it serves.
+        if let Some(url) = line.strip_prefix("serving on ").map(|r| r.split(';').next().unwrap_or(r).trim().to_owned()) {
+            if display {
+                app = Some(launch_app(&url)?);
+            } else {
+                eprintln!("xtask: no display (DISPLAY / WAYLAND_DISPLAY unset): not launching the tablet app; the server keeps serving");
+            }
+        }
+    }
+    let status = server.wait()?;
+    if let Some(mut app) = app {
+        let _ = app.kill();
+        let _ = app.wait();
+    }
+    if !status.success() {
+        bail!("the demo failed with {status}");
     }
     Ok(())
 }

@@ -20,26 +20,37 @@ export function eventSummary(body: EventBody, t: (key: string) => string): strin
     case 'callback_recorded':
       return [t(`vocab.satisfaction.${s('satisfaction')}`), s('note')].filter(Boolean).join(' · ')
     case 'whistled':
+      return [t(`vocab.whistle.${s('level')}`), s('target'), s('note')].filter(Boolean).join(' · ')
     case 'reported_in':
       return [s('target'), s('note')].filter(Boolean).join(' · ')
+    case 'pledged':
+      return [t(`vocab.pledge.${s('kind')}`), s('note')].filter(Boolean).join(' · ')
     default:
       return ''
   }
 }
 
-/** Which actions an issue offers in its status. */
-export function actionsFor(status: string): string[] {
+/** Which actions an issue offers: by its status (as the domain fold allows them), whether a
+ *  whistled target still has to report in, and whether a cadre already pledged it. */
+export function actionsFor(status: string, openWhistles = 0, pledged = false): string[] {
+  const out: string[] = []
   switch (status) {
     case 'reported':
-      return ['respond', 'note']
+      out.push('respond', 'whistle', 'resolve')
+      break
     case 'responded':
     case 'in_progress':
-      return ['resolve', 'note']
+      out.push('progress', 'whistle', 'resolve')
+      break
     case 'resolved':
-      return ['callback', 'reopen', 'note']
+      out.push('callback', 'close', 'reopen')
+      break
     case 'closed':
-      return ['reopen', 'note']
-    default:
-      return ['note']
+      out.push('reopen')
+      break
   }
+  if (openWhistles > 0 && ['reported', 'responded', 'in_progress'].includes(status)) out.push('report_in')
+  if (!pledged && status !== 'closed') out.push('pledge')
+  out.push('note')
+  return out
 }

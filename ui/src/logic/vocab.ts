@@ -1,7 +1,7 @@
 // The closed vocabularies' codes in display order, and the category grid's icons (Vant's
 // bundled icon font: no network needed).
 
-import type { CategoryCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode } from '../types'
+import type { CategoryCode, PledgeKindCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode, WhistleLevelCode } from '../types'
 
 export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
   { code: 'street_light', icon: 'bulb-o' },
@@ -20,6 +20,8 @@ export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
   { code: 'other', icon: 'more-o' },
 ]
 
+export const WHISTLE_LEVELS: WhistleLevelCode[] = ['party_branch', 'community', 'subdistrict']
+export const PLEDGE_KINDS: PledgeKindCode[] = ['chronic', 'bottleneck', 'frequent']
 export const SOURCES: SourceCode[] = ['visit', 'hotline_12345', 'mobile_committee', 'online', 'deliberation_hall']
 export const VISIT_MODES: VisitModeCode[] = ['walk_through', 'in_depth', 'stationed']
 export const SATISFACTION: SatisfactionCode[] = ['satisfied', 'basically_satisfied', 'dissatisfied']
