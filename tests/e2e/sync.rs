@@ -5,6 +5,7 @@ use gridwalk_core::sync::{sync, HttpTransport, Phase, Progress};
 use gridwalk_core::{Clock, CourtyardQuery, CourtyardRow, IssueFilter, NewIssue, SystemClock, Tablet};
 use gridwalk_domain::*;
 use gridwalk_e2e::fault_proxy::{FaultProxy, ALL_FAULTS};
+use gridwalk_e2e::server::{spawn_server_process, spawn_server_process_on};
 use gridwalk_e2e::sync_kit::*;
 use gridwalk_e2e::TEST_KEY;
 use gridwalk_proto::{HotlineIntake, IntakePlace, ScopeUnit};
@@ -104,7 +105,7 @@ fn faults_on_the_wire_deliver_2000_events_exactly_once() {
     for i in 0..2000 {
         report(&mut t, yard, i, vec![]);
     }
-    let proxy = server.runtime().block_on(FaultProxy::start(server.addr, 0x5eed, 35)).unwrap();
+    let proxy = FaultProxy::start(server.addr, 0x5eed, 35).unwrap();
     let transport = HttpTransport::new(&proxy.url()).unwrap();
     // Small batches: hundreds of round trips, so every kind of fault hits pushes many times.
     let opts = gridwalk_core::sync::SyncOptions { max_batch: 20, ..fast_retries() };
@@ -160,9 +161,9 @@ fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let server_dir = dir.path().join("server");
     standard_server(&server_dir);
-    let first = ServerProcess::start(&server_dir, "127.0.0.1:0");
-    let addr = first.addr;
-    let url = first.url();
+    let first = spawn_server_process(&server_dir);
+    let addr = first.addr();
+    let url = first.base_url.clone();
     let db = dir.path().join("t.db");
     let mut t = enrolled_tablet(&db, &url, "wang", system_clock());
     sync_once(&mut t, &url);
@@ -183,9 +184,9 @@ fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
     let mut server = first;
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(50..300)));
-        server.kill();
+        drop(server); // SIGKILL: the kit kills the process on drop
         std::thread::sleep(Duration::from_millis(100));
-        server = ServerProcess::start(&server_dir, &addr.to_string());
+        server = spawn_server_process_on(&server_dir, &addr.to_string());
     }
     let (t, result) = pusher.join().unwrap();
     let retries = result.expect("the sync resumes after each server restart and finishes");

@@ -34,34 +34,30 @@ pub struct FaultCounts(pub Mutex<std::collections::HashMap<Fault, u64>>);
 pub struct FaultProxy {
     pub addr: SocketAddr,
     pub counts: Arc<FaultCounts>,
-    task: tokio::task::JoinHandle<()>,
+    /// The proxy's own runtime: dropping the proxy stops it.
+    _rt: tokio::runtime::Runtime,
 }
 
 impl FaultProxy {
     /// Start on 127.0.0.1:0 in front of `upstream`. `fault_percent` of requests get a fault
     /// other than `Pass`, chosen by a splitmix generator seeded with `seed`.
-    pub async fn start(upstream: SocketAddr, seed: u64, fault_percent: u64) -> std::io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+    pub fn start(upstream: SocketAddr, seed: u64, fault_percent: u64) -> std::io::Result<FaultProxy> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
         let counts = Arc::new(FaultCounts::default());
         let state = Arc::new(AtomicU64::new(seed));
         let c = counts.clone();
-        let task = tokio::spawn(async move {
+        rt.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 tokio::spawn(handle(client, upstream, state.clone(), fault_percent, c.clone()));
             }
         });
-        Ok(FaultProxy { addr, counts, task })
+        Ok(FaultProxy { addr, counts, _rt: rt })
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

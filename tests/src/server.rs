@@ -8,20 +8,14 @@ use gridwalk_proto::{LoginRequest, LoginResponse, PushRequest, PushResponse, Sco
 use gridwalk_server::admin::{self, NewWorker};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command, Stdio};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
 /// The server binary next to the test executable (target/debug/deps/e2e-… → target/debug/).
 pub fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join("gridwalk-server");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (cargo xtask test does)", bin.display());
-    bin
+    crate::workspace_bin("gridwalk-server")
 }
 
 /// The real `gridwalk-server serve` as a child process (SIGKILL-able via `child.kill()`).
@@ -39,8 +33,13 @@ impl Drop for ServerProcess {
 
 /// Start the server binary on a fresh port and wait for its `listening on` line.
 pub fn spawn_server_process(data_dir: &Path) -> ServerProcess {
+    spawn_server_process_on(data_dir, "127.0.0.1:0")
+}
+
+/// Start the server binary on `listen` (a known port restarts a killed server in place).
+pub fn spawn_server_process_on(data_dir: &Path, listen: &str) -> ServerProcess {
     let mut child = Command::new(server_binary())
-        .args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", listen])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -54,6 +53,13 @@ pub fn spawn_server_process(data_dir: &Path) -> ServerProcess {
         .unwrap_or_else(|| panic!("the server's first line should be `listening on http://…`, got {line:?}"))
         .to_owned();
     ServerProcess { child, base_url }
+}
+
+impl ServerProcess {
+    /// The bound address, e.g. to restart on the same port or to put a proxy in front.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base_url.trim_start_matches("http://").parse().expect("host:port")
+    }
 }
 
 /// A server running in this process on its own runtime thread; dropping it shuts it down.

@@ -1,20 +1,17 @@
-//! Glue for sync tests: a real server (in-process on 127.0.0.1:0, or as a process that can be
-//! killed), enrolled tablets, and a small HTTP client for checking what the server holds.
+//! Glue for sync tests on top of the server kit (`crate::server`): enrolled tablets, one-shot
+//! syncs, and a small blocking HTTP client for checking what the server holds.
 
+use crate::server::{start_in_process_with, test_config, InProcessHandle, PASSWORD};
 use crate::TEST_KEY;
 use gridwalk_core::sync::{enrol, sync, HttpTransport, SyncOptions, SyncReport};
 use gridwalk_core::{Clock, SystemClock, Tablet};
 use gridwalk_domain::{IssueId, IssueState, Role};
 use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, LoginRequest, LoginResponse, ScopeUnit};
 use gridwalk_server::admin::{self, NewWorker};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-
-pub const PASSWORD: &str = "correct-horse-battery";
 
 /// A server data dir with the demo registry and the given workers (username, role, scope).
 pub fn server_data(dir: &Path, workers: &[(&str, Role, Vec<ScopeUnit>)]) {
@@ -34,92 +31,20 @@ pub fn server_data(dir: &Path, workers: &[(&str, Role, Vec<ScopeUnit>)]) {
     }
 }
 
-/// Generous limits: sync tests retry hard through faults.
-pub fn test_config() -> gridwalk_server::Config {
-    gridwalk_server::Config { rate_per_sec: 100_000.0, rate_burst: 100_000.0, ..Default::default() }
-}
-
-/// The server in this process, on its own runtime, until dropped.
+/// The server in this process on 127.0.0.1:0 with the kit's test limits, until dropped.
 pub struct InProcessServer {
     pub addr: SocketAddr,
-    pub data: PathBuf,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    rt: Option<tokio::runtime::Runtime>,
+    _handle: InProcessHandle,
 }
 
 impl InProcessServer {
     pub fn start(data: &Path) -> InProcessServer {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let state = gridwalk_server::AppState::open(data, test_config()).expect("open server state");
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(async move {
-            let _ = gridwalk_server::serve(listener, state, async move {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        InProcessServer { addr, data: data.to_path_buf(), shutdown: Some(tx), rt: Some(rt) }
+        let (url, handle) = start_in_process_with(data, test_config());
+        InProcessServer { addr: url.trim_start_matches("http://").parse().expect("host:port"), _handle: handle }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.rt.as_ref().unwrap()
-    }
-}
-
-impl Drop for InProcessServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(std::time::Duration::from_secs(2));
-        }
-    }
-}
-
-/// The real `gridwalk-server` binary as a child process, so a test can SIGKILL it.
-pub struct ServerProcess {
-    pub child: Child,
-    pub addr: SocketAddr,
-}
-
-impl ServerProcess {
-    /// Start on `listen` (use port 0 for a fresh port, or a known port to restart in place).
-    pub fn start(data: &Path, listen: &str) -> ServerProcess {
-        let bin = crate::workspace_bin("gridwalk-server");
-        let mut child = Command::new(bin)
-            .args(["serve", "--data", data.to_str().unwrap(), "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gridwalk-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr =
-            line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected first line {line:?}")).parse().unwrap();
-        ServerProcess { child, addr }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn kill(mut self) {
-        self.child.kill().expect("SIGKILL the server");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

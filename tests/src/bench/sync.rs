@@ -116,7 +116,8 @@ pub fn run(dir: &Path) -> Vec<BenchResult> {
     let server_dir = dir.join("server");
     server_data(&server_dir, &[("wang", Role::GridWorker, vec![ScopeUnit::Community("CY10-C01".into())])]);
     let server = InProcessServer::start(&server_dir);
-    let raw_url = bare_server(server.runtime());
+    let bare_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let raw_url = bare_server(&bare_rt);
     let mut t = enrolled_tablet(&dir.join("t.db"), &server.url(), "wang", system_clock());
     sync_once(&mut t, &server.url());
     let yard = t.search_courtyards(&CourtyardQuery { limit: 1, ..Default::default() }).unwrap()[0].id;
