@@ -11,6 +11,7 @@ type Bench = (&'static str, fn(&std::path::Path) -> Vec<BenchResult>);
 const BENCHES: &[Bench] = &[
     ("store.record_issue", |d| vec![bench::store::record_issue(d)]),
     ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)]),
+    ("server.ingest_4000_devices", bench::server_ingest::run_in),
     ("sync", bench::sync::run),
     ("app.cold_start_today", bench::app_start::run),
 ];
