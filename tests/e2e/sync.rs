@@ -168,23 +168,34 @@ fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
     let mut t = enrolled_tablet(&db, &url, "wang", system_clock());
     sync_once(&mut t, &url);
     let yard = first_yard(&t).id;
-    for i in 0..1500 {
+    for i in 0..3000 {
         report(&mut t, yard, i, vec![]);
     }
+    let device = t.identity().unwrap().device;
     let pusher = {
         let url = url.clone();
         std::thread::spawn(move || {
             let transport = HttpTransport::new(&url).unwrap();
-            let mut opts = fast_retries();
-            opts.max_attempts = 200;
+            // Small batches: many acknowledged round trips, so every kill lands mid-push.
+            let opts = gridwalk_core::sync::SyncOptions { max_attempts: 200, max_batch: 25, ..fast_retries() };
             let result = sync(&mut t, &transport, &opts, &AtomicBool::new(false), &mut |_| {});
             (t, result.map(|r| r.retries))
         })
     };
     let mut server = first;
-    for _ in 0..3 {
-        std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(50..300)));
+    let mut stored_before = 0;
+    for kill in 0..3 {
+        // Kill only once this server has taken some of the push, at a random moment after.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while server_events_of(&server_dir, device).0 <= stored_before {
+            assert!(std::time::Instant::now() < deadline, "the push makes progress after restart {kill}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(0..40)));
         drop(server); // SIGKILL: the kit kills the process on drop
+        let (stored, _, _) = server_events_of(&server_dir, device);
+        assert!(stored < 3000, "kill {kill} landed before the push finished ({stored} stored)");
+        stored_before = stored;
         std::thread::sleep(Duration::from_millis(100));
         server = spawn_server_process_on(&server_dir, &addr.to_string());
     }
