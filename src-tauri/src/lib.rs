@@ -49,7 +49,7 @@ async fn unlock(app: AppHandle, pin: String) -> CmdResult<()> {
 
 #[tauri::command]
 async fn lock(app: AppHandle) -> CmdResult<()> {
-    blocking(app, |s| Ok(s.lock())).await
+    blocking(app, |s| s.lock()).await
 }
 
 #[tauri::command]

@@ -75,11 +75,15 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(dir: PathBuf) -> std::io::Result<Shell> {
+        Shell::with_clock(dir, Arc::new(SystemClock::default()))
+    }
+
+    /// With an injected clock (tests move it to check the idle lock and the lockout).
+    pub fn with_clock(dir: PathBuf, clock: Arc<dyn Clock>) -> std::io::Result<Shell> {
         std::fs::create_dir_all(&dir)?;
         // Create the device secret on first run, before anything needs it.
         unlock::device_secret(&dir)?;
         let settings = Settings::load(&dir);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
         let idle = settings.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
         Ok(Shell {
             last_activity_ms: AtomicI64::new(clock.now_ms()),
@@ -150,10 +154,9 @@ impl Shell {
         }
     }
 
-    pub fn lock(&self) {
-        if let Ok(mut guard) = self.tablet.lock() {
-            *guard = None;
-        }
+    pub fn lock(&self) -> CmdResult<()> {
+        *self.tablet.lock().map_err(|_| err("internal", "the store lock was poisoned"))? = None;
+        Ok(())
     }
 
     /// Open the store with the key derived from `pin`. Wrong PINs are counted and, past the
@@ -248,5 +251,68 @@ impl Shell {
 fn remove_store_files(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwalk_core::ManualClock;
+
+    const PIN: &str = "246810";
+
+    /// A shell over a store keyed from PIN + this device's secret, as enrolment leaves it.
+    fn enrolled(clock: Arc<ManualClock>) -> (tempfile::TempDir, Shell) {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::with_clock(dir.path().to_owned(), clock.clone()).unwrap();
+        let key = unlock::derive_key(PIN, &unlock::device_secret(dir.path()).unwrap());
+        drop(Tablet::open(&dir.path().join(STORE_FILE), &key, clock).unwrap());
+        (dir, shell)
+    }
+
+    #[test]
+    fn wrong_pins_are_refused_then_locked_out_and_the_right_pin_resets() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (_dir, shell) = enrolled(clock.clone());
+        for i in 1..=4 {
+            assert_eq!(shell.unlock("000000").unwrap_err().code, "wrong_pin", "wrong PIN {i}");
+        }
+        assert_eq!(shell.unlock("000000").unwrap_err().code, "wrong_pin", "the fifth is refused and starts a lockout");
+        assert_eq!(shell.unlock(PIN).unwrap_err().code, "locked_out", "during the lockout even the right PIN waits");
+        assert!(shell.status().retry_in_ms > 0 && !shell.status().unlocked);
+        clock.advance(30_001);
+        shell.unlock(PIN).expect("after the lockout the right PIN opens the store");
+        assert!(shell.status().unlocked);
+        assert_eq!(shell.status().pin_failures, 0, "a right PIN resets the count");
+    }
+
+    #[test]
+    fn the_app_locks_itself_after_the_idle_time() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (_dir, shell) = enrolled(clock.clone());
+        shell.set_idle_minutes(5).unwrap();
+        shell.unlock(PIN).unwrap();
+        clock.advance(4 * 60_000);
+        assert!(!shell.lock_if_idle(), "4 idle minutes of 5: still open");
+        shell.touch();
+        clock.advance(4 * 60_000);
+        assert!(!shell.lock_if_idle(), "activity restarted the idle clock");
+        clock.advance(60_001);
+        assert!(shell.lock_if_idle(), "5 idle minutes: locked");
+        assert!(!shell.status().unlocked);
+        assert_eq!(shell.with_tablet(|t| t.sync_state()).unwrap_err().code, "locked", "commands need the PIN again");
+    }
+
+    #[test]
+    fn enrolment_refuses_bad_input_before_touching_the_network() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let dir = tempfile::tempdir().unwrap();
+        let shell = Shell::with_clock(dir.path().to_owned(), clock).unwrap();
+        assert_eq!(shell.enrol("http://127.0.0.1:9", "wang", "pw", "12").unwrap_err().code, "bad_pin");
+        assert_eq!(shell.enrol("ftp://x", "wang", "pw", PIN).unwrap_err().code, "bad_server_url");
+        // Nothing listens on port 9 here: the login fails and no store is left behind.
+        assert_eq!(shell.enrol("http://127.0.0.1:9", "wang", "pw", PIN).unwrap_err().code, "offline");
+        assert!(!dir.path().join(STORE_FILE).exists() && !dir.path().join(ENROLLING_FILE).exists());
+        assert!(!shell.status().enrolled);
     }
 }

@@ -45,7 +45,7 @@ export default {
     take_photo: 'Take photo', pick_photo: 'Pick photo', submit: 'Report', saved: 'Issue reported', saved_contact: 'Contact saved: {c}',
   },
   issue: {
-    title: 'Issue', timeline: 'Timeline', respond: 'Respond (resident contacted)', respond_ph: 'How the resident was contacted…',
+    title: 'Issue', timeline: 'Timeline', respond: 'Respond', respond_ph: 'How the resident was contacted…',
     note: 'Add note', note_ph: 'Note…', resolve: 'Resolve', resolve_ph: 'What was done…', resolve_photo: 'Photo of the result',
     callback: 'Callback', callback_ph: 'What the resident said…', reopen: 'Reopen', reopen_ph: 'Why…', satisfaction: 'Satisfaction',
     status: 'Status', received: 'Received', due: 'Respond by', responded: 'Responded', contact: 'Contact',

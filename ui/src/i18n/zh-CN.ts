@@ -43,7 +43,7 @@ export default {
     saved_contact: '联系方式已保存：{c}',
   },
   issue: {
-    title: '诉求详情', timeline: '办理过程', respond: '响应（已联系居民）', respond_ph: '联系情况…', note: '添加备注',
+    title: '诉求详情', timeline: '办理过程', respond: '响应居民', respond_ph: '联系情况…', note: '添加备注',
     note_ph: '备注内容…', resolve: '办结', resolve_ph: '解决情况…', resolve_photo: '办结照片', callback: '回访',
     callback_ph: '回访记录…', reopen: '重新办理', reopen_ph: '原因…', satisfaction: '满意度', status: '状态',
     received: '接收时间', due: '响应时限', responded: '响应时间', contact: '联系方式', conflict: '冲突（未生效）',
