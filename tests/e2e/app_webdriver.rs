@@ -105,10 +105,17 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     s.wait("[data-testid=issue-card] [data-testid=countdown]", 10);
     shoot(&s, "today");
 
-    // The Sync screen lists the queue; a sync now fails cleanly (the server is down).
+    // The Sync screen lists the queue. A sync with the server down retries, shows it, and can
+    // be stopped; nothing leaves the queue.
     s.click("[data-testid=tab-sync]");
     s.wait("[data-testid=sync-queue-count][data-count='2']", 20);
     assert_eq!(s.exec("return document.querySelectorAll('[data-testid=queue-item]').length", json!([])), json!(2));
+    s.click("[data-testid=sync-start]");
+    s.wait_until("the retry notice", "return document.body.innerText.includes('正在重试')", 20);
+    s.click("[data-testid=sync-cancel]");
+    s.wait("[data-testid=sync-result][data-status=failed]", 20);
+    assert!(s.text("[data-testid=sync-result]").contains("已停止"), "a stopped sync says so");
+    s.wait("[data-testid=sync-queue-count][data-count='2']", 10);
     shoot(&s, "sync-queued");
 
     // The server comes back on the same port; sync from the Sync screen.
