@@ -35,7 +35,7 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     let mut server = Server::setup(server_dir.path(), USER, NAME, PASSWORD);
     let display = start_xvfb();
     let data_dir = app_dir.path().to_str().unwrap().to_owned();
-    let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir), ("LANG", "zh_CN.UTF-8")]);
+    let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir)]);
     let s = Session::start(&driver, &app_binary());
 
     // Enrol: a fresh tablet opens on the enrolment screen, in Chinese.

@@ -5,7 +5,10 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 /// Shipped migrations, in order. Never edit one that has shipped: append a new one.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_store", include_str!("../migrations/0001_store.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_store", include_str!("../migrations/0001_store.sql")),
+    ("0002_issue_counts", include_str!("../migrations/0002_issue_counts.sql")),
+];
 
 /// The 256-bit key of a store. The shell derives it from the worker's PIN and a device secret.
 #[derive(Clone)]
@@ -97,6 +100,20 @@ mod tests {
         }
     }
     const SHIPPED_0001: &str = "c326e7192e281f6f019041d7834fc71c0c89654d00f6554a2775ffbab61edc38";
+
+    #[test]
+    fn open_issue_counts_read_only_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("m.db"), &StoreKey([3; 32])).unwrap();
+        let plan: Vec<String> = conn
+            .prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM issues i WHERE i.courtyard_id = ?1 AND i.status != 'closed'")
+            .unwrap()
+            .query_map(["x"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(plan.iter().any(|p| p.contains("COVERING INDEX issues_courtyard_status")), "the count is index-only: {plan:?}");
+    }
 
     #[test]
     fn a_newer_schema_is_refused() {
