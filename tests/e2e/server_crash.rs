@@ -23,29 +23,17 @@ struct Tablet {
 }
 
 fn make_event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -> Event {
-    let ms = 1_760_000_000_000 + seq as i64;
-    let mut bits = [0u8; 10];
-    bits[..6].copy_from_slice(&device.0.as_bytes()[10..16]);
-    bits[6..].copy_from_slice(&(seq as u32).to_be_bytes());
-    Event {
-        id: EventId::from_parts(ms as u64, bits),
-        author: worker,
-        device,
-        hlc: Hlc::new(ms, 0),
-        wall_ms: ms,
-        clock_offset_ms: 0,
-        entity: Entity::Issue(IssueId::from_parts(ms as u64, bits)),
-        body: EventBody::IssueReported(IssueReport {
-            courtyard: yard,
-            category: Category::Sanitation,
-            source: IssueSource::Visit,
-            description: format!("垃圾堆放 #{seq}"),
-            contact: None,
-            location: None,
-            received_at_ms: None,
-            external_ref: None,
-        }),
-    }
+    let report = IssueReport {
+        courtyard: yard,
+        category: Category::Sanitation,
+        source: IssueSource::Visit,
+        description: format!("垃圾堆放 #{seq}"),
+        contact: None,
+        location: None,
+        received_at_ms: None,
+        external_ref: None,
+    };
+    gridwalk_e2e::server::report_event(worker, device, seq, report)
 }
 
 /// Push until the server dies: resend from the server's ack, then new events.

@@ -32,6 +32,34 @@ fn standard_server(dir: &Path) {
     );
 }
 
+/// The standard server in this process, in a temp dir that lives as long as it.
+struct Site {
+    dir: tempfile::TempDir,
+    server_dir: std::path::PathBuf,
+    server: InProcessServer,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let server_dir = dir.path().join("server");
+        standard_server(&server_dir);
+        let server = InProcessServer::start(&server_dir);
+        Site { dir, server_dir, server }
+    }
+
+    fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// `username`'s tablet in `file`, enrolled and holding its scope's registry.
+    fn tablet(&self, file: &str, username: &str) -> Tablet {
+        let mut t = enrolled_tablet(&self.dir.path().join(file), &self.url(), username, system_clock());
+        sync_once(&mut t, &self.url());
+        t
+    }
+}
+
 fn first_yard(t: &Tablet) -> CourtyardRow {
     t.search_courtyards(&CourtyardQuery { limit: 1, ..Default::default() }).unwrap().remove(0)
 }
@@ -59,17 +87,13 @@ fn assert_exactly_once(server_dir: &Path, t: &Tablet, rule: &str) {
 
 #[test]
 fn two_tablets_editing_one_issue_offline_converge_with_full_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut a = enrolled_tablet(&dir.path().join("a.db"), &server.url(), "wang", system_clock());
-    let mut b = enrolled_tablet(&dir.path().join("b.db"), &server.url(), "zhao", system_clock());
-    sync_once(&mut a, &server.url());
+    let site = Site::new();
+    let mut a = site.tablet("a.db", "wang");
+    let mut b = site.tablet("b.db", "zhao");
     let yard = first_yard(&a);
     let issue = report(&mut a, yard.id, 1, vec![]);
-    sync_once(&mut a, &server.url());
-    sync_once(&mut b, &server.url());
+    sync_once(&mut a, &site.url());
+    sync_once(&mut b, &site.url());
     assert!(b.issue(issue).is_ok(), "tablet B pulled the issue tablet A reported");
 
     // Both offline: A responds and resolves; B adds a note and also resolves.
@@ -78,13 +102,13 @@ fn two_tablets_editing_one_issue_offline_converge_with_full_history() {
     b.add_note(issue, "居民补充：二楼也不亮").unwrap();
     b.resolve(issue, "物业已处理", None).unwrap();
 
-    sync_once(&mut b, &server.url());
-    sync_once(&mut a, &server.url());
-    sync_once(&mut b, &server.url());
+    sync_once(&mut b, &site.url());
+    sync_once(&mut a, &site.url());
+    sync_once(&mut b, &site.url());
 
     let on_a = serde_json::to_value(a.issue(issue).unwrap().state).unwrap();
     let on_b = serde_json::to_value(b.issue(issue).unwrap().state).unwrap();
-    let on_server = serde_json::to_value(Api::login(&server.url(), "boss").issue(issue)).unwrap();
+    let on_server = serde_json::to_value(Api::login(&site.url(), "boss").issue(issue)).unwrap();
     assert_eq!(on_a, on_b, "both tablets fold the same events to the same state");
     assert_eq!(on_a, on_server, "the server folds to the same state as the tablets");
     let state = a.issue(issue).unwrap().state;
@@ -95,17 +119,13 @@ fn two_tablets_editing_one_issue_offline_converge_with_full_history() {
 
 #[test]
 fn faults_on_the_wire_deliver_2000_events_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
     let yard = first_yard(&t).id;
     for i in 0..2000 {
         report(&mut t, yard, i, vec![]);
     }
-    let proxy = FaultProxy::start(server.addr, 0x5eed, 35).unwrap();
+    let proxy = FaultProxy::start(site.server.addr, 0x5eed, 35).unwrap();
     let transport = HttpTransport::new(&proxy.url()).unwrap();
     // Small batches: hundreds of round trips, so every kind of fault hits pushes many times.
     let opts = gridwalk_core::sync::SyncOptions { max_batch: 20, ..fast_retries() };
@@ -121,24 +141,19 @@ fn faults_on_the_wire_deliver_2000_events_exactly_once() {
     for fault in ALL_FAULTS {
         assert!(counts.get(&fault).copied().unwrap_or(0) > 0, "the proxy injected {fault:?} at least once: {counts:?}");
     }
-    assert_exactly_once(&server_dir, &t, "drops, delays, resets, truncation and duplicated answers");
+    assert_exactly_once(&site.server_dir, &t, "drops, delays, resets, truncation and duplicated answers");
 }
 
 #[test]
 fn sigkill_of_the_tablet_during_sync_loses_and_doubles_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let db = dir.path().join("t.db");
-    let mut t = enrolled_tablet(&db, &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
-    drop(t);
+    let site = Site::new();
+    let db = site.dir.path().join("t.db");
+    drop(site.tablet("t.db", "wang"));
     let sim = env!("CARGO_BIN_EXE_tablet-sim");
     let mut rng = rand::thread_rng();
     for _trial in 0..50 {
         let mut child = std::process::Command::new(sim)
-            .args(["sync", db.to_str().unwrap(), &server.url(), "30"])
+            .args(["sync", db.to_str().unwrap(), &site.url(), "30"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -150,10 +165,10 @@ fn sigkill_of_the_tablet_during_sync_loses_and_doubles_nothing() {
     let mut t = Tablet::open(&db, &TEST_KEY, system_clock()).unwrap();
     let ok: String = t.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok", "the tablet store is sound after 50 SIGKILLs");
-    sync_once(&mut t, &server.url());
+    sync_once(&mut t, &site.url());
     let logged: i64 = t.connection().query_row("SELECT count(*) FROM device_log", [], |r| r.get(0)).unwrap();
     assert!(logged > 50, "the trials recorded and synced something ({logged} events)");
-    assert_exactly_once(&server_dir, &t, "kill -9 of the tablet mid-sync");
+    assert_exactly_once(&site.server_dir, &t, "kill -9 of the tablet mid-sync");
 }
 
 #[test]
@@ -209,12 +224,10 @@ fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
 #[test]
 fn skewed_device_clocks_still_give_correct_response_times() {
     for skew_hours in [2i64, -2] {
-        let dir = tempfile::tempdir().unwrap();
-        let server_dir = dir.path().join("server");
-        standard_server(&server_dir);
-        let server = InProcessServer::start(&server_dir);
+        let site = Site::new();
+        let server = &site.server;
         let clock = Arc::new(SystemClock { skew_ms: skew_hours * 3_600_000 });
-        let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", clock);
+        let mut t = enrolled_tablet(&site.dir.path().join("t.db"), &server.url(), "wang", clock);
         assert!((t.clock_offset_ms() + skew_hours * 3_600_000).abs() < 5_000, "enrolment measured the {skew_hours} h skew");
         sync_once(&mut t, &server.url());
         let yard = first_yard(&t);
@@ -244,20 +257,15 @@ fn skewed_device_clocks_still_give_correct_response_times() {
 
 #[test]
 fn a_hotline_issue_reaches_only_its_courtyards_worker() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut wang = enrolled_tablet(&dir.path().join("wang.db"), &server.url(), "wang", system_clock());
-    let mut li = enrolled_tablet(&dir.path().join("li.db"), &server.url(), "li", system_clock());
-    sync_once(&mut wang, &server.url());
-    sync_once(&mut li, &server.url());
+    let site = Site::new();
+    let mut wang = site.tablet("wang.db", "wang");
+    let mut li = site.tablet("li.db", "li");
     let yard = wang.search_courtyards(&CourtyardQuery { text: "惠新西街33号院".into(), ..Default::default() }).unwrap().remove(0);
     assert!(
         li.search_courtyards(&CourtyardQuery { text: "惠新西街33号院".into(), ..Default::default() }).unwrap().is_empty(),
         "li's registry holds only li's scope"
     );
-    let order = Api::login(&server.url(), "boss").hotline(&HotlineIntake {
+    let order = Api::login(&site.url(), "boss").hotline(&HotlineIntake {
         order_no: "12345-0001".into(),
         place: IntakePlace::Courtyard { courtyard_id: yard.id },
         category: "street_light".into(),
@@ -265,8 +273,8 @@ fn a_hotline_issue_reaches_only_its_courtyards_worker() {
         received_at_ms: SystemClock::default().now_ms(),
         contact: None,
     });
-    sync_once(&mut wang, &server.url());
-    sync_once(&mut li, &server.url());
+    sync_once(&mut wang, &site.url());
+    sync_once(&mut li, &site.url());
     let on_wang = wang.issue(order.issue_id).expect("the courtyard's worker pulled the hotline issue");
     assert_eq!(on_wang.state.report.unwrap().source, IssueSource::Hotline);
     assert!(li.issue(order.issue_id).is_err(), "a worker of another community never receives it");
@@ -276,12 +284,8 @@ fn a_hotline_issue_reaches_only_its_courtyards_worker() {
 
 #[test]
 fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
     let yard = first_yard(&t).id;
     let mut shas = Vec::new();
     for i in 0..2000 {
@@ -298,7 +302,7 @@ fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
         report(&mut t, yard, i, photos);
     }
     let mut seen: Vec<Progress> = Vec::new();
-    let transport = HttpTransport::new(&server.url()).unwrap();
+    let transport = HttpTransport::new(&site.url()).unwrap();
     let report =
         sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(false), &mut |p| seen.push(p.clone())).expect("one sync does it all");
     assert_eq!(report.pushed, 2200, "2,000 reports and their 200 photo events pushed");
@@ -307,28 +311,24 @@ fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
     assert!(pushes.windows(2).all(|w| w[0].events_done <= w[1].events_done), "push progress only moves forward");
     assert_eq!(pushes.last().map(|p| (p.events_done, p.events_total)), Some((2200, 2200)), "push progress ends at its total");
     assert!(seen.iter().any(|p| p.phase == Phase::Photos), "photo progress is reported");
-    let api = Api::login(&server.url(), "wang");
+    let api = Api::login(&site.url(), "wang");
     for sha in &shas {
         let (status, body) = api.get_json(&format!("/api/v1/blobs/{sha}"));
         assert_eq!((status, body["complete"].as_bool()), (200, Some(true)), "photo {sha} is complete on the server");
     }
-    assert_exactly_once(&server_dir, &t, "a week offline");
+    assert_exactly_once(&site.server_dir, &t, "a week offline");
 }
 
 #[test]
 fn a_revoked_device_stops_keeps_everything_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
     let yard = first_yard(&t).id;
     for i in 0..5 {
         report(&mut t, yard, i, vec![]);
     }
-    gridwalk_server::admin::revoke_device(&server_dir, t.identity().unwrap().device).unwrap();
-    let transport = HttpTransport::new(&server.url()).unwrap();
+    gridwalk_server::admin::revoke_device(&site.server_dir, t.identity().unwrap().device).unwrap();
+    let transport = HttpTransport::new(&site.url()).unwrap();
     let err = sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
     assert_eq!(err.code(), "device_revoked", "a 401 stops the engine with device_revoked");
     let state = t.sync_state().unwrap();
@@ -341,12 +341,8 @@ fn a_revoked_device_stops_keeps_everything_and_says_so() {
 
 #[test]
 fn a_rejected_record_is_kept_with_its_reason_never_blocks_and_can_be_corrected() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
     let mine = first_yard(&t).id;
     // The tablet is handed the whole district's registry (say, a stale install), so the
     // worker can report in a courtyard outside their scope; the server must refuse that one.
@@ -354,13 +350,13 @@ fn a_rejected_record_is_kept_with_its_reason_never_blocks_and_can_be_corrected()
     let outside = t.search_courtyards(&CourtyardQuery { text: "花家地南里".into(), limit: 1, ..Default::default() }).unwrap().remove(0).id;
     let bad = report(&mut t, outside, 1, vec![]);
     let good = report(&mut t, mine, 2, vec![]);
-    let r = sync_once(&mut t, &server.url());
+    let r = sync_once(&mut t, &site.url());
     assert_eq!(r.rejected, 1, "exactly the out-of-scope report is rejected");
     let rejected = t.rejected_records().unwrap();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].code, "out_of_scope", "the reason is kept and shown");
     assert_eq!(t.issue(bad).unwrap().state.status, IssueStatus::Reported, "the rejected record stays on the tablet");
-    let boss = Api::login(&server.url(), "boss");
+    let boss = Api::login(&site.url(), "boss");
     assert_eq!(boss.issue(good).report.unwrap().courtyard, mine, "the record behind the rejected one reached the server");
     let rows = t.list_issues(&IssueFilter::default(), None, 10).unwrap().items;
     assert_eq!(rows.iter().find(|r| r.id == bad).unwrap().sync_state, "rejected", "the record shows its rejected state");
@@ -371,26 +367,20 @@ fn a_rejected_record_is_kept_with_its_reason_never_blocks_and_can_be_corrected()
         r.courtyard = mine;
     }
     t.correct_rejected(rejected[0].seq, corrected).unwrap();
-    sync_once(&mut t, &server.url());
+    sync_once(&mut t, &site.url());
     assert!(t.rejected_records().unwrap().is_empty(), "nothing is left rejected after the correction");
     assert_eq!(boss.issue(bad).report.unwrap().courtyard, mine, "the corrected report reached the server under the same issue id");
 }
 
 #[test]
 fn cancelling_a_sync_stops_it_and_keeps_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    let yard = {
-        sync_once(&mut t, &server.url());
-        first_yard(&t).id
-    };
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
+    let yard = first_yard(&t).id;
     for i in 0..3 {
         report(&mut t, yard, i, vec![]);
     }
-    let transport = HttpTransport::new(&server.url()).unwrap();
+    let transport = HttpTransport::new(&site.url()).unwrap();
     let err = sync(&mut t, &transport, &fast_retries(), &AtomicBool::new(true), &mut |_| {}).unwrap_err();
     assert_eq!(err.code(), "cancelled", "a cancelled sync says so");
     assert_eq!(t.sync_state().unwrap().queue_depth, 3, "cancelling loses nothing");
@@ -398,22 +388,18 @@ fn cancelling_a_sync_stops_it_and_keeps_the_queue() {
 
 #[test]
 fn a_photo_upload_resumes_from_what_the_server_holds() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    standard_server(&server_dir);
-    let server = InProcessServer::start(&server_dir);
-    let mut t = enrolled_tablet(&dir.path().join("t.db"), &server.url(), "wang", system_clock());
-    sync_once(&mut t, &server.url());
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
     let yard = first_yard(&t).id;
     let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     png.extend((0..700_000u32).map(|i| (i % 251) as u8));
     let sha = t.store_photo(&png).unwrap();
     report(&mut t, yard, 1, vec![sha.clone()]);
     // An earlier attempt got the first 300,000 bytes across before the link dropped.
-    let api = Api::login(&server.url(), "wang");
+    let api = Api::login(&site.url(), "wang");
     let client = reqwest::blocking::Client::new();
     let held: gridwalk_proto::BlobStatus = client
-        .put(format!("{}/api/v1/blobs/{sha}?offset=0", server.url()))
+        .put(format!("{}/api/v1/blobs/{sha}?offset=0", site.url()))
         .bearer_auth(&api.token)
         .header("content-type", "application/octet-stream")
         .body(png[..300_000].to_vec())
@@ -422,7 +408,7 @@ fn a_photo_upload_resumes_from_what_the_server_holds() {
         .json()
         .unwrap();
     assert_eq!((held.held_bytes, held.complete), (300_000, false), "the server holds the partial upload");
-    let r = sync_once(&mut t, &server.url());
+    let r = sync_once(&mut t, &site.url());
     assert_eq!(r.photos_uploaded, 1);
     let (status, body) = api.get_json(&format!("/api/v1/blobs/{sha}"));
     assert_eq!(
@@ -430,6 +416,6 @@ fn a_photo_upload_resumes_from_what_the_server_holds() {
         (200, Some(png.len() as u64), Some(true)),
         "the upload resumed and completed"
     );
-    let blob = std::fs::read(server_dir.join("blobs").join(&sha)).expect("the verified blob is stored by its hash");
+    let blob = std::fs::read(site.server_dir.join("blobs").join(&sha)).expect("the verified blob is stored by its hash");
     assert_eq!(blob, png, "the resumed upload is byte-identical");
 }

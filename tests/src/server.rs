@@ -152,3 +152,28 @@ pub async fn push(http: &reqwest::Client, base_url: &str, token: &str, req: &Pus
     }
     resp.json().await.map_err(|_| 0u16)
 }
+
+/// An `IssueReported` event as `device`'s `seq`-th, with ids that differ per (device, seq), so
+/// load and crash tests can make many distinct events cheaply.
+pub fn report_event(
+    worker: gridwalk_domain::WorkerId,
+    device: DeviceId,
+    seq: u64,
+    report: gridwalk_domain::IssueReport,
+) -> gridwalk_domain::Event {
+    use gridwalk_domain::{Entity, Event, EventBody, EventId, Hlc, IssueId};
+    let ms = 1_760_000_000_000 + seq as i64;
+    let mut bits = [0u8; 10];
+    bits[..6].copy_from_slice(&device.0.as_bytes()[10..16]);
+    bits[6..].copy_from_slice(&(seq as u32).to_be_bytes());
+    Event {
+        id: EventId::from_parts(ms as u64, bits),
+        author: worker,
+        device,
+        hlc: Hlc::new(ms, 0),
+        wall_ms: ms,
+        clock_offset_ms: 0,
+        entity: Entity::Issue(IssueId::from_parts(ms as u64, bits)),
+        body: EventBody::IssueReported(report),
+    }
+}

@@ -18,29 +18,17 @@ const PACED: Duration = Duration::from_secs(10);
 const PACE: Duration = Duration::from_secs(8);
 
 fn event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -> Event {
-    let ms = 1_760_000_000_000 + seq as i64;
-    let mut bits = [0u8; 10];
-    bits[..6].copy_from_slice(&device.0.as_bytes()[10..16]);
-    bits[6..].copy_from_slice(&(seq as u32).to_be_bytes());
-    Event {
-        id: EventId::from_parts(ms as u64, bits),
-        author: worker,
-        device,
-        hlc: Hlc::new(ms, 0),
-        wall_ms: ms,
-        clock_offset_ms: 0,
-        entity: Entity::Issue(IssueId::from_parts(ms as u64, bits)),
-        body: EventBody::IssueReported(IssueReport {
-            courtyard: yard,
-            category: Category::StreetLight,
-            source: IssueSource::Visit,
-            description: format!("3号楼东侧路灯不亮，居民夜间出行不便，请尽快维修。编号{seq}"),
-            contact: Some(ResidentContact { name: Some("王阿姨".into()), phone: "13812345678".into() }),
-            location: Some(Location { lat: 39.98, lon: 116.41, accuracy_m: 10.0 }),
-            received_at_ms: None,
-            external_ref: None,
-        }),
-    }
+    let report = IssueReport {
+        courtyard: yard,
+        category: Category::StreetLight,
+        source: IssueSource::Visit,
+        description: format!("3号楼东侧路灯不亮，居民夜间出行不便，请尽快维修。编号{seq}"),
+        contact: Some(ResidentContact { name: Some("王阿姨".into()), phone: "13812345678".into() }),
+        location: Some(Location { lat: 39.98, lon: 116.41, accuracy_m: 10.0 }),
+        received_at_ms: None,
+        external_ref: None,
+    };
+    crate::server::report_event(worker, device, seq, report)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
