@@ -139,12 +139,6 @@ fn raw_baseline(dir: &std::path::Path, json: &str, duration: Duration) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Run in a fresh temporary directory.
-pub fn run() -> Vec<BenchResult> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    run_in(dir.path())
-}
-
 /// The benchmark, with its files under `dir`.
 pub fn run_in(dir: &std::path::Path) -> Vec<BenchResult> {
     let data = dir.join("server");
