@@ -99,7 +99,7 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_doubles_none() {
 /// Restart on the same data dir and check what the server holds.
 fn verify(data: &std::path::Path, tablets: &[Tablet], trial: usize) {
     let restarted = spawn_server_process(data);
-    let conn = rusqlite::Connection::open(data.join(gridwalk_server::db::DB_FILE)).unwrap();
+    let conn = rusqlite::Connection::open(data.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok", "trial {trial}: the database is intact after kill -9");
     for t in tablets {

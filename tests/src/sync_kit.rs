@@ -123,7 +123,7 @@ impl Api {
 
 /// What the server's database holds for one device: (rows, distinct seqs, max seq).
 pub fn server_events_of(data: &Path, device: gridwalk_domain::DeviceId) -> (i64, i64, i64) {
-    let conn = rusqlite::Connection::open(data.join(gridwalk_server::db::DB_FILE)).unwrap();
+    let conn = rusqlite::Connection::open(data.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
     conn.query_row(
         "SELECT count(*), count(DISTINCT seq), COALESCE(max(seq), 0) FROM events WHERE device_id = ?1",
         [device.to_string()],

@@ -1,7 +1,6 @@
 //! The tablet's brain. It owns the encrypted store, the device log and its outbox, the use
 //! cases the UI calls, and the sync engine. It never imports tauri: the shell adapts it.
 
-pub mod clock;
 pub mod db;
 pub mod error;
 mod photos;
@@ -11,9 +10,9 @@ pub mod sync;
 mod tablet;
 mod views;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::StoreKey;
 pub use error::{CoreError, Result};
+pub use gridwalk_clock::{Clock, ManualClock, SystemClock};
 pub use photos::{sniff_image, MAX_PHOTO_BYTES};
 pub use query::{Cursor, EventSync, IssueDetail, IssueFilter, IssueRow, Page, VisitRow};
 pub use registry::{CourtyardQuery, CourtyardRow};

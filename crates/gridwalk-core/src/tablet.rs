@@ -1,10 +1,10 @@
 //! The tablet's use cases. One [`Tablet`] owns the store connection; every call that records
 //! something returns only after its transaction (event, device log, views) has committed.
 
-use crate::clock::Clock;
 use crate::db::{self, StoreKey};
 use crate::error::{CoreError, Result};
 use crate::views;
+use gridwalk_clock::Clock;
 use gridwalk_domain::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};

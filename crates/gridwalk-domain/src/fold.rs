@@ -41,6 +41,9 @@ pub struct IssueState {
     pub received_at_ms: Option<i64>,
     pub response_due_ms: Option<i64>,
     pub responded_at_ms: Option<i64>,
+    /// Who first answered the resident (responded, or resolved on the spot).
+    #[serde(default)]
+    pub responded_by: Option<WorkerId>,
     pub resolved_at_ms: Option<i64>,
     pub closed_at_ms: Option<i64>,
     pub satisfaction: Option<Satisfaction>,
@@ -84,6 +87,7 @@ impl IssueState {
             received_at_ms: None,
             response_due_ms: None,
             responded_at_ms: None,
+            responded_by: None,
             resolved_at_ms: None,
             closed_at_ms: None,
             satisfaction: None,
@@ -169,6 +173,7 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
         // first (the issue is then in progress while the response clock still runs).
         (EventBody::IssueResponded { .. }, Reported | InProgress) if s.responded_at_ms.is_none() => {
             s.responded_at_ms = Some(at);
+            s.responded_by = Some(e.author);
             if s.status == Reported {
                 s.status = Responded;
             }
@@ -195,7 +200,10 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
         }
         (EventBody::IssueResolved { photo_sha256, .. }, Reported | Responded | InProgress) => {
             // Solving the problem on the spot also answers the resident.
-            s.responded_at_ms.get_or_insert(at);
+            if s.responded_at_ms.is_none() {
+                s.responded_at_ms = Some(at);
+                s.responded_by = Some(e.author);
+            }
             s.status = Resolved;
             s.resolved_at_ms = Some(at);
             if let Some(h) = photo_sha256 {

@@ -29,7 +29,6 @@
 //! For `by=worker`, an issue belongs to the worker who first responded (the author of the event
 //! that set `responded_at_ms`), or else to the worker who reported it.
 
-use crate::event::EventBody;
 use crate::fold::{IssueState, RESPONSE_WINDOW_MS};
 use crate::ids::WorkerId;
 use crate::vocab::{IssueStatus, Satisfaction};
@@ -108,13 +107,7 @@ impl RateFacts {
 
 /// The worker an issue counts for under `by=worker`: who first responded, else who reported it.
 pub fn issue_worker(s: &IssueState) -> Option<WorkerId> {
-    let responder = s.responded_at_ms.and_then(|at| {
-        s.history.iter().find_map(|h| {
-            let answers = matches!(h.event.body, EventBody::IssueResponded { .. } | EventBody::IssueResolved { .. });
-            (h.conflict.is_none() && answers && h.event.corrected_ms() == at).then_some(h.event.author)
-        })
-    });
-    responder.or(s.reported_by)
+    s.responded_by.or(s.reported_by)
 }
 
 /// A numerator over a denominator; `rate` is `None` when the denominator is 0.
@@ -191,6 +184,7 @@ pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventBody;
 
     const H: i64 = 3_600_000;
     const MIN: i64 = 60_000;

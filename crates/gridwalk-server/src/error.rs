@@ -76,7 +76,9 @@ pub enum Error {
     #[error("the registry file has {} bad rows; first: {}", .0.len(), .0.first().map(|e| e.to_string()).unwrap_or_default())]
     RegistryImport(Vec<ImportError>),
     #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(String),
+    #[error("the database was written by a newer build (schema {found}, this build knows {known})")]
+    SchemaTooNew { found: i64, known: i64 },
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
@@ -126,6 +128,7 @@ impl Error {
             Error::BadBlobHash => "bad_blob_hash",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
             Error::Storage(_) => "storage",
+            Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io(_) => "io",
             Error::Corrupt(_) => "corrupt",
             Error::Internal(_) => "internal",
@@ -156,7 +159,7 @@ impl Error {
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
             Error::LoginLocked { .. } | Error::RateLimited => 429,
-            Error::Storage(_) | Error::Io(_) | Error::Corrupt(_) | Error::Internal(_) => 500,
+            Error::Storage(_) | Error::SchemaTooNew { .. } | Error::Io(_) | Error::Corrupt(_) | Error::Internal(_) => 500,
         }
     }
 

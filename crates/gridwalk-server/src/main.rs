@@ -3,8 +3,8 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use gridwalk_domain::{DeviceId, Role};
-use gridwalk_server::admin::{self, NewWorker};
-use gridwalk_server::registry::parse_scope_unit;
+use gridwalk_server::app::admin::{self, NewWorker};
+use gridwalk_server::app::registry::parse_scope_unit;
 use gridwalk_server::{AppState, Config};
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,5 +1,6 @@
-//! Time and randomness come in through [`Clock`], so tests can skew a tablet's clock by hours
-//! and replay ids, and the domain stays pure.
+//! Time and randomness come in through [`Clock`], on the tablet and on the server alike, so tests
+//! can skew a tablet's clock by hours, drive the server's escalation job by hand and replay ids,
+//! and the domain stays pure.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

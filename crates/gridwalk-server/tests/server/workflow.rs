@@ -2,66 +2,47 @@
 //! clock, recurrence links, department scope, rates and pledges endpoints. Every assertion
 //! message names the rule it checks.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use super::kit::{self, fast_config, Site};
+use axum::http::{Method, StatusCode};
 use axum::Router;
+use gridwalk_clock::{Clock, ManualClock};
 use gridwalk_domain::*;
 use gridwalk_proto::*;
-use gridwalk_server::admin::{self, NewWorker};
-use gridwalk_server::{app, AppState, Config};
+use gridwalk_server::AppState;
 use serde_json::Value;
-use tower::ServiceExt;
+use std::sync::Arc;
 
-const PASSWORD: &str = "correct horse battery";
 const DEPT: &str = "区城管委";
 const H: i64 = 3_600_000;
 /// Event times of the fixtures: 2025-10-09, well in the past of any test run.
 const T0: i64 = 1_760_000_000_000;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    site: Site,
     app: Router,
     state: AppState,
+    /// The server's clock: it starts at the real now and moves only when a test says so.
+    clock: Arc<ManualClock>,
     yard: Courtyard,
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    admin::load_demo_registry(dir.path()).unwrap();
-    let reg = registry_gen::demo_registry();
-    let yard = reg.courtyards[0].clone();
-    let conn = admin::open(dir.path()).unwrap();
-    let workers = [
+    let yard = registry_gen::demo_registry().courtyards[0].clone();
+    let site = Site::demo(&[
         ("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard.code.clone())]),
         ("boss", Role::Supervisor, vec![ScopeUnit::District]),
         ("dept", Role::DepartmentStaff, vec![ScopeUnit::Department(DEPT.into())]),
         ("otherdept", Role::DepartmentStaff, vec![ScopeUnit::Department("区住建委".into())]),
-    ];
-    for (username, role, scope) in workers {
-        admin::add_worker_on(
-            &conn,
-            &NewWorker { username: username.into(), name: username.into(), role, scope, password: PASSWORD.into() },
-        )
-        .unwrap();
-    }
-    drop(conn);
-    let config = Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() };
-    let state = AppState::open(dir.path(), config).unwrap();
-    Fixture { app: app(state.clone()), state, _dir: dir, yard }
+    ]);
+    let clock = Arc::new(ManualClock::new(kit::now_ms()));
+    let (state, app) = site.serve_at(fast_config(), clock.clone());
+    Fixture { site, app, state, clock, yard }
 }
 
 async fn call(app: &Router, method: Method, uri: &str, token: Option<&str>, body: Option<Vec<u8>>) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let resp = app.clone().oneshot(req.body(Body::from(body.unwrap_or_default())).unwrap()).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let content_type = body.is_some().then_some("application/json");
+    let r = kit::send(app, method, uri, token, content_type, body.unwrap_or_default()).await;
+    (r.status, serde_json::from_slice(&r.bytes).unwrap_or(Value::Null))
 }
 
 async fn get(app: &Router, uri: &str, who: &LoginResponse) -> (StatusCode, Value) {
@@ -69,10 +50,7 @@ async fn get(app: &Router, uri: &str, who: &LoginResponse) -> (StatusCode, Value
 }
 
 async fn login(app: &Router, username: &str) -> LoginResponse {
-    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "t".into() };
-    let (status, body) = call(app, Method::POST, "/api/v1/auth/login", None, Some(serde_json::to_vec(&req).unwrap())).await;
-    assert_eq!(status, StatusCode::OK, "{username} logs in");
-    serde_json::from_value(body).unwrap()
+    kit::login(app, username).await
 }
 
 /// A worker's device, with its next sequence number.
@@ -180,7 +158,8 @@ async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server
         (T0 + 144 * H + 60_000, vec!["whistle_next:community"]),
     ];
     for (now, want) in cases {
-        let done = f.state.run_escalations(now).await.unwrap();
+        f.clock.set(now);
+        let done = f.state.run_escalations().await.unwrap();
         assert_eq!(kinds(&done), want, "at +{} min: each escalation is due once, at its rule's time", (now - T0) / 60_000);
     }
     let state = issue_state(&f, &boss, issue).await;
@@ -193,7 +172,7 @@ async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server
     assert_eq!(state.status, IssueStatus::InProgress, "a whistle puts the issue in progress");
     let auto: Vec<&Event> = state.history.iter().map(|h| &h.event).filter(|e| e.body.kind() == "whistled").collect();
     assert!(
-        auto.iter().all(|e| e.device == gridwalk_server::hotline::hotline_device() && e.wall_ms > T0),
+        auto.iter().all(|e| e.device == gridwalk_server::app::authored::hotline_device() && e.wall_ms > T0),
         "automatic whistles are authored by the server's own device"
     );
     let seen = pulled(&f, &walker).await;
@@ -210,7 +189,7 @@ async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server
     assert_eq!(alerts.alerts[0].issue.as_ref().map(|i| i.id), Some(issue), "an alert carries its issue's summary");
     let (status, body) = get(&f.app, "/api/v1/alerts", &walker).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "alerts are for supervisors and admins");
-    let conn = rusqlite::Connection::open(f._dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
+    let conn = f.site.db();
     let audited: i64 = conn
         .query_row("SELECT count(*) FROM audit WHERE actor = 'system' AND action IN ('alert_supervisor', 'whistle_next')", [], |r| r.get(0))
         .unwrap();
@@ -297,7 +276,7 @@ async fn department_staff_see_and_touch_only_issues_whistled_to_their_department
     }
     let state = issue_state(&f, &w.who, whistled).await;
     assert!(state.whistles[0].reported_in_at_ms.is_some(), "the department's report-in is folded into the whistle");
-    let conn = rusqlite::Connection::open(f._dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
+    let conn = f.site.db();
     let row: (String, String, Option<i64>) = conn
         .query_row("SELECT target, level, reported_in_at_ms FROM issue_whistles WHERE issue_id = ?1", [whistled.to_string()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -366,30 +345,20 @@ async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_or
     let f = fixture();
     let boss = login(&f.app, "boss").await;
     let mut w = Device::new(&f.app, "walker").await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = f.clock.now_ms();
     let first = w.report(&f.app, now - 2 * H, f.yard.id, Category::StreetLight).await;
     w.push(&f.app, now - H, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
     assert_eq!(w.push(&f.app, now - H + 1, first, EventBody::IssueClosed { note: String::new() }).await, "accepted");
-    let key = admin::add_api_key(f._dir.path(), "12345 platform").unwrap().key;
+    let key = gridwalk_server::app::admin::add_api_key(f.site.dir.path(), "12345 platform").unwrap().key;
     let form = format!(
         "api_key={key}&service_code=street_light&lat={}&long={}&description=%E8%B7%AF%E7%81%AF%E5%8F%88%E4%B8%8D%E4%BA%AE",
         f.yard.point.lat, f.yard.point.lon
     );
-    let resp = f
-        .app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .method(Method::POST)
-                .uri("/open311/v2/requests.json")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(form))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED, "the Open311 request is filed");
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let resp =
+        kit::send(&f.app, Method::POST, "/open311/v2/requests.json", None, Some("application/x-www-form-urlencoded"), form.into_bytes())
+            .await;
+    assert_eq!(resp.status, StatusCode::CREATED, "the Open311 request is filed");
+    let bytes = resp.bytes;
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     let id: IssueId = body[0]["service_request_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(issue_state(&f, &boss, id).await.recurrence_of, Some(first), "an Open311 repeat of a closed issue is flagged");

@@ -1,35 +1,56 @@
-//! The server's state and its use cases as plain async functions. The HTTP layer only turns
-//! requests into calls here and results into responses.
+//! The use cases. Typed inputs and outputs, checked by one [`AppState::authorize`], running on
+//! storage through the traits of [`crate::store`]. Nothing here imports axum or a database
+//! driver: [`crate::http`] adapts requests to these calls, and the store keeps what they write.
 
-use crate::auth::{self, Action, Principal, RateLimiter};
+pub mod admin;
+pub mod auth;
+pub mod authored;
+pub mod authorize;
+pub mod dispatch;
+pub mod hotline;
+pub mod ingest;
+pub mod open311;
+pub mod query;
+pub mod registry;
+pub mod views;
+pub mod workflow;
+
+pub use auth::Principal;
+pub use authorize::{Action, Grant};
+
 use crate::config::Config;
-use crate::db::{now_ms, Db, DB_FILE};
 use crate::error::{Error, Result};
-use crate::query::{self, IssueFilter, VisitFilter};
-use crate::registry::{self, RegistryIndex, Scope};
-use crate::workflow::{self, GroupBy};
-use crate::{blobs, hotline, ingest};
+use crate::model::Place;
+use crate::store::sqlite::{SqliteStore, DB_FILE};
+use crate::store::{blobs, Storage};
+use auth::RateLimiter;
+use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::rates::Period;
-use gridwalk_domain::{IssueId, IssueState, WorkerId};
+use gridwalk_domain::{IssueId, IssueReport, IssueState, WorkerId};
 use gridwalk_proto::{
     Alert, AlertList, BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, PledgeList, PullResponse,
     PushRequest, PushResponse, RatesReport, RegistrySnapshot, VisitList,
 };
+use query::{IssueFilter, VisitFilter};
+use registry::RegistryIndex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use workflow::{GroupBy, RatesQuery};
 
 /// How often a push re-checks whether the CLI replaced the registry underneath the server.
 const REGISTRY_RECHECK_MS: i64 = 1000;
 
+/// The server's state: storage, configuration, the injected clock and the registry cache.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    db: Db,
+    store: Storage,
     config: Config,
+    clock: Arc<dyn Clock>,
     data_dir: PathBuf,
     registry: RwLock<Arc<RegistryIndex>>,
     registry_checked_ms: AtomicI64,
@@ -39,22 +60,37 @@ struct Inner {
 }
 
 impl AppState {
-    /// Open (creating if needed) the data directory: database, migrations, hotline identity,
-    /// the writer thread and the registry index.
+    /// Open (creating if needed) the data directory on the system clock.
     pub fn open(data_dir: &Path, config: Config) -> Result<AppState> {
-        let conn = crate::admin::open(data_dir)?;
-        let index = registry::load(&conn)?;
-        drop(conn);
-        let db = Db::open(&data_dir.join(DB_FILE), config.read_connections)?;
+        Self::open_with_clock(data_dir, config, Arc::new(SystemClock::default()))
+    }
+
+    /// Open the data directory: database and migrations, the hotline identity, views rebuilt
+    /// if their shape changed, the writer and the registry index. Time and ids come from
+    /// `clock`.
+    pub fn open_with_clock(data_dir: &Path, config: Config, clock: Arc<dyn Clock>) -> Result<AppState> {
+        std::fs::create_dir_all(data_dir)?;
+        let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), config.read_connections)?);
+        let now = clock.now_ms();
+        let index = store.write_blocking(move |tx| {
+            authored::ensure_hotline_identity(tx, now)?;
+            let index = RegistryIndex::new(tx.registry()?, tx.registry_version()?);
+            if views::stale(tx)? {
+                let n = views::rebuild(tx, &index)?;
+                tracing::info!(entities = n, version = views::VIEWS_VERSION, "views rebuilt from the events");
+            }
+            Ok(index)
+        })?;
         tracing::info!(data = %data_dir.display(), registry_version = index.version, courtyards = index.registry.courtyards.len(), "server state open");
         Ok(AppState {
             inner: Arc::new(Inner {
-                db,
+                store,
                 limiter: RateLimiter::new(config.rate_per_sec, config.rate_burst),
                 config,
                 data_dir: data_dir.to_owned(),
                 registry: RwLock::new(Arc::new(index)),
-                registry_checked_ms: AtomicI64::new(now_ms()),
+                registry_checked_ms: AtomicI64::new(now),
+                clock,
                 blob_lock: tokio::sync::Mutex::new(()),
             }),
         })
@@ -64,8 +100,17 @@ impl AppState {
         &self.inner.config
     }
 
-    pub fn db(&self) -> &Db {
-        &self.inner.db
+    pub fn storage(&self) -> &Storage {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// The server's clock now.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -84,12 +129,12 @@ impl AppState {
     /// The registry, reloaded first if the stored version moved (an import by the CLI).
     pub async fn fresh_registry(&self) -> Result<Arc<RegistryIndex>> {
         let cached = self.registry();
-        self.inner.registry_checked_ms.store(now_ms(), Ordering::Relaxed);
-        let stored = self.inner.db.read(registry::stored_version).await?;
+        self.inner.registry_checked_ms.store(self.now_ms(), Ordering::Relaxed);
+        let stored = self.inner.store.read(|r| r.registry_version()).await?;
         if stored == cached.version {
             return Ok(cached);
         }
-        let fresh = Arc::new(self.inner.db.read(registry::load).await?);
+        let fresh = Arc::new(self.inner.store.read(|r| Ok(RegistryIndex::new(r.registry()?, r.registry_version()?))).await?);
         if let Ok(mut slot) = self.inner.registry.write() {
             *slot = fresh.clone();
         }
@@ -98,18 +143,14 @@ impl AppState {
     }
 
     async fn recent_registry(&self) -> Result<Arc<RegistryIndex>> {
-        if now_ms() - self.inner.registry_checked_ms.load(Ordering::Relaxed) > REGISTRY_RECHECK_MS {
+        if self.now_ms() - self.inner.registry_checked_ms.load(Ordering::Relaxed) > REGISTRY_RECHECK_MS {
             return self.fresh_registry().await;
         }
         Ok(self.registry())
     }
 
-    pub fn scope_of(&self, registry: &RegistryIndex, who: &Principal) -> Scope {
-        registry.resolve_lenient(&who.worker.scope)
-    }
-
     pub async fn login(&self, req: LoginRequest) -> Result<LoginResponse> {
-        auth::login(&self.inner.db, &self.inner.config, req, now_ms()).await
+        auth::login(&self.inner.store, &self.inner.config, self.inner.clock.clone(), req).await
     }
 
     /// Resolve a bearer token and take one request from its rate bucket.
@@ -118,7 +159,7 @@ impl AppState {
         if !looks_right {
             return Err(Error::InvalidToken);
         }
-        let who = auth::authenticate(&self.inner.db, token, now_ms()).await?;
+        let who = auth::authenticate(&self.inner.store, token, self.now_ms()).await?;
         if !self.inner.limiter.allow(who.device) {
             return Err(Error::RateLimited);
         }
@@ -126,70 +167,56 @@ impl AppState {
     }
 
     pub async fn push(&self, who: &Principal, req: PushRequest) -> Result<PushResponse> {
-        Action::Push.check(who.worker.role)?;
+        let Grant { registry, scope } = self.authorize(who, Action::Push).await?;
         if req.device_id != who.device {
             return Err(Error::WrongDevice { claimed: req.device_id.to_string() });
         }
         if req.events.len() > self.inner.config.max_push_events {
             return Err(Error::BatchTooLarge { max: self.inner.config.max_push_events });
         }
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        let who = who.clone();
-        let window = self.recurrence_window_ms();
-        self.inner.db.write(move |c| ingest::push(c, &who, &scope, &registry, req, window, now_ms())).await
+        let (who, clock, window) = (who.clone(), self.inner.clock.clone(), self.recurrence_window_ms());
+        self.inner.store.write(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window)).await
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
-        Action::Pull.check(who.worker.role)?;
-        let registry = self.fresh_registry().await?;
-        let scope = self.scope_of(&registry, who);
+        let Grant { registry, scope } = self.authorize(who, Action::Pull).await?;
         let limit = limit.clamp(1, self.inner.config.max_pull_limit);
         let device = who.device;
         let snapshot = (registry.version > registry_version).then(|| registry.snapshot(&scope));
-        let page = self.inner.db.read(move |c| query::pull(c, &scope, device, after, limit)).await?;
+        let page = self.inner.store.read(move |r| query::pull(r, &scope, device, after, limit)).await?;
         Ok(PullResponse {
             events: page.events,
             next_cursor: page.next_cursor,
             has_more: page.has_more,
             registry: snapshot,
-            server_time_ms: now_ms(),
+            server_time_ms: self.now_ms(),
         })
     }
 
     pub async fn registry_snapshot(&self, who: &Principal) -> Result<RegistrySnapshot> {
-        Action::ReadRegistry.check(who.worker.role)?;
-        let registry = self.fresh_registry().await?;
-        Ok(registry.snapshot(&self.scope_of(&registry, who)))
+        let Grant { registry, scope } = self.authorize(who, Action::ReadRegistry).await?;
+        Ok(registry.snapshot(&scope))
     }
 
     pub async fn list_issues(&self, who: &Principal, filter: IssueFilter) -> Result<IssueList> {
-        Action::ReadRecords.check(who.worker.role)?;
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        self.inner.db.read(move |c| query::list_issues(c, &registry, &scope, &filter)).await
+        let Grant { registry, scope } = self.authorize(who, Action::ReadRecords).await?;
+        self.inner.store.read(move |r| query::list_issues(r, &registry, &scope, &filter)).await
     }
 
     pub async fn get_issue(&self, who: &Principal, id: IssueId) -> Result<IssueState> {
-        Action::ReadRecords.check(who.worker.role)?;
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        self.inner.db.read(move |c| query::get_issue(c, &scope, id)).await
+        let Grant { scope, .. } = self.authorize(who, Action::ReadRecords).await?;
+        self.inner.store.read(move |r| query::get_issue(r, &scope, id)).await
     }
 
     pub async fn list_visits(&self, who: &Principal, filter: VisitFilter) -> Result<VisitList> {
-        Action::ReadRecords.check(who.worker.role)?;
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        self.inner.db.read(move |c| query::list_visits(c, &registry, &scope, &filter)).await
+        let Grant { registry, scope } = self.authorize(who, Action::ReadRecords).await?;
+        self.inner.store.read(move |r| query::list_visits(r, &registry, &scope, &filter)).await
     }
 
     pub async fn hotline_intake(&self, who: &Principal, order: HotlineIntake) -> Result<HotlineIntakeResponse> {
-        Action::HotlineIntake.check(who.worker.role)?;
-        let registry = self.fresh_registry().await?;
-        let scope = self.scope_of(&registry, who);
+        let Grant { registry, scope } = self.authorize(who, Action::HotlineIntake).await?;
         let (report, place) = hotline::prepare(&registry, &scope, &order)?;
-        self.take_in(registry, who.worker.username.clone(), report, place, now_ms()).await
+        self.take_in(registry, who.worker.username.clone(), report, place).await
     }
 
     /// Store a prepared hotline report (from the hotline desk or Open311) and, in the same
@@ -198,17 +225,16 @@ impl AppState {
         &self,
         registry: Arc<RegistryIndex>,
         actor: String,
-        report: gridwalk_domain::IssueReport,
-        place: crate::registry::Place,
-        now: i64,
+        report: IssueReport,
+        place: Place,
     ) -> Result<HotlineIntakeResponse> {
-        let window = self.recurrence_window_ms();
+        let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
         self.inner
-            .db
-            .write(move |c| {
-                let resp = hotline::intake(c, &registry, &actor, report, place, now)?;
+            .store
+            .write(move |tx| {
+                let resp = hotline::intake(tx, &registry, clock.as_ref(), &actor, report, place)?;
                 if resp.created {
-                    workflow::flag_recurrence(c, &registry, resp.issue_id, window, now)?;
+                    workflow::flag_recurrence(tx, &registry, clock.as_ref(), resp.issue_id, window)?;
                 }
                 Ok(resp)
             })
@@ -219,54 +245,49 @@ impl AppState {
         i64::try_from(self.inner.config.recurrence_window.as_millis()).unwrap_or(i64::MAX)
     }
 
-    /// Run the escalation rules at `now_ms` (server clock): what the background task does every
-    /// `Config::escalation_period`; tests call it with a fixed time. Returns what was done now.
-    pub async fn run_escalations(&self, now_ms: i64) -> Result<Vec<Alert>> {
+    /// Run the escalation rules at the clock's now: what the background task does every
+    /// `Config::escalation_period`; tests call it on a manual clock. Returns what was done now.
+    pub async fn run_escalations(&self) -> Result<Vec<Alert>> {
         let registry = self.fresh_registry().await?;
         let rules = self.inner.config.escalation.clone();
         let targets = self.inner.config.whistle_targets.clone();
-        self.inner.db.write(move |c| workflow::run_escalations(c, &registry, &rules, &targets, now_ms)).await
+        let clock = self.inner.clock.clone();
+        self.inner.store.write(move |tx| workflow::run_escalations(tx, &registry, clock.as_ref(), &rules, &targets)).await
     }
 
     pub async fn alerts(&self, who: &Principal, limit: u32) -> Result<AlertList> {
-        Action::ReadDashboard.check(who.worker.role)?;
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
+        let Grant { scope, .. } = self.authorize(who, Action::ReadDashboard).await?;
         let limit = limit.clamp(1, query::MAX_ISSUE_PAGE);
-        Ok(AlertList { alerts: self.inner.db.read(move |c| workflow::list_alerts(c, &scope, limit)).await? })
+        Ok(AlertList { alerts: self.inner.store.read(move |r| workflow::list_alerts(r, &scope, limit)).await? })
     }
 
     /// The three rates (`by` and `period` as codes; `[from_ms, to_ms)` by receipt time).
     pub async fn rates(&self, who: &Principal, by: &str, period: &str, from_ms: i64, to_ms: i64) -> Result<RatesReport> {
-        Action::ReadDashboard.check(who.worker.role)?;
+        let Grant { registry, scope } = self.authorize(who, Action::ReadDashboard).await?;
         let by = GroupBy::from_code(by)
             .ok_or_else(|| Error::InvalidQuery(format!("by={by:?}: use district, subdistrict, community, category or worker")))?;
         let period = Period::from_code(period).ok_or_else(|| Error::InvalidQuery(format!("period={period:?}: use week or month")))?;
         if from_ms >= to_ms {
             return Err(Error::InvalidQuery(format!("from ({from_ms}) must be before to ({to_ms})")));
         }
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        let as_of = now_ms();
-        self.inner.db.read(move |c| workflow::rates(c, &registry, &scope, by, period, from_ms, to_ms, as_of)).await
+        let q = RatesQuery { by, period, from_ms, to_ms, as_of_ms: self.now_ms() };
+        self.inner.store.read(move |r| workflow::rates(r, &registry, &scope, q)).await
     }
 
     /// Pledged issues in scope with their progress, optionally of one cadre.
     pub async fn pledges(&self, who: &Principal, cadre: Option<WorkerId>) -> Result<PledgeList> {
-        Action::ReadRecords.check(who.worker.role)?;
-        let registry = self.recent_registry().await?;
-        let scope = self.scope_of(&registry, who);
-        self.inner.db.read(move |c| workflow::pledges(c, &scope, cadre)).await
+        let Grant { scope, .. } = self.authorize(who, Action::ReadRecords).await?;
+        self.inner.store.read(move |r| workflow::pledges(r, &scope, cadre)).await
     }
 
     pub async fn blob_status(&self, who: &Principal, sha256: String) -> Result<BlobStatus> {
-        Action::UploadPhoto.check(who.worker.role)?;
+        self.authorize(who, Action::UploadPhoto).await?;
         let dir = self.blob_dir();
         tokio::task::spawn_blocking(move || blobs::status(&dir, &sha256)).await.map_err(|e| Error::Internal(e.to_string()))?
     }
 
     pub async fn blob_put(&self, who: &Principal, sha256: String, offset: u64, chunk: Vec<u8>, last: bool) -> Result<BlobStatus> {
-        Action::UploadPhoto.check(who.worker.role)?;
+        self.authorize(who, Action::UploadPhoto).await?;
         blobs::check_name(&sha256)?;
         let _guard = self.inner.blob_lock.lock().await;
         let dir = self.blob_dir();

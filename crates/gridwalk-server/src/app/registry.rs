@@ -1,20 +1,11 @@
-//! The district registry as the server holds it: stored in SQLite, indexed in memory for scope
-//! checks and dispatch, and versioned so tablets pull it only when it changed.
+//! The district registry as the server holds it: indexed in memory for scope checks and
+//! dispatch, and versioned so tablets pull it only when it changed.
 
-use crate::db::{meta_get, meta_set};
 use crate::error::{Error, Result};
+use crate::model::{Place, Scope};
 use gridwalk_domain::{CommunityId, Courtyard, CourtyardId, Registry, SubdistrictId};
 use gridwalk_proto::{RegistrySnapshot, ScopeUnit};
-use rusqlite::{params, Connection};
-use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// Where a courtyard sits: what scope checks and the event table's denormalized columns need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Place {
-    pub courtyard: CourtyardId,
-    pub community: CommunityId,
-    pub subdistrict: SubdistrictId,
-}
+use std::collections::{HashMap, HashSet};
 
 /// The registry with lookups by id and code.
 #[derive(Debug, Default)]
@@ -117,77 +108,6 @@ impl RegistryIndex {
     }
 }
 
-/// What a worker may see and write: the whole district, or a set of subdistricts, communities
-/// and courtyards (resolved to ids), plus the departments whose whistled issues they see.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Scope {
-    pub district: bool,
-    pub subdistricts: HashSet<SubdistrictId>,
-    pub communities: HashSet<CommunityId>,
-    pub courtyards: HashSet<CourtyardId>,
-    /// Whistle targets: issues whistled to one of these are in scope (department staff).
-    pub departments: BTreeSet<String>,
-}
-
-impl Scope {
-    pub fn contains(&self, p: &Place) -> bool {
-        self.district
-            || self.courtyards.contains(&p.courtyard)
-            || self.communities.contains(&p.community)
-            || self.subdistricts.contains(&p.subdistrict)
-    }
-
-    /// A SQL condition over a table's `courtyard_id`, `community_id` and `subdistrict_id`
-    /// columns, with its parameters. Ids go in as parameters, never into the SQL text.
-    pub fn sql_filter(&self) -> (String, Vec<String>) {
-        if self.district {
-            return ("1".into(), Vec::new());
-        }
-        let mut parts = Vec::new();
-        let mut params = Vec::new();
-        let mut add = |column: &str, ids: Vec<String>| {
-            if !ids.is_empty() {
-                let marks = vec!["?"; ids.len()].join(",");
-                parts.push(format!("{column} IN ({marks})"));
-                params.extend(ids);
-            }
-        };
-        add("subdistrict_id", self.subdistricts.iter().map(|i| i.to_string()).collect());
-        add("community_id", self.communities.iter().map(|i| i.to_string()).collect());
-        add("courtyard_id", self.courtyards.iter().map(|i| i.to_string()).collect());
-        if parts.is_empty() {
-            return ("0".into(), Vec::new());
-        }
-        (format!("({})", parts.join(" OR ")), params)
-    }
-
-    /// [`Scope::sql_filter`] for rows about issues, widened by the department rule: a row whose
-    /// `id_column` names an issue whistled to one of the scope's departments is in scope too.
-    pub fn issue_sql_filter(&self, id_column: &str) -> (String, Vec<String>) {
-        let (geo, mut params) = self.sql_filter();
-        if self.district || self.departments.is_empty() {
-            return (geo, params);
-        }
-        let marks = vec!["?"; self.departments.len()].join(",");
-        params.extend(self.departments.iter().cloned());
-        (format!("({geo} OR {id_column} IN (SELECT issue_id FROM issue_whistles WHERE target IN ({marks})))"), params)
-    }
-
-    /// Whether an issue is in scope by the department rule (whistled to one of our departments).
-    pub fn whistled_to_us(&self, conn: &Connection, issue: gridwalk_domain::IssueId) -> Result<bool> {
-        if self.departments.is_empty() {
-            return Ok(false);
-        }
-        let mut stmt = conn.prepare_cached("SELECT 1 FROM issue_whistles WHERE issue_id = ?1 AND target = ?2 LIMIT 1")?;
-        for d in &self.departments {
-            if stmt.exists(params![issue.to_string(), d])? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
-
 /// Parse a scope unit as typed on the command line: `district`, `subdistrict:CODE`,
 /// `community:CODE`, `courtyard:CODE` or `department:NAME` (a whistle target).
 pub fn parse_scope_unit(s: &str) -> Result<ScopeUnit> {
@@ -206,75 +126,6 @@ pub fn parse_scope_unit(s: &str) -> Result<ScopeUnit> {
         "department" => Ok(ScopeUnit::Department(code.to_owned())),
         _ => Err(Error::BadScope(s.to_owned())),
     }
-}
-
-pub fn stored_version(conn: &Connection) -> Result<u64> {
-    Ok(meta_get(conn, "registry_version")?.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-/// Load the stored registry and its version.
-pub fn load(conn: &Connection) -> Result<RegistryIndex> {
-    fn all<T: serde::de::DeserializeOwned>(conn: &Connection, table: &str) -> Result<Vec<T>> {
-        let mut stmt = conn.prepare(&format!("SELECT json FROM {table} ORDER BY code"))?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for json in rows {
-            out.push(serde_json::from_str(&json?)?);
-        }
-        Ok(out)
-    }
-    let registry = Registry {
-        subdistricts: all(conn, "subdistricts")?,
-        communities: all(conn, "communities")?,
-        management_grids: all(conn, "management_grids")?,
-        technical_grids: all(conn, "technical_grids")?,
-        courtyards: all(conn, "courtyards")?,
-    };
-    Ok(RegistryIndex::new(registry, stored_version(conn)?))
-}
-
-/// Replace the stored registry wholesale and bump its version. Runs in the caller's
-/// transaction, so an import is all or nothing.
-pub fn replace(conn: &Connection, registry: &Registry) -> Result<u64> {
-    conn.execute_batch(
-        "DELETE FROM subdistricts; DELETE FROM communities; DELETE FROM management_grids;
-         DELETE FROM technical_grids; DELETE FROM courtyards;",
-    )?;
-    let parent: HashMap<CommunityId, SubdistrictId> = registry.communities.iter().map(|c| (c.id, c.subdistrict)).collect();
-    for s in &registry.subdistricts {
-        conn.execute(
-            "INSERT INTO subdistricts (id, code, json) VALUES (?1, ?2, ?3)",
-            params![s.id.to_string(), s.code, serde_json::to_string(s)?],
-        )?;
-    }
-    for c in &registry.communities {
-        conn.execute(
-            "INSERT INTO communities (id, code, subdistrict_id, json) VALUES (?1, ?2, ?3, ?4)",
-            params![c.id.to_string(), c.code, c.subdistrict.to_string(), serde_json::to_string(c)?],
-        )?;
-    }
-    for g in &registry.management_grids {
-        conn.execute(
-            "INSERT INTO management_grids (id, code, json) VALUES (?1, ?2, ?3)",
-            params![g.id.to_string(), g.code, serde_json::to_string(g)?],
-        )?;
-    }
-    for t in &registry.technical_grids {
-        conn.execute(
-            "INSERT INTO technical_grids (id, code, json) VALUES (?1, ?2, ?3)",
-            params![t.id.to_string(), t.code, serde_json::to_string(t)?],
-        )?;
-    }
-    for y in &registry.courtyards {
-        let sub = parent.get(&y.community).ok_or_else(|| Error::UnknownCourtyard(format!("{} names an unknown community", y.code)))?;
-        conn.execute(
-            "INSERT INTO courtyards (id, code, community_id, subdistrict_id, json) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![y.id.to_string(), y.code, y.community.to_string(), sub.to_string(), serde_json::to_string(y)?],
-        )?;
-    }
-    let version = stored_version(conn)? + 1;
-    meta_set(conn, "registry_version", &version.to_string())?;
-    Ok(version)
 }
 
 #[cfg(test)]
@@ -306,6 +157,5 @@ mod tests {
         );
         let dept = idx.resolve(&[ScopeUnit::Department("区城管委".into())]).unwrap();
         assert!(!dept.contains(&place), "a department scope holds no place: only what is whistled to it");
-        assert_eq!(dept.sql_filter().0, "0", "a department scope matches no row by place");
     }
 }

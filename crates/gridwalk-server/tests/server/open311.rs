@@ -2,22 +2,19 @@
 //! and XML, every filter, every error with its status and shape, UTF-8 round trips of Chinese
 //! text, the 90-day rule, keys and their audit. Every assertion message names the rule.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use super::kit::{self, fast_config, Site};
+use axum::http::{Method, StatusCode};
 use axum::Router;
 use gridwalk_domain::*;
 use gridwalk_proto::*;
-use gridwalk_server::admin::{self, NewWorker};
-use gridwalk_server::open311::w3c;
-use gridwalk_server::{app, AppState, Config};
+use gridwalk_server::app::admin;
+use gridwalk_server::app::open311::w3c;
 use serde_json::Value;
-use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery";
 const YARD: &str = "惠新西街33号院";
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    site: Site,
     app: Router,
     key: String,
     key_id: String,
@@ -26,23 +23,14 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    admin::load_demo_registry(dir.path()).unwrap();
-    let w = NewWorker {
-        username: "root".into(),
-        name: "root".into(),
-        role: Role::Admin,
-        scope: vec![ScopeUnit::District],
-        password: PASSWORD.into(),
-    };
-    admin::add_worker(dir.path(), &w).unwrap();
-    let k = admin::add_api_key(dir.path(), "12345 平台").unwrap();
+    let site = Site::demo(&[("root", Role::Admin, vec![ScopeUnit::District])]);
+    let k = admin::add_api_key(site.dir.path(), "12345 平台").unwrap();
     let reg = registry_gen::demo_registry();
     let yard = reg.courtyards.iter().find(|c| c.name == YARD).unwrap().clone();
     let sub = reg.communities.iter().find(|c| c.id == yard.community).unwrap().subdistrict;
     let subdistrict_name = reg.subdistricts.iter().find(|s| s.id == sub).unwrap().name.clone();
-    let state = AppState::open(dir.path(), Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() }).unwrap();
-    Fixture { app: app(state), dir, key: k.key, key_id: k.id, yard, subdistrict_name }
+    let (_, app) = site.serve(fast_config());
+    Fixture { site, app, key: k.key, key_id: k.id, yard, subdistrict_name }
 }
 
 struct Reply {
@@ -83,19 +71,16 @@ fn enc(s: &str) -> String {
 }
 
 async fn send(app: &Router, method: Method, uri: &str, form: Option<&[(&str, &str)]>) -> Reply {
-    let mut req = Request::builder().method(method).uri(uri);
-    let body = match form {
-        Some(pairs) => {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
-            Body::from(pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&"))
-        }
-        None => Body::empty(),
+    let (content_type, body) = match form {
+        Some(pairs) => (
+            Some("application/x-www-form-urlencoded"),
+            pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&").into_bytes(),
+        ),
+        None => (None, Vec::new()),
     };
-    let resp = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-    Reply { status, content_type, text: String::from_utf8(bytes.to_vec()).expect("every answer is UTF-8") }
+    let r = kit::send(app, method, uri, None, content_type, body).await;
+    let content_type = r.headers.get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    Reply { status: r.status, content_type, text: String::from_utf8(r.bytes).expect("every answer is UTF-8") }
 }
 
 async fn get(app: &Router, uri: &str) -> Reply {
@@ -150,8 +135,7 @@ async fn file(f: &Fixture, service: &str, description: &str, extra: &[(&str, &st
 }
 
 fn audit_count(f: &Fixture, actor: &str, action: &str) -> i64 {
-    let conn = rusqlite::Connection::open(f.dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
-    conn.query_row("SELECT count(*) FROM audit WHERE actor = ?1 AND action = ?2", [actor, action], |r| r.get(0)).unwrap()
+    f.site.db().query_row("SELECT count(*) FROM audit WHERE actor = ?1 AND action = ?2", [actor, action], |r| r.get(0)).unwrap()
 }
 
 #[tokio::test]
@@ -230,7 +214,7 @@ async fn service_definitions_for_services_with_attributes_only() {
 async fn a_posted_request_is_followed_to_the_end_with_chinese_intact() {
     let f = fixture();
     let description = "路灯不亮，已经三天了 & 楼道很黑 <请尽快>\n二楼也不亮";
-    let before = gridwalk_server::db::now_ms();
+    let before = kit::now_ms();
     let (lat, long) = near(&f.yard);
     let r = post(
         &f.app,
@@ -289,10 +273,9 @@ async fn a_posted_request_is_followed_to_the_end_with_chinese_intact() {
     assert_eq!(x.xml("media_url"), "https://example.org/p/1.jpg?a=1&b=2");
 
     // The report the tablets receive: hotline source, the contact, extras in the description's trailer.
-    let conn = rusqlite::Connection::open(f.dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
-    let json: String = conn.query_row("SELECT state_json FROM issues WHERE id = ?1", [issue.to_string()], |r| r.get(0)).unwrap();
-    let state: IssueState = serde_json::from_str(&json).unwrap();
-    let report = state.report.unwrap();
+    let json: String = f.site.db().query_row("SELECT json FROM events WHERE entity_id = ?1", [issue.to_string()], |r| r.get(0)).unwrap();
+    let event: Event = serde_json::from_str(&json).unwrap();
+    let EventBody::IssueReported(report) = event.body else { panic!("an Open311 request is stored as a report: {json}") };
     assert_eq!(report.source, IssueSource::Hotline, "an Open311 request is a 12345 hotline issue");
     assert_eq!(report.contact, Some(ResidentContact { name: Some("王芳".into()), phone: "13812345678".into() }));
     assert!(report.description.ends_with("attribute[pole_number]: A-12"), "attributes ride in the description: {:?}", report.description);
@@ -322,8 +305,8 @@ async fn requests_are_placed_by_address_string_or_address_id() {
 async fn every_error_has_its_status_and_shape() {
     let f = fixture();
     let (lat, long) = near(&f.yard);
-    let revoked = admin::add_api_key(f.dir.path(), "old").unwrap();
-    admin::revoke_api_key(f.dir.path(), &revoked.id).unwrap();
+    let revoked = admin::add_api_key(f.site.dir.path(), "old").unwrap();
+    admin::revoke_api_key(f.site.dir.path(), &revoked.id).unwrap();
     let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> { pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() };
     let k = f.key.as_str();
     let wrong = "0".repeat(64);
@@ -396,7 +379,7 @@ async fn every_error_has_its_status_and_shape() {
 async fn the_ninety_day_rule() {
     let f = fixture();
     let id = file(&f, "street_light", "路灯", &[]).await;
-    let now = gridwalk_server::db::now_ms();
+    let now = kit::now_ms();
     let day = 86_400_000;
     let q = |ext: &str, s: i64, e: i64| {
         format!("/open311/v2/requests.{ext}?start_date={}&end_date={}", enc(&w3c::format(s)), enc(&w3c::format(e)))
@@ -416,7 +399,7 @@ async fn the_ninety_day_rule() {
 }
 
 fn event(who: &LoginResponse, n: u64, issue: IssueId, body: EventBody) -> Event {
-    let ms = gridwalk_server::db::now_ms() + 10_000 + n as i64;
+    let ms = kit::now_ms() + 10_000 + n as i64;
     let mut rnd = [0u8; 10];
     rnd[..8].copy_from_slice(&n.to_be_bytes());
     Event {
@@ -432,13 +415,8 @@ fn event(who: &LoginResponse, n: u64, issue: IssueId, body: EventBody) -> Event 
 }
 
 async fn call_json(app: &Router, uri: &str, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
-    let mut req = Request::post(uri).header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = resp.status();
-    (status, serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap_or(Value::Null))
+    let r = kit::send(app, Method::POST, uri, token, Some("application/json"), body).await;
+    (r.status, serde_json::from_slice(&r.bytes).unwrap_or(Value::Null))
 }
 
 async fn ids(app: &Router, uri: &str) -> Vec<String> {
@@ -463,7 +441,8 @@ async fn every_filter_and_the_state_of_the_ticket() {
     let leak = file(&f, "leak", "燃气味", &[("attribute[leak_kind]", "gas")]).await;
 
     // A worker resolves and closes the light, and whistles the leak to a department.
-    let login = serde_json::to_vec(&LoginRequest { username: "root".into(), password: PASSWORD.into(), device_name: "t".into() }).unwrap();
+    let login =
+        serde_json::to_vec(&LoginRequest { username: "root".into(), password: kit::PASSWORD.into(), device_name: "t".into() }).unwrap();
     let (status, who) = call_json(&f.app, "/api/v1/auth/login", None, login).await;
     assert_eq!(status, StatusCode::OK);
     let who: LoginResponse = serde_json::from_value(who).unwrap();
@@ -488,7 +467,7 @@ async fn every_filter_and_the_state_of_the_ticket() {
     assert!(ids(app, "/open311/v2/requests.json?service_code=noise&status=closed").await.is_empty(), "filters combine");
     let past = "start_date=2020-01-01T00:00:00%2B08:00&end_date=2020-02-01T00:00:00%2B08:00";
     assert!(ids(app, &format!("/open311/v2/requests.json?{past}")).await.is_empty(), "a window in the past finds nothing");
-    let now = gridwalk_server::db::now_ms();
+    let now = kit::now_ms();
     let window = format!("start_date={}&end_date={}", enc(&w3c::format(now - 3_600_000)), enc(&w3c::format(now + 60_000)));
     assert_eq!(ids(app, &format!("/open311/v2/requests.json?{window}")).await.len(), 3, "a window around now finds them");
     let over = format!("/open311/v2/requests.json?service_request_id={light},{leak}&{past}&status=open&service_code=noise");

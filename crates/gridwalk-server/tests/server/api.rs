@@ -1,54 +1,41 @@
 //! Handler tests over the real router with `oneshot`: auth, push outcomes, pull scoping,
 //! hotline intake, blobs, hostile input. Every assertion message names the rule it checks.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use super::kit::{self, fast_config, Site};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::Router;
 use gridwalk_domain::*;
 use gridwalk_proto::*;
-use gridwalk_server::admin::{self, NewWorker};
-use gridwalk_server::{app, AppState, Config, ROUTES};
+use gridwalk_server::{Config, ROUTES};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tower::ServiceExt;
-
-const PASSWORD: &str = "correct horse battery";
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    site: Site,
     app: Router,
-    state: AppState,
     /// A courtyard the grid worker covers, and one in another subdistrict.
     yard_in: Courtyard,
     yard_out: Courtyard,
 }
 
 fn fixture_with(config: Config) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    admin::load_demo_registry(dir.path()).unwrap();
     let reg = registry_gen::demo_registry();
     let sub_of = |c: &Courtyard| reg.communities.iter().find(|m| m.id == c.community).unwrap().subdistrict;
     let yard_in = reg.courtyards[0].clone();
     let yard_out = reg.courtyards.iter().find(|c| sub_of(c) != sub_of(&yard_in)).unwrap().clone();
     let sub_code = |c: &Courtyard| reg.subdistricts.iter().find(|s| s.id == sub_of(c)).unwrap().code.clone();
-    let conn = admin::open(dir.path()).unwrap();
-    let workers = [
+    let site = Site::demo(&[
         ("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard_in.code.clone())]),
         ("faraway", Role::GridWorker, vec![ScopeUnit::Subdistrict(sub_code(&yard_out))]),
         ("boss", Role::Supervisor, vec![ScopeUnit::Subdistrict(sub_code(&yard_in))]),
         ("root", Role::Admin, vec![ScopeUnit::District]),
-    ];
-    for (username, role, scope) in workers {
-        let w = NewWorker { username: username.into(), name: username.into(), role, scope, password: PASSWORD.into() };
-        admin::add_worker_on(&conn, &w).unwrap();
-    }
-    drop(conn);
-    let state = AppState::open(dir.path(), config).unwrap();
-    Fixture { app: app(state.clone()), state, dir, yard_in, yard_out }
+    ]);
+    let (_, app) = site.serve(config);
+    Fixture { app, site, yard_in, yard_out }
 }
 
 fn fixture() -> Fixture {
-    fixture_with(Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() })
+    fixture_with(fast_config())
 }
 
 struct Reply {
@@ -67,19 +54,9 @@ impl Reply {
 }
 
 async fn send(app: &Router, method: Method, uri: &str, token: Option<&str>, content_type: Option<&str>, body: Vec<u8>) -> Reply {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply { status, headers, body }
+    let r = kit::send(app, method, uri, token, content_type, body).await;
+    let body = serde_json::from_slice(&r.bytes).unwrap_or(Value::Null);
+    Reply { status: r.status, headers: r.headers, body }
 }
 
 async fn post_json(app: &Router, uri: &str, token: Option<&str>, body: &impl serde::Serialize) -> Reply {
@@ -91,15 +68,7 @@ async fn get(app: &Router, uri: &str, token: Option<&str>) -> Reply {
 }
 
 async fn login(app: &Router, username: &str) -> LoginResponse {
-    let r = post_json(
-        app,
-        "/api/v1/auth/login",
-        None,
-        &LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "tablet".into() },
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "a worker with the right password logs in: {:?}", r.body);
-    serde_json::from_value(r.body).unwrap()
+    kit::login(app, username).await
 }
 
 fn event(who: &LoginResponse, n: u64, entity: Entity, body: EventBody) -> Event {
@@ -149,8 +118,7 @@ fn outcomes(r: &Reply) -> Vec<PushOutcome> {
 }
 
 fn count(f: &Fixture, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(f.dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    f.site.count(sql)
 }
 
 #[tokio::test]
@@ -172,10 +140,10 @@ async fn login_ok_wrong_password_and_lockout_after_five_failures() {
         let r = post_json(&f.app, "/api/v1/auth/login", None, &bad).await;
         assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "login_locked"), "after 5 failures the username is locked");
     }
-    let good = LoginRequest { username: "walker".into(), password: PASSWORD.into(), device_name: "t".into() };
+    let good = LoginRequest { username: "walker".into(), password: kit::PASSWORD.into(), device_name: "t".into() };
     let r = post_json(&f.app, "/api/v1/auth/login", None, &good).await;
     assert_eq!(r.code(), "login_locked", "even the right password is refused while locked");
-    let unknown = LoginRequest { username: "nobody".into(), password: PASSWORD.into(), device_name: "t".into() };
+    let unknown = LoginRequest { username: "nobody".into(), password: kit::PASSWORD.into(), device_name: "t".into() };
     assert_eq!(
         post_json(&f.app, "/api/v1/auth/login", None, &unknown).await.code(),
         "invalid_credentials",
@@ -234,10 +202,7 @@ async fn push_settles_each_event_and_stores_the_rest_of_the_batch() {
     changed.body = report(f.yard_in.id, "内容被改了");
     let r = push(&f.app, &w, vec![(1, changed)]).await;
     assert!(matches!(outcomes(&r)[0], PushOutcome::Conflict { .. }), "same (device, seq) with other content is a conflict");
-    let stored: String = {
-        let conn = rusqlite::Connection::open(f.dir.path().join(gridwalk_server::db::DB_FILE)).unwrap();
-        conn.query_row("SELECT json FROM events WHERE seq = 1", [], |r| r.get(0)).unwrap()
-    };
+    let stored: String = { f.site.db().query_row("SELECT json FROM events WHERE seq = 1", [], |r| r.get(0)).unwrap() };
     assert!(stored.contains("3号楼路灯不亮"), "a conflict never overwrites the stored event");
 
     let (_, e7) = issue_report(&w, 7, f.yard_in.id, "跳号");
@@ -509,7 +474,7 @@ async fn unknown_revoked_and_replayed_tokens_are_refused() {
     let r = get(&f.app, "/api/v1/registry", Some("' OR 1=1 --")).await;
     assert_eq!(r.code(), "invalid_token", "garbage tokens are refused");
     assert_eq!(get(&f.app, "/api/v1/registry", Some(&w.token)).await.status, StatusCode::OK, "the live token works");
-    admin::revoke_device(f.dir.path(), w.device_id).unwrap();
+    gridwalk_server::app::admin::revoke_device(f.site.dir.path(), w.device_id).unwrap();
     for _ in 0..2 {
         let r = get(&f.app, "/api/v1/registry", Some(&w.token)).await;
         assert_eq!(
@@ -598,5 +563,4 @@ async fn visits_are_folded_and_scoped() {
     let far = login(&f.app, "faraway").await;
     let list: VisitList = serde_json::from_value(get(&f.app, "/api/v1/visits", Some(&far.token)).await.body).unwrap();
     assert!(list.visits.is_empty(), "another scope does not see the visit");
-    let _ = &f.state;
 }

@@ -1,0 +1,160 @@
+//! Administration on a data directory: registry loading, workers, devices, API keys. The CLI
+//! calls these; so do tests and the benchmark. Every change is audited with the actor `cli`.
+
+use super::auth::{self, create_device, hash_password};
+use super::authored::{ensure_hotline_identity, HOTLINE_USERNAME};
+use super::registry::RegistryIndex;
+use crate::error::{Error, Result};
+use crate::model::{ApiKeyInfo, AuditEntry, DeviceRow};
+use crate::store::sqlite::{SqliteStore, DB_FILE};
+use crate::store::Storage;
+use gridwalk_clock::{Clock, SystemClock};
+use gridwalk_domain::registry_gen::{demo_registry, parse_registry_csv};
+use gridwalk_domain::{DeviceId, Registry, Role, WorkerId};
+use gridwalk_proto::{ScopeUnit, WorkerInfo};
+use std::path::Path;
+
+pub const ACTOR: &str = "cli";
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// A data directory's storage, opened (created and migrated if needed) for one command, with
+/// the hotline identity in place.
+pub fn open(data_dir: &Path) -> Result<Storage> {
+    std::fs::create_dir_all(data_dir)?;
+    let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), 1)?);
+    let now = SystemClock::default().now_ms();
+    store.write_blocking(move |tx| ensure_hotline_identity(tx, now))?;
+    Ok(store)
+}
+
+fn now_ms() -> i64 {
+    SystemClock::default().now_ms()
+}
+
+fn replace_registry(data_dir: &Path, reg: Registry, what: &'static str) -> Result<u64> {
+    open(data_dir)?.write_blocking(move |tx| {
+        let version = tx.replace_registry(&reg)?;
+        let detail = format!(
+            "{what}: {} subdistricts, {} communities, {} courtyards; version {version}",
+            reg.subdistricts.len(),
+            reg.communities.len(),
+            reg.courtyards.len()
+        );
+        tx.audit(now_ms(), ACTOR, "registry_replaced", &detail)?;
+        Ok(version)
+    })
+}
+
+/// Load the generated Chaoyang demo registry. Returns the new registry version.
+pub fn load_demo_registry(data_dir: &Path) -> Result<u64> {
+    replace_registry(data_dir, demo_registry(), "demo registry")
+}
+
+/// Import a registry CSV; every bad row is reported with its line number and nothing changes.
+pub fn import_registry_csv(data_dir: &Path, csv: &str) -> Result<u64> {
+    let reg = parse_registry_csv(csv).map_err(Error::RegistryImport)?;
+    replace_registry(data_dir, reg, "CSV import")
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWorker {
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub scope: Vec<ScopeUnit>,
+    pub password: String,
+}
+
+pub fn add_worker(data_dir: &Path, w: &NewWorker) -> Result<WorkerInfo> {
+    add_worker_to(&open(data_dir)?, w)
+}
+
+/// [`add_worker`] on open storage (tests add several workers to one).
+pub fn add_worker_to(store: &Storage, w: &NewWorker) -> Result<WorkerInfo> {
+    if w.username.trim().is_empty() || w.username.chars().count() > auth::MAX_NAME_CHARS || w.username.chars().any(char::is_control) {
+        return Err(gridwalk_domain::ValidationError::EmptyText { field: "username" }.into());
+    }
+    if w.password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::WeakPassword { min: MIN_PASSWORD_CHARS });
+    }
+    if w.scope.is_empty() {
+        return Err(Error::BadScope("(empty)".into()));
+    }
+    if w.username == HOTLINE_USERNAME {
+        return Err(Error::UsernameTaken(w.username.clone()));
+    }
+    let hash = hash_password(&w.password)?;
+    let clock = SystemClock::default();
+    let info = WorkerInfo {
+        id: WorkerId::from_parts(clock.now_ms() as u64, clock.random()),
+        username: w.username.clone(),
+        name: w.name.clone(),
+        role: w.role,
+        scope: w.scope.clone(),
+    };
+    let stored = info.clone();
+    store.write_blocking(move |tx| {
+        // Scope codes must exist now, so a typo fails loudly instead of granting nothing.
+        RegistryIndex::new(tx.registry()?, 0).resolve(&stored.scope)?;
+        tx.insert_worker(&stored, &hash, now_ms())?;
+        let detail = format!("{} ({}) role {} scope {:?}", stored.username, stored.id, stored.role.code(), stored.scope);
+        tx.audit(now_ms(), ACTOR, "worker_added", &detail)
+    })?;
+    Ok(info)
+}
+
+pub fn list_workers(data_dir: &Path) -> Result<Vec<WorkerInfo>> {
+    let workers = open(data_dir)?.read_blocking(|r| r.workers())?;
+    Ok(workers.into_iter().filter(|w| w.username != HOTLINE_USERNAME).collect())
+}
+
+pub fn list_devices(data_dir: &Path) -> Result<Vec<DeviceRow>> {
+    open(data_dir)?.read_blocking(|r| r.devices())
+}
+
+/// Revoke a device's token: its next request gets 401 `token_revoked` (and is audited).
+pub fn revoke_device(data_dir: &Path, id: DeviceId) -> Result<()> {
+    open(data_dir)?.write_blocking(move |tx| {
+        if !tx.revoke_device(id, now_ms())? {
+            return Err(Error::UnknownDevice(id.to_string()));
+        }
+        tx.audit(now_ms(), ACTOR, "device_revoked", &id.to_string())
+    })
+}
+
+/// Issue device tokens for a worker without a password login, in one transaction: for
+/// provisioning many tablets at once (and for the load benchmark, where 4,000 argon2 logins
+/// would measure argon2, not ingest).
+pub fn issue_device_tokens(data_dir: &Path, username: &str, device_names: &[String]) -> Result<Vec<(DeviceId, String)>> {
+    let (username, names) = (username.to_owned(), device_names.to_vec());
+    open(data_dir)?.write_blocking(move |tx| {
+        let worker = tx.worker_by_username(&username)?.ok_or_else(|| Error::UnknownWorker(username.clone()))?;
+        let clock = SystemClock::default();
+        let mut out = Vec::with_capacity(names.len());
+        for name in &names {
+            out.push(create_device(tx, &clock, worker.info.id, name)?);
+        }
+        tx.audit(now_ms(), ACTOR, "device_tokens_issued", &format!("{} tokens for {username}", out.len()))?;
+        Ok(out)
+    })
+}
+
+pub fn recent_audit(data_dir: &Path, limit: u32) -> Result<Vec<AuditEntry>> {
+    open(data_dir)?.read_blocking(|r| r.recent_audit(limit))
+}
+
+/// Make an Open311 API key; the key is returned once and stored only as its sha256.
+pub fn add_api_key(data_dir: &Path, name: &str) -> Result<super::open311::keys::NewApiKey> {
+    let name = name.to_owned();
+    open(data_dir)?.write_blocking(move |tx| super::open311::keys::add(tx, &SystemClock::default(), ACTOR, &name))
+}
+
+pub fn list_api_keys(data_dir: &Path) -> Result<Vec<ApiKeyInfo>> {
+    open(data_dir)?.read_blocking(|r| r.api_keys())
+}
+
+/// Revoke an Open311 API key: its next use answers 403.
+pub fn revoke_api_key(data_dir: &Path, id: &str) -> Result<()> {
+    let id = id.to_owned();
+    open(data_dir)?.write_blocking(move |tx| super::open311::keys::revoke(tx, ACTOR, &id, now_ms()))
+}

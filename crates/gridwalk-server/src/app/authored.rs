@@ -1,0 +1,87 @@
+//! Events the server authors itself: hotline and Open311 reports, automatic whistles and
+//! recurrence links. They are written here and nowhere else: by the server's own worker and
+//! device (the hotline identity), stamped with the server's persisted HLC, ticked past the
+//! newest stamp of the issue they are about so they fold after what they answer. They get a
+//! global sequence like any event, so tablets in scope pull them.
+
+use super::ingest::content_hash;
+use super::registry::RegistryIndex;
+use super::views::refold;
+use crate::error::{Error, Result};
+use crate::model::Place;
+use crate::store::{NewEvent, Tx};
+use gridwalk_clock::Clock;
+use gridwalk_domain::{DeviceId, Entity, Event, EventBody, EventId, Hlc, IssueId, WorkerId};
+use gridwalk_proto::ScopeUnit;
+
+/// The hotline's username, worker and device ids: fixed, so every server and every test agrees.
+pub const HOTLINE_USERNAME: &str = "hotline";
+pub fn hotline_worker() -> WorkerId {
+    WorkerId::from_parts(0, *b"hotline-wk")
+}
+pub fn hotline_device() -> DeviceId {
+    DeviceId::from_parts(0, *b"hotline-dv")
+}
+
+/// Who appears as the actor of the server's own actions in the audit log.
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// Create the hotline worker and device if missing. Its password hash is not a hash, so
+/// nobody can log in as the hotline.
+pub fn ensure_hotline_identity(tx: &dyn Tx, now_ms: i64) -> Result<()> {
+    if tx.worker_by_id(hotline_worker())?.is_none() {
+        let info = gridwalk_proto::WorkerInfo {
+            id: hotline_worker(),
+            username: HOTLINE_USERNAME.into(),
+            name: "12345 热线".into(),
+            role: gridwalk_domain::Role::Admin,
+            scope: vec![ScopeUnit::District],
+        };
+        tx.insert_worker(&info, "!", now_ms)?;
+    }
+    if !tx.device_exists(hotline_device())? {
+        tx.insert_device(hotline_device(), hotline_worker(), "hotline intake", None, now_ms)?;
+    }
+    Ok(())
+}
+
+/// The server's next HLC stamp, after its last one and after `floor`.
+fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
+    let last = tx
+        .meta("hlc")?
+        .and_then(|s| s.split_once(':').and_then(|(m, c)| Some(Hlc::new(m.parse().ok()?, c.parse().ok()?))))
+        .unwrap_or(Hlc::ZERO)
+        .max(floor);
+    let next = last.tick(now_ms);
+    tx.set_meta("hlc", &format!("{}:{}", next.ms, next.counter))?;
+    Ok(next)
+}
+
+/// Append a server-authored event about issue `issue` at `place` and fold the issue.
+pub fn append(tx: &dyn Tx, registry: &RegistryIndex, clock: &dyn Clock, issue: IssueId, place: &Place, body: EventBody) -> Result<Event> {
+    let now_ms = clock.now_ms();
+    let floor = tx.issue_view(issue)?.map(|v| v.state.last_hlc).unwrap_or(Hlc::ZERO);
+    let event = Event {
+        id: EventId::from_parts(now_ms.max(0) as u64, clock.random()),
+        author: hotline_worker(),
+        device: hotline_device(),
+        hlc: next_server_hlc(tx, now_ms, floor)?,
+        wall_ms: now_ms,
+        clock_offset_ms: 0,
+        entity: Entity::Issue(issue),
+        body,
+    };
+    let seq = tx.held_seq(hotline_device())? + 1;
+    let json = serde_json::to_string(&event)?;
+    let hash = content_hash(json.as_bytes());
+    tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place, received_ms: now_ms })?;
+    tx.set_held_seq(hotline_device(), seq)?;
+    refold(tx, registry, event.entity, place)?;
+    Ok(event)
+}
+
+/// [`append`] about an issue the server already holds.
+pub fn append_to_known(tx: &dyn Tx, registry: &RegistryIndex, clock: &dyn Clock, issue: IssueId, body: EventBody) -> Result<Event> {
+    let place = tx.issue_place(issue)?.ok_or_else(|| Error::Corrupt(format!("server event about unknown issue {issue}")))?;
+    append(tx, registry, clock, issue, &place, body)
+}

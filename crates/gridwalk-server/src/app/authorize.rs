@@ -1,0 +1,97 @@
+//! Who may do what: one table of actions by role, and one [`AppState::authorize`] every use
+//! case starts with. Roles decide *what kind* of thing a worker may do; the scope (resolved
+//! here against the registry) decides *where*.
+
+use super::registry::RegistryIndex;
+use super::{AppState, Principal};
+use crate::error::{Error, Result};
+use crate::model::Scope;
+use gridwalk_domain::Role;
+use std::sync::Arc;
+
+/// What a use case does, for the role check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Push,
+    Pull,
+    ReadRegistry,
+    ReadRecords,
+    HotlineIntake,
+    UploadPhoto,
+    /// Alerts and the three rates: the supervisors' dashboard.
+    ReadDashboard,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[
+        Action::Push,
+        Action::Pull,
+        Action::ReadRegistry,
+        Action::ReadRecords,
+        Action::HotlineIntake,
+        Action::UploadPhoto,
+        Action::ReadDashboard,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Push => "push events",
+            Action::Pull => "pull events",
+            Action::ReadRegistry => "read the registry",
+            Action::ReadRecords => "read issues and visits",
+            Action::HotlineIntake => "take in hotline work orders",
+            Action::UploadPhoto => "upload photos",
+            Action::ReadDashboard => "read alerts and rates",
+        }
+    }
+
+    /// Taking in hotline orders is a desk job for supervisors and admins, and so is the
+    /// dashboard; everything else is open to every role inside its scope (department staff
+    /// respond to what was whistled to them).
+    pub fn allowed(self, role: Role) -> bool {
+        match self {
+            Action::HotlineIntake | Action::ReadDashboard => matches!(role, Role::Supervisor | Role::Admin),
+            Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto => true,
+        }
+    }
+
+    /// Actions whose answer must reflect a registry import at once (a pull hands tablets the
+    /// new registry; an order is placed on it). The others may use one at most a second old.
+    fn wants_fresh_registry(self) -> bool {
+        matches!(self, Action::Pull | Action::ReadRegistry | Action::HotlineIntake)
+    }
+}
+
+/// What an authorised caller may work on: the registry it was checked against and its scope.
+pub struct Grant {
+    pub registry: Arc<RegistryIndex>,
+    pub scope: Scope,
+}
+
+impl AppState {
+    /// Check that `who`'s role may do `action`, and resolve `who`'s scope.
+    pub async fn authorize(&self, who: &Principal, action: Action) -> Result<Grant> {
+        if !action.allowed(who.worker.role) {
+            return Err(Error::Forbidden { role: who.worker.role.code(), action: action.name() });
+        }
+        let registry = if action.wants_fresh_registry() { self.fresh_registry().await? } else { self.recent_registry().await? };
+        let scope = registry.resolve_lenient(&who.worker.scope);
+        Ok(Grant { registry, scope })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_supervisors_and_admins_take_hotline_orders_and_read_the_dashboard() {
+        for role in Role::ALL {
+            for action in Action::ALL {
+                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard);
+                let expected = !desk || matches!(role, Role::Supervisor | Role::Admin);
+                assert_eq!(action.allowed(*role), expected, "{role:?} × {action:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Push: take a batch of one device's events, settle each one (accepted, duplicate, conflict,
+//! gap or rejected with a reason), then fold every entity the batch touched once. Runs inside
+//! one writer job, so a push is all in one savepoint of a group commit.
+
+use super::auth::Principal;
+use super::registry::RegistryIndex;
+use super::views::refold;
+use super::workflow::flag_recurrence;
+use crate::error::{Error, Result};
+use crate::model::{Place, Refusal, Scope};
+use crate::store::{NewEvent, Tx};
+use gridwalk_clock::Clock;
+use gridwalk_domain::{validate, DeviceId, Entity, Event, EventBody, IssueId};
+use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, PushResponse, PushResult};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// The content hash that tells a resend (same content) from a conflict (same slot, other
+/// content): the sha256 of the event's serialized form, which is deterministic (fields in
+/// declaration order).
+pub fn content_hash(json: &[u8]) -> String {
+    hex::encode(Sha256::digest(json))
+}
+
+fn rejected(code: &str, reason: impl Into<String>) -> Refusal {
+    Refusal { conflict: false, code: code.to_owned(), reason: reason.into() }
+}
+
+fn outcome(r: &Refusal) -> PushOutcome {
+    if r.conflict {
+        PushOutcome::Conflict { reason: r.reason.clone() }
+    } else {
+        PushOutcome::Rejected { code: r.code.clone(), reason: r.reason.clone() }
+    }
+}
+
+/// What the push is doing to the entities it touches: where each sits (for follow-ups of a
+/// report stored earlier in the same push), and which issues it reported.
+#[derive(Default)]
+struct Touched {
+    places: HashMap<Entity, Place>,
+    order: Vec<Entity>,
+    reported: Vec<IssueId>,
+}
+
+impl Touched {
+    fn touch(&mut self, entity: Entity, place: Place) {
+        if self.places.insert(entity, place).is_none() {
+            self.order.push(entity);
+        }
+    }
+}
+
+/// Settle one push. The caller has checked that the request's device is the caller's.
+pub fn push(
+    tx: &dyn Tx,
+    clock: &dyn Clock,
+    who: &Principal,
+    scope: &Scope,
+    registry: &RegistryIndex,
+    req: PushRequest,
+    recurrence_window_ms: i64,
+) -> Result<PushResponse> {
+    let now_ms = clock.now_ms();
+    let device = req.device_id;
+    let mut held = tx.held_seq(device)?;
+    let mut events = req.events;
+    events.sort_by_key(|e| e.seq);
+    let mut results = Vec::with_capacity(events.len());
+    let mut gap = false;
+    let mut touched = Touched::default();
+    for LoggedEvent { seq, event } in events {
+        let json = serde_json::to_string(&event)?;
+        let hash = content_hash(json.as_bytes());
+        let outcome = if seq == 0 {
+            PushOutcome::Rejected { code: "bad_seq".into(), reason: "sequence numbers start at 1".into() }
+        } else if seq <= held {
+            settled(tx, device, seq, &hash)?
+        } else if gap || seq > held + 1 {
+            gap = true;
+            PushOutcome::Gap
+        } else {
+            held = seq;
+            match admit(tx, who, scope, registry, &touched, &event)? {
+                Ok(place) => {
+                    tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place: &place, received_ms: now_ms })?;
+                    let existing = touched.places.get(&event.entity).copied();
+                    touched.touch(event.entity, existing.unwrap_or(place));
+                    if let (Entity::Issue(id), EventBody::IssueReported(_)) = (&event.entity, &event.body) {
+                        touched.reported.push(*id);
+                    }
+                    PushOutcome::Accepted
+                }
+                Err(refusal) => {
+                    tx.insert_refusal(device, seq, event.id, &hash, &refusal, now_ms)?;
+                    tracing::info!(%device, seq, code = %refusal.code, "event refused");
+                    outcome(&refusal)
+                }
+            }
+        };
+        results.push(PushResult { seq, event_id: event.id, outcome });
+    }
+    tx.set_held_seq(device, held)?;
+    // Each entity is folded once for the whole push, however many of its events came.
+    for entity in &touched.order {
+        refold(tx, registry, *entity, &touched.places[entity])?;
+    }
+    for id in touched.reported {
+        flag_recurrence(tx, registry, clock, id, recurrence_window_ms)?;
+    }
+    Ok(PushResponse { results, acked_seq: held, server_time_ms: now_ms })
+}
+
+/// The answer for a (device, seq) the server already holds.
+fn settled(tx: &dyn Tx, device: DeviceId, seq: u64, hash: &str) -> Result<PushOutcome> {
+    if let Some(stored) = tx.event_hash_at(device, seq)? {
+        return Ok(if stored == hash {
+            PushOutcome::Duplicate
+        } else {
+            PushOutcome::Conflict { reason: format!("sequence {seq} is already held with other content; it is never overwritten") }
+        });
+    }
+    match tx.refusal_at(device, seq)? {
+        Some(stored) if stored.hash == hash => Ok(outcome(&stored.refusal)),
+        Some(_) => Ok(PushOutcome::Conflict { reason: format!("sequence {seq} was already settled with other content") }),
+        None => Err(Error::Corrupt(format!("device {device} holds sequence {seq} but neither an event nor a refusal for it"))),
+    }
+}
+
+/// Decide whether a new event may be stored, and where it belongs.
+fn admit(
+    tx: &dyn Tx,
+    who: &Principal,
+    scope: &Scope,
+    registry: &RegistryIndex,
+    touched: &Touched,
+    e: &Event,
+) -> Result<Result<Place, Refusal>> {
+    if e.device != who.device {
+        return Ok(Err(rejected("wrong_device", "the event names another device than the one pushing it")));
+    }
+    if e.author != who.worker.id {
+        return Ok(Err(rejected("wrong_author", "the event names another author than the logged-in worker")));
+    }
+    if let Err(v) = validate::event(e) {
+        return Ok(Err(rejected(v.code(), v.to_string())));
+    }
+    if let Some((device, seq)) = tx.event_slot(e.id)? {
+        return Ok(Err(Refusal {
+            conflict: true,
+            code: "event_id_taken".into(),
+            reason: format!("event id {} is already held as sequence {seq} of device {device}", e.id),
+        }));
+    }
+    let place = match (&e.entity, &e.body) {
+        (Entity::Issue(_), EventBody::IssueReported(r)) => registry.place(r.courtyard).ok_or(r.courtyard.to_string()),
+        (Entity::Visit(_), EventBody::VisitRecorded(v)) => registry.place(v.courtyard).ok_or(v.courtyard.to_string()),
+        (Entity::Issue(_), EventBody::VisitRecorded(_)) | (Entity::Visit(_), _) => {
+            return Ok(Err(rejected("wrong_entity", format!("a {} event cannot be about a {}", e.body.kind(), e.entity.kind()))));
+        }
+        (Entity::Issue(id), _) => match touched.places.get(&e.entity).copied().map_or_else(|| tx.issue_place(*id), |p| Ok(Some(p)))? {
+            Some(p) => Ok(p),
+            None => return Ok(Err(rejected("unknown_issue", format!("the server has no report of issue {id}")))),
+        },
+    };
+    let place = match place {
+        Ok(p) => p,
+        Err(yard) => return Ok(Err(rejected("unknown_courtyard", format!("courtyard {yard} is not in the registry")))),
+    };
+    if !scope.contains(&place) && !department_may(tx, scope, e)? {
+        return Ok(Err(rejected("out_of_scope", format!("courtyard {} is outside the scope of {}", place.courtyard, who.worker.username))));
+    }
+    Ok(Ok(place))
+}
+
+/// The department rule: staff of a department may report in (to their own department) and add
+/// progress, notes and photos on an issue whistled to one of their departments, and nothing else.
+fn department_may(tx: &dyn Tx, scope: &Scope, e: &Event) -> Result<bool> {
+    let Entity::Issue(id) = e.entity else { return Ok(false) };
+    let kind_ok = match &e.body {
+        EventBody::ReportedIn { target, .. } => scope.departments.contains(target),
+        EventBody::ProgressAdded { .. } | EventBody::NoteAdded { .. } | EventBody::PhotoAttached { .. } => true,
+        _ => false,
+    };
+    Ok(kind_ok && !scope.departments.is_empty() && tx.whistled_to(id, &scope.departments)?)
+}

@@ -1,0 +1,112 @@
+//! Reads: pull, issue and visit queries, each within the caller's scope.
+
+use super::registry::RegistryIndex;
+use crate::error::{Error, Result};
+use crate::model::{IssueView, Scope};
+use crate::store::{IssueQuery, Reader};
+use gridwalk_domain::{fold_issue, CourtyardId, DeviceId, Entity, IssueId, IssueState, IssueStatus};
+use gridwalk_proto::{IssueList, IssueSummary, PulledEvent, VisitList};
+use serde::Deserialize;
+
+/// The events of a pull page, plus whether more follow.
+pub struct PullPage {
+    pub events: Vec<PulledEvent>,
+    pub next_cursor: u64,
+    pub has_more: bool,
+}
+
+/// Events in `scope` after `after`, excluding the caller's own device (it has them).
+pub fn pull(r: &dyn Reader, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<PullPage> {
+    let mut events = r.pull_page(scope, own_device, after, limit.saturating_add(1))?;
+    let has_more = events.len() as u64 > limit;
+    events.truncate(limit as usize);
+    let next_cursor = events.last().map(|e| e.server_seq).unwrap_or(after);
+    Ok(PullPage { events, next_cursor, has_more })
+}
+
+/// Filters of `GET /api/v1/issues`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueFilter {
+    pub courtyard_id: Option<CourtyardId>,
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub after: Option<IssueId>,
+}
+
+pub const MAX_ISSUE_PAGE: u32 = 500;
+
+/// Check that a named courtyard exists and is in scope.
+pub fn check_courtyard(registry: &RegistryIndex, scope: &Scope, id: CourtyardId) -> Result<()> {
+    let place = registry.place(id).ok_or_else(|| Error::UnknownCourtyard(id.to_string()))?;
+    if !scope.contains(&place) {
+        return Err(Error::OutOfScope(format!("courtyard {id}")));
+    }
+    Ok(())
+}
+
+/// An issue as a list shows it.
+pub fn summary(v: &IssueView) -> Option<IssueSummary> {
+    let s = &v.state;
+    let r = s.report.as_ref()?;
+    Some(IssueSummary {
+        id: s.id,
+        courtyard_id: r.courtyard,
+        category: r.category,
+        source: r.source,
+        status: s.status,
+        description: r.description.clone(),
+        contact_name: r.contact.as_ref().and_then(|c| c.name.clone()),
+        contact_phone_masked: r.contact.as_ref().map(|c| c.masked_phone()),
+        external_ref: r.external_ref.clone(),
+        received_at_ms: s.received_at_ms,
+        response_due_ms: s.response_due_ms,
+        responded_at_ms: s.responded_at_ms,
+        resolved_at_ms: s.resolved_at_ms,
+        closed_at_ms: s.closed_at_ms,
+        reopen_count: s.reopen_count,
+        conflicts: v.conflicts,
+    })
+}
+
+pub fn list_issues(r: &dyn Reader, registry: &RegistryIndex, scope: &Scope, f: &IssueFilter) -> Result<IssueList> {
+    if let Some(yard) = f.courtyard_id {
+        check_courtyard(registry, scope, yard)?;
+    }
+    let status = match &f.status {
+        Some(code) => Some(IssueStatus::from_code(code).ok_or_else(|| Error::InvalidQuery(format!("unknown status {code:?}")))?.code()),
+        None => None,
+    };
+    let limit = f.limit.unwrap_or(100).clamp(1, MAX_ISSUE_PAGE);
+    let q = IssueQuery { courtyard: f.courtyard_id, status, after: f.after, limit: limit + 1 };
+    let mut issues: Vec<IssueSummary> = r.issue_views(scope, &q)?.iter().filter_map(summary).collect();
+    let more = issues.len() > limit as usize;
+    issues.truncate(limit as usize);
+    let next_after = if more { issues.last().map(|i| i.id) } else { None };
+    Ok(IssueList { issues, next_after })
+}
+
+/// One issue with its whole history, folded from its events; out of scope is refused, not
+/// hidden.
+pub fn get_issue(r: &dyn Reader, scope: &Scope, id: IssueId) -> Result<IssueState> {
+    let place = r.issue_place(id)?.ok_or_else(|| Error::NotFound(format!("issue {id}")))?;
+    if !scope.contains(&place) && (scope.departments.is_empty() || !r.whistled_to(id, &scope.departments)?) {
+        return Err(Error::OutOfScope(format!("issue {id}")));
+    }
+    Ok(fold_issue(id, r.entity_events(Entity::Issue(id))?))
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitFilter {
+    pub courtyard_id: Option<CourtyardId>,
+    pub limit: Option<u32>,
+}
+
+pub fn list_visits(r: &dyn Reader, registry: &RegistryIndex, scope: &Scope, f: &VisitFilter) -> Result<VisitList> {
+    if let Some(yard) = f.courtyard_id {
+        check_courtyard(registry, scope, yard)?;
+    }
+    let visits = r.visit_views(scope, f.courtyard_id, f.limit.unwrap_or(100).clamp(1, MAX_ISSUE_PAGE))?;
+    Ok(VisitList { visits })
+}

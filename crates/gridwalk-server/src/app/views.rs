@@ -1,0 +1,94 @@
+//! Views are what the events mean: each entity is folded with the domain's fold (the tablet's
+//! code) and written back as a lean view. An issue's view keeps no history; whoever opens the
+//! issue gets it folded from the events.
+
+use super::registry::RegistryIndex;
+use crate::error::Result;
+use crate::model::{IssueView, Place};
+use crate::store::{Reader, Tx};
+use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, IssueState};
+
+/// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
+/// the server then rebuilds every view from the events once, on open.
+pub const VIEWS_VERSION: u32 = 1;
+
+/// The meta key holding the views' shape.
+const VIEWS_KEY: &str = "views_version";
+
+/// The latest non-empty note-like text of a folded issue (its notes, progress, response,
+/// resolution …), skipping events the fold kept as conflicts.
+pub fn last_note(s: &IssueState) -> Option<String> {
+    s.history.iter().rev().filter(|h| h.conflict.is_none()).find_map(|h| {
+        let text = match &h.event.body {
+            EventBody::NoteAdded { text } => text,
+            EventBody::ProgressAdded { note }
+            | EventBody::IssueResponded { note }
+            | EventBody::IssueResolved { note, .. }
+            | EventBody::IssueClosed { note }
+            | EventBody::CallbackRecorded { note, .. }
+            | EventBody::Whistled { note, .. }
+            | EventBody::ReportedIn { note, .. } => note,
+            EventBody::IssueReopened { reason } => reason,
+            _ => return None,
+        };
+        (!text.trim().is_empty()).then(|| text.clone())
+    })
+}
+
+/// The lean view of a folded issue: its state without the history, and what lists need of it.
+pub fn issue_view(mut state: IssueState) -> IssueView {
+    let conflicts = state.conflicts().count() as u32;
+    let last_note = last_note(&state);
+    let updated_ms = state.history.iter().map(|h| h.event.corrected_ms()).max();
+    state.history = Vec::new();
+    IssueView { state, conflicts, last_note, updated_ms }
+}
+
+/// Fold one entity from every stored event and write its view. `fallback` is where it sits
+/// if its report is not known yet (an orphan follow-up cannot be stored, so this is the place
+/// of the event that touched it).
+pub fn refold(tx: &dyn Tx, registry: &RegistryIndex, entity: Entity, fallback: &Place) -> Result<()> {
+    let events = tx.entity_events(entity)?;
+    match entity {
+        Entity::Issue(id) => {
+            let state = fold_issue(id, events);
+            let place = state.report.as_ref().and_then(|r| registry.place(r.courtyard)).unwrap_or(*fallback);
+            tx.put_issue_view(&issue_view(state), &place)
+        }
+        Entity::Visit(id) => {
+            let state = fold_visit(id, events);
+            let place = state.visit.as_ref().and_then(|v| registry.place(v.courtyard)).unwrap_or(*fallback);
+            tx.put_visit_view(&state, &place)
+        }
+    }
+}
+
+/// Whether the stored views have another shape than this build's.
+pub fn stale(r: &dyn Reader) -> Result<bool> {
+    Ok(r.meta(VIEWS_KEY)?.and_then(|v| v.parse::<u32>().ok()) != Some(VIEWS_VERSION))
+}
+
+/// Rebuild every view from the events (after a migration changed their shape). Entities whose
+/// place cannot be found in the registry keep the place of their first stored event.
+pub fn rebuild(tx: &dyn Tx, registry: &RegistryIndex) -> Result<usize> {
+    let entities = tx.entities()?;
+    for &entity in &entities {
+        let events = tx.entity_events(entity)?;
+        let fallback = events.iter().find_map(|e| match &e.body {
+            EventBody::IssueReported(r) => registry.place(r.courtyard),
+            EventBody::VisitRecorded(v) => registry.place(v.courtyard),
+            _ => None,
+        });
+        let fallback = match (fallback, entity) {
+            (Some(p), _) => p,
+            (None, Entity::Issue(id)) => match tx.issue_place(id)? {
+                Some(p) => p,
+                None => continue,
+            },
+            (None, Entity::Visit(_)) => continue,
+        };
+        refold(tx, registry, entity, &fallback)?;
+    }
+    tx.set_meta(VIEWS_KEY, &VIEWS_VERSION.to_string())?;
+    Ok(entities.len())
+}

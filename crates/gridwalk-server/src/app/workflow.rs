@@ -1,0 +1,209 @@
+//! The 接诉即办 workflow on the server: the escalation run and recurrence links (both write
+//! server-authored events through [`super::authored`]), and the dashboard reads (alerts, the
+//! three rates, pledges). Writes run inside the caller's writer job, so what they append
+//! commits together with what caused it.
+
+use super::authored::{append_to_known, SYSTEM_ACTOR};
+use super::query::summary;
+use super::registry::RegistryIndex;
+use crate::error::Result;
+use crate::model::{EscalationRow, Scope};
+use crate::store::{Reader, Tx};
+use gridwalk_clock::Clock;
+use gridwalk_domain::rates::{self, Period, RateFacts};
+use gridwalk_domain::sla::{self, Escalation, EscalationRules};
+use gridwalk_domain::{EventBody, IssueId, WhistleLevel, WorkerId};
+use gridwalk_proto::{Alert, PledgeList, PledgeProgress, RatesReport};
+use std::collections::{BTreeMap, HashMap};
+
+/// 愈后防复: if `new_issue` repeats an issue closed at the same courtyard in the same category
+/// within `window_ms` before its receipt, link the two: `RecurrenceFlagged` on the new issue,
+/// `Recurred` on the earlier one (which the fold reopens). Returns the earlier issue, if any.
+/// The one place recurrence is checked: after a push, and after a hotline or Open311 intake.
+pub fn flag_recurrence(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    new_issue: IssueId,
+    window_ms: i64,
+) -> Result<Option<IssueId>> {
+    let Some(view) = tx.issue_view(new_issue)? else { return Ok(None) };
+    let state = &view.state;
+    let Some(report) = state.report.as_ref() else { return Ok(None) };
+    if state.recurrence_of.is_some() || window_ms <= 0 {
+        return Ok(None);
+    }
+    let now_ms = clock.now_ms();
+    let at = state.received_at_ms.unwrap_or(now_ms);
+    let Some(earlier) = tx.closed_issue_between(report.category.code(), report.courtyard, at.saturating_sub(window_ms), at, new_issue)?
+    else {
+        return Ok(None);
+    };
+    append_to_known(tx, registry, clock, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
+    append_to_known(tx, registry, clock, earlier, EventBody::Recurred { new_issue })?;
+    tx.audit(now_ms, SYSTEM_ACTOR, "recurrence_flagged", &format!("issue {new_issue} repeats closed issue {earlier}"))?;
+    Ok(Some(earlier))
+}
+
+fn escalation_key(e: &Escalation) -> (&'static str, &'static str) {
+    match e {
+        Escalation::AlertSupervisor => ("alert_supervisor", ""),
+        Escalation::WhistleNext { level } => ("whistle_next", level.code()),
+    }
+}
+
+/// Run the escalation rules over every open issue at the clock's now (issue times are
+/// clock-corrected). Each escalation happens once: it is recorded, audited, and a `WhistleNext`
+/// appends a server-authored `Whistled` event to the level's default target. Returns what was
+/// done now.
+pub fn run_escalations(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    rules: &EscalationRules,
+    targets: &BTreeMap<WhistleLevel, String>,
+) -> Result<Vec<Alert>> {
+    let now_ms = clock.now_ms();
+    let mut done = Vec::new();
+    for view in tx.open_issue_views()? {
+        let state = &view.state;
+        for esc in sla::escalations(state, now_ms, rules) {
+            let (kind, level) = escalation_key(&esc);
+            let target = |level: &WhistleLevel| targets.get(level).cloned().unwrap_or_else(|| level.label_zh().to_owned());
+            let detail = match &esc {
+                Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
+                Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
+            };
+            let row = EscalationRow { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail: detail.clone() };
+            if !tx.insert_escalation(&row)? {
+                continue;
+            }
+            tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
+            if let Escalation::WhistleNext { level } = esc {
+                let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
+                append_to_known(tx, registry, clock, state.id, EventBody::Whistled { level, target: target(&level), note })?;
+            }
+            done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(&view) });
+        }
+    }
+    Ok(done)
+}
+
+/// Escalations on issues in scope, newest first.
+pub fn list_alerts(r: &dyn Reader, scope: &Scope, limit: u32) -> Result<Vec<Alert>> {
+    Ok(r.alerts(scope, limit)?
+        .into_iter()
+        .map(|(e, view)| Alert {
+            issue_id: e.issue_id,
+            kind: e.kind,
+            level: e.level,
+            at_ms: e.at_ms,
+            detail: e.detail,
+            issue: summary(&view),
+        })
+        .collect())
+}
+
+/// How `GET /api/v1/rates` groups issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    District,
+    Subdistrict,
+    Community,
+    Category,
+    Worker,
+}
+
+impl GroupBy {
+    pub fn from_code(code: &str) -> Option<GroupBy> {
+        Some(match code {
+            "district" => GroupBy::District,
+            "subdistrict" => GroupBy::Subdistrict,
+            "community" => GroupBy::Community,
+            "category" => GroupBy::Category,
+            "worker" => GroupBy::Worker,
+            _ => return None,
+        })
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            GroupBy::District => "district",
+            GroupBy::Subdistrict => "subdistrict",
+            GroupBy::Community => "community",
+            GroupBy::Category => "category",
+            GroupBy::Worker => "worker",
+        }
+    }
+}
+
+/// What the rates are asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct RatesQuery {
+    pub by: GroupBy,
+    pub period: Period,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub as_of_ms: i64,
+}
+
+/// The three rates of issues in scope received in `[from_ms, to_ms)`, grouped and bucketed
+/// (definitions: [`gridwalk_domain::rates`]).
+pub fn rates(r: &dyn Reader, registry: &RegistryIndex, scope: &Scope, q: RatesQuery) -> Result<RatesReport> {
+    let subdistricts: HashMap<_, (&str, &str)> =
+        registry.registry.subdistricts.iter().map(|s| (s.id, (s.code.as_str(), s.name.as_str()))).collect();
+    let communities: HashMap<_, (&str, &str)> =
+        registry.registry.communities.iter().map(|c| (c.id, (c.code.as_str(), c.name.as_str()))).collect();
+    let mut workers: HashMap<WorkerId, String> = HashMap::new();
+    let mut facts = Vec::new();
+    let mut labels = BTreeMap::new();
+    for (view, place) in r.issues_received(scope, q.from_ms, q.to_ms)? {
+        let state = &view.state;
+        let Some(f) = RateFacts::of(state) else { continue };
+        let (key, label) = match q.by {
+            GroupBy::District => ("district".to_owned(), "朝阳区".to_owned()),
+            GroupBy::Subdistrict => match subdistricts.get(&place.subdistrict) {
+                Some((code, name)) => ((*code).to_owned(), (*name).to_owned()),
+                None => (place.subdistrict.to_string(), String::new()),
+            },
+            GroupBy::Community => match communities.get(&place.community) {
+                Some((code, name)) => ((*code).to_owned(), (*name).to_owned()),
+                None => (place.community.to_string(), String::new()),
+            },
+            GroupBy::Category => {
+                let c = state.report.as_ref().map(|r| r.category);
+                (c.map(|c| c.code()).unwrap_or("").to_owned(), c.map(|c| c.label_zh()).unwrap_or("").to_owned())
+            }
+            GroupBy::Worker => match rates::issue_worker(state) {
+                Some(w) => {
+                    let name = match workers.entry(w) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(r.worker_by_id(w)?.map(|rec| rec.info.name).unwrap_or_default()).clone()
+                        }
+                    };
+                    (w.to_string(), name)
+                }
+                None => (String::new(), String::new()),
+            },
+        };
+        labels.insert(key.clone(), label);
+        facts.push((key, f));
+    }
+    let rows = rates::compute(&facts, q.period, q.from_ms, q.to_ms, q.as_of_ms);
+    Ok(RatesReport { by: q.by.code().into(), period: q.period, from_ms: q.from_ms, to_ms: q.to_ms, as_of_ms: q.as_of_ms, rows, labels })
+}
+
+/// Pledged issues in scope (optionally one cadre's), with their progress, oldest pledge first.
+pub fn pledges(r: &dyn Reader, scope: &Scope, cadre: Option<WorkerId>) -> Result<PledgeList> {
+    let mut pledges = Vec::new();
+    for view in r.pledged_issue_views(scope)? {
+        let state = &view.state;
+        let (Some(pledge), Some(issue)) = (state.pledge.clone(), summary(&view)) else { continue };
+        if cadre.is_some_and(|c| c != pledge.by) {
+            continue;
+        }
+        pledges.push(PledgeProgress { issue, pledge, whistles: state.whistles.clone(), satisfaction: state.satisfaction });
+    }
+    pledges.sort_by_key(|p| (p.pledge.at_ms, p.issue.id));
+    Ok(PledgeList { pledges })
+}

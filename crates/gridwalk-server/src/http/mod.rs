@@ -1,0 +1,132 @@
+//! The HTTP adapter, and the only module that knows axum: the router and its layers here,
+//! extractors in [`extract`], handlers by resource ([`sync`], [`records`], [`dashboard`],
+//! [`blobs`]) and Open311's wire format ([`open311`]). Every handler is a one-line call into
+//! [`crate::app`].
+
+pub mod blobs;
+pub mod dashboard;
+pub mod extract;
+pub mod open311;
+pub mod records;
+pub mod sync;
+
+use crate::app::AppState;
+use crate::error::Error;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gridwalk_proto::{ErrorBody, Health, API_VERSION, SERVER_TIME_HEADER};
+
+/// The OpenAPI document, checked in beside the crate and tested against [`ROUTES`].
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+/// Every route as (method, path template): the OpenAPI test checks both against each other
+/// and against the router.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/sync/push"),
+    ("GET", "/api/v1/sync/pull"),
+    ("GET", "/api/v1/registry"),
+    ("GET", "/api/v1/issues"),
+    ("GET", "/api/v1/issues/{id}"),
+    ("GET", "/api/v1/visits"),
+    ("POST", "/api/v1/hotline/intake"),
+    ("GET", "/api/v1/blobs/{sha256}"),
+    ("PUT", "/api/v1/blobs/{sha256}"),
+    ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/rates"),
+    ("GET", "/api/v1/pledges"),
+    ("GET", "/open311/v2/services.json"),
+    ("GET", "/open311/v2/services.xml"),
+    ("GET", "/open311/v2/services/{service_code}.json"),
+    ("GET", "/open311/v2/services/{service_code}.xml"),
+    ("GET", "/open311/v2/requests.json"),
+    ("POST", "/open311/v2/requests.json"),
+    ("GET", "/open311/v2/requests.xml"),
+    ("POST", "/open311/v2/requests.xml"),
+    ("GET", "/open311/v2/requests/{id}.json"),
+    ("GET", "/open311/v2/requests/{id}.xml"),
+];
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), api_version: API_VERSION })
+}
+
+async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn not_found(req: Request) -> Error {
+    Error::NotFound(format!("no route for {}", req.uri().path()))
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}
+
+/// Every response carries the server's clock, so tablets can measure their offset.
+async fn server_time(State(s): State<AppState>, mut resp: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&s.now_ms().to_string()) {
+        resp.headers_mut().insert(SERVER_TIME_HEADER, v);
+    }
+    resp
+}
+
+/// A last net under everything: an error response that is not already `{code, message}` (from
+/// a layer or a framework rejection) is rewritten into that shape.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        401 => "invalid_token",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_json",
+        429 => "rate_limited",
+        s if s >= 500 => "internal",
+        _ => "error",
+    };
+    let text = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).chars().take(200).collect::<String>();
+    let message = if message.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { message };
+    (status, Json(ErrorBody { code: code.into(), message })).into_response()
+}
+
+/// The router with every route and layer.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/auth/login", post(sync::login))
+        .route("/api/v1/sync/push", post(sync::push))
+        .route("/api/v1/sync/pull", get(sync::pull))
+        .route("/api/v1/registry", get(sync::registry))
+        .route("/api/v1/issues", get(records::issues))
+        .route("/api/v1/issues/{id}", get(records::issue))
+        .route("/api/v1/visits", get(records::visits))
+        .route("/api/v1/hotline/intake", post(records::hotline))
+        .route("/api/v1/blobs/{sha256}", get(blobs::blob_status).put(blobs::blob_put))
+        .route("/api/v1/alerts", get(dashboard::alerts))
+        .route("/api/v1/rates", get(dashboard::rates))
+        .route("/api/v1/pledges", get(records::pledges))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response_with_state(state.clone(), server_time))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // After the JSON-error layers: Open311 answers its own errors, in XML too.
+        .merge(open311::router())
+        .with_state(state)
+}

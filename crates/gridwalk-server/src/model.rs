@@ -1,0 +1,125 @@
+//! Plain data every layer shares: where a courtyard sits, what a worker's scope holds, and the
+//! rows the store hands back. No IO and no rules beyond membership: the use cases in
+//! [`crate::app`] decide, the store in [`crate::store`] keeps.
+
+use gridwalk_domain::{CommunityId, CourtyardId, DeviceId, IssueState, SubdistrictId, WorkerId};
+use gridwalk_proto::WorkerInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
+
+/// Where a courtyard sits: what scope checks and the event table's denormalized columns need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub courtyard: CourtyardId,
+    pub community: CommunityId,
+    pub subdistrict: SubdistrictId,
+}
+
+/// What a worker may see and write: the whole district, or a set of subdistricts, communities
+/// and courtyards (resolved to ids), plus the departments whose whistled issues they see.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub district: bool,
+    pub subdistricts: HashSet<SubdistrictId>,
+    pub communities: HashSet<CommunityId>,
+    pub courtyards: HashSet<CourtyardId>,
+    /// Whistle targets: issues whistled to one of these are in scope (department staff).
+    pub departments: BTreeSet<String>,
+}
+
+impl Scope {
+    /// The whole district: what the hotline desk and Open311 file into.
+    pub fn district() -> Scope {
+        Scope { district: true, ..Default::default() }
+    }
+
+    pub fn contains(&self, p: &Place) -> bool {
+        self.district
+            || self.courtyards.contains(&p.courtyard)
+            || self.communities.contains(&p.community)
+            || self.subdistricts.contains(&p.subdistrict)
+    }
+}
+
+/// An issue as lists, dashboards and jobs read it: the folded state *without* its history
+/// (which `GET /issues/{id}` folds from the events when someone opens the issue), plus the
+/// few facts of the history a list shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueView {
+    /// The fold's state with `history` left empty.
+    pub state: IssueState,
+    /// Events of the history the fold kept as conflicts.
+    pub conflicts: u32,
+    /// The latest non-empty note-like text (note, progress, response, resolution …).
+    pub last_note: Option<String>,
+    /// The newest event's clock-corrected time.
+    pub updated_ms: Option<i64>,
+}
+
+/// A worker row with its password hash.
+#[derive(Clone, Debug)]
+pub struct WorkerRecord {
+    pub info: WorkerInfo,
+    pub password_hash: String,
+}
+
+/// What a bearer token's hash names.
+#[derive(Clone, Debug)]
+pub struct DeviceToken {
+    pub device: DeviceId,
+    pub worker: WorkerId,
+    pub revoked_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub id: DeviceId,
+    pub username: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub held_seq: u64,
+}
+
+/// An event the server settled without storing it as an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub conflict: bool,
+    pub code: String,
+    pub reason: String,
+}
+
+/// A refusal as stored, with the content hash of what was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRefusal {
+    pub hash: String,
+    pub refusal: Refusal,
+}
+
+/// An escalation the server carried out, as the alert list reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EscalationRow {
+    pub issue_id: gridwalk_domain::IssueId,
+    pub kind: String,
+    pub level: String,
+    pub at_ms: i64,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// An Open311 API key as listed: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}

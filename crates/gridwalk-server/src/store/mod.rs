@@ -1,0 +1,237 @@
+//! The storage seam. The use cases in [`crate::app`] speak to storage only through the traits
+//! here, in domain types: [`Reader`] for what a read may ask, [`Tx`] for what a write may do
+//! inside one transaction. An engine implements [`Store`]; today that is [`sqlite`], the only
+//! module that knows a database driver (and the only place where a [`Scope`] becomes SQL).
+//!
+//! Writes are jobs: [`Storage::write`] queues a closure that runs inside the engine's next
+//! (group) commit and resolves only once that commit is durable or has failed, so an answer
+//! never claims what the disk does not hold.
+
+pub mod blobs;
+pub mod sqlite;
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use gridwalk_domain::{CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, VisitState, WorkerId};
+use gridwalk_proto::{PulledEvent, WorkerInfo};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// An event about to be stored, with where it belongs and what the server knows of it.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub event: &'a Event,
+    pub seq: u64,
+    pub hash: &'a str,
+    /// The event's serialized form, as hashed.
+    pub json: &'a str,
+    pub place: &'a Place,
+    pub received_ms: i64,
+}
+
+/// Which issue views a list wants, in id order after `after`.
+#[derive(Clone, Debug, Default)]
+pub struct IssueQuery {
+    pub courtyard: Option<CourtyardId>,
+    pub status: Option<&'static str>,
+    pub after: Option<IssueId>,
+    pub limit: u32,
+}
+
+/// What a read may ask.
+pub trait Reader {
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+
+    fn registry_version(&self) -> Result<u64>;
+    fn registry(&self) -> Result<Registry>;
+
+    fn worker_by_username(&self, username: &str) -> Result<Option<WorkerRecord>>;
+    fn worker_by_id(&self, id: WorkerId) -> Result<Option<WorkerRecord>>;
+    /// Every worker, by username.
+    fn workers(&self) -> Result<Vec<WorkerInfo>>;
+    fn login_locked_until(&self, username: &str) -> Result<Option<i64>>;
+    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>>;
+    fn devices(&self) -> Result<Vec<DeviceRow>>;
+    fn device_exists(&self, id: DeviceId) -> Result<bool>;
+
+    /// Highest contiguous sequence held for a device (accepted or refused, both settled).
+    fn held_seq(&self, device: DeviceId) -> Result<u64>;
+    /// The content hash of the event stored at (device, seq), if one is.
+    fn event_hash_at(&self, device: DeviceId, seq: u64) -> Result<Option<String>>;
+    fn refusal_at(&self, device: DeviceId, seq: u64) -> Result<Option<StoredRefusal>>;
+    /// Where an event id is stored: (device, seq).
+    fn event_slot(&self, id: EventId) -> Result<Option<(DeviceId, u64)>>;
+    /// Every stored event of one entity, in no particular order (the fold orders them).
+    fn entity_events(&self, entity: Entity) -> Result<Vec<Event>>;
+    /// Every entity the log holds events of.
+    fn entities(&self) -> Result<Vec<Entity>>;
+    /// Events in `scope` after the global sequence `after`, except `own_device`'s, at most
+    /// `limit` of them. Department staff get the events of issues whistled to their departments.
+    fn pull_page(&self, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<Vec<PulledEvent>>;
+
+    fn issue_place(&self, id: IssueId) -> Result<Option<Place>>;
+    fn issue_view(&self, id: IssueId) -> Result<Option<IssueView>>;
+    /// Whether `issue` is whistled to one of `departments`.
+    fn whistled_to(&self, issue: IssueId, departments: &BTreeSet<String>) -> Result<bool>;
+    /// Issue views in scope (by place, or whistled to the scope's departments).
+    fn issue_views(&self, scope: &Scope, q: &IssueQuery) -> Result<Vec<IssueView>>;
+    /// Every issue that is not closed, by id.
+    fn open_issue_views(&self) -> Result<Vec<IssueView>>;
+    /// The most recently closed issue at `courtyard` in `category` closed in `[from_ms, to_ms]`,
+    /// other than `except`.
+    fn closed_issue_between(
+        &self,
+        category: &str,
+        courtyard: CourtyardId,
+        from_ms: i64,
+        to_ms: i64,
+        except: IssueId,
+    ) -> Result<Option<IssueId>>;
+    /// Issues in scope (by place) received in `[from_ms, to_ms)`, with their places.
+    fn issues_received(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(IssueView, Place)>>;
+    /// Every issue received in `[from_ms, to_ms]`, newest first, at most `limit`.
+    fn issues_received_newest_first(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<IssueView>>;
+    /// Pledged issues in scope.
+    fn pledged_issue_views(&self, scope: &Scope) -> Result<Vec<IssueView>>;
+    fn visit_views(&self, scope: &Scope, courtyard: Option<CourtyardId>, limit: u32) -> Result<Vec<VisitState>>;
+    /// Escalations on issues in scope (by place), newest first.
+    fn alerts(&self, scope: &Scope, limit: u32) -> Result<Vec<(EscalationRow, IssueView)>>;
+
+    /// The issue and receipt time of a hotline order number.
+    fn hotline_order(&self, order_no: &str) -> Result<Option<(IssueId, i64)>>;
+
+    /// The id of the live API key with this hash.
+    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<String>>;
+    fn api_keys(&self) -> Result<Vec<ApiKeyInfo>>;
+    fn api_key_exists(&self, id: &str) -> Result<bool>;
+
+    /// The most recent audit entries, newest first.
+    fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// What a write may do, inside one transaction.
+pub trait Tx: Reader {
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Replace the stored registry wholesale and bump its version.
+    fn replace_registry(&self, registry: &Registry) -> Result<u64>;
+
+    fn insert_worker(&self, w: &WorkerInfo, password_hash: &str, now_ms: i64) -> Result<()>;
+    /// Count a failed login; returns the consecutive failures.
+    fn note_login_failure(&self, username: &str) -> Result<i64>;
+    fn lock_login(&self, username: &str, until_ms: i64) -> Result<()>;
+    fn clear_login_failures(&self, username: &str) -> Result<()>;
+    fn insert_device(&self, id: DeviceId, worker: WorkerId, name: &str, token_hash: Option<&str>, now_ms: i64) -> Result<()>;
+    /// Mark a device revoked (if it is not already); false when there is no such device.
+    fn revoke_device(&self, id: DeviceId, now_ms: i64) -> Result<bool>;
+    fn set_held_seq(&self, device: DeviceId, seq: u64) -> Result<()>;
+
+    /// Append an event under the next global sequence, which it returns.
+    fn insert_event(&self, e: &NewEvent<'_>) -> Result<u64>;
+    fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()>;
+    /// Write an issue's view and the whistle index that follows it.
+    fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()>;
+    fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()>;
+
+    /// Record an escalation; false when it was already recorded (each happens once).
+    fn insert_escalation(&self, e: &EscalationRow) -> Result<bool>;
+    fn insert_hotline_order(&self, order_no: &str, issue: IssueId, courtyard: CourtyardId, received_ms: i64, now_ms: i64) -> Result<()>;
+    fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, now_ms: i64) -> Result<()>;
+    fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()>;
+    /// One audit line, in the same transaction as the action it records.
+    fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()>;
+}
+
+/// A write job as an engine runs it: given the transaction, it does its work and says whether
+/// it succeeded; the engine then tells it the commit's fate.
+pub type WriteJob = Box<dyn FnOnce(&dyn Tx) -> Settle + Send>;
+
+/// What a job left to do after it ran: whether to keep its work, and whom to tell the fate.
+pub struct Settle {
+    pub ok: bool,
+    pub reply: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+/// A storage engine.
+pub trait Store: Send + Sync + 'static {
+    /// Queue a job for the next commit. The job runs in its own savepoint: a job that fails is
+    /// undone alone.
+    fn submit(&self, job: WriteJob) -> Result<()>;
+    /// Run `job` on a read connection on this thread.
+    fn read_with(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()>;
+}
+
+/// The handle the use cases hold: typed reads and writes over any [`Store`].
+#[derive(Clone)]
+pub struct Storage(Arc<dyn Store>);
+
+impl Storage {
+    pub fn new(store: impl Store) -> Storage {
+        Storage(Arc::new(store))
+    }
+
+    /// A job that runs `f` and hands its outcome, joined with the commit's fate, to `send`.
+    fn job<T, F>(f: F, send: impl FnOnce(Result<T>) + Send + 'static) -> WriteJob
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
+    {
+        Box::new(move |store| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)))
+                .unwrap_or_else(|_| Err(Error::Internal("a write job panicked".into())));
+            let ok = outcome.is_ok();
+            let reply = Box::new(move |commit: Result<()>| send(commit.and(outcome)));
+            Settle { ok, reply }
+        })
+    }
+
+    /// Run `f` inside the next commit. Resolves only after the commit is durable (or failed).
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        self.0.submit(Self::job(f, move |r| {
+            let _ = tx.send(r);
+        }))?;
+        rx.await.map_err(|_| Error::Internal("the writer dropped a job".into()))?
+    }
+
+    /// [`Storage::write`] for callers that may block this thread (the CLI, start-up).
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel::<Result<T>>();
+        self.0.submit(Self::job(f, move |r| {
+            let _ = tx.send(r);
+        }))?;
+        rx.recv().map_err(|_| Error::Internal("the writer dropped a job".into()))?
+    }
+
+    /// Run `f` on a read connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Reader) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f)).await.map_err(|e| Error::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Run `f` on a read connection on this thread.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&dyn Reader) -> Result<T>) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.0.read_with(&mut |r| {
+            if let Some(f) = f.take() {
+                out = Some(f(r)?);
+            }
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::Internal("a read job did not run".into()))
+    }
+}

@@ -1,0 +1,83 @@
+//! The server schema: SQL files under `migrations/`, embedded, applied in order on open, each
+//! in its own transaction. Append-only: a shipped file is never edited (a test pins each one's
+//! sha256), and a database written by a newer build is refused rather than misread.
+
+use super::storage_error;
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+
+/// Shipped migrations, in order.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../../../migrations/0001_initial.sql")),
+    ("0002_workflow", include_str!("../../../migrations/0002_workflow.sql")),
+    ("0003_lean_views", include_str!("../../../migrations/0003_lean_views.sql")),
+];
+
+/// Apply every migration past `PRAGMA user_version`.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(storage_error)?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(Error::SchemaTooNew { found: current, known });
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        let tx = conn.unchecked_transaction().map_err(storage_error)?;
+        tx.execute_batch(sql).map_err(storage_error)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(storage_error)?;
+        tx.commit().map_err(storage_error)?;
+        tracing::info!(version = i + 1, name, "applied migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// The sha256 of every shipped migration. A failure here means a shipped file was edited:
+    /// put the change in a new migration instead.
+    const PINNED: &[(&str, &str)] = &[
+        ("0001_initial", "33aa1da86c3ae905f6a2c62def951dbd6e34650d19a47fd619583e0dd5807ee2"),
+        ("0002_workflow", "8fc3d3080e613fdc4e4962c393858eaceb3cf202050fa270157cfa20f22b5f74"),
+        ("0003_lean_views", "768424721d47fd5bfcc9cd704a68313606380c08471821372694d3a642ac95e2"),
+    ];
+
+    #[test]
+    fn every_shipped_migration_is_pinned_by_its_sha256() {
+        assert_eq!(MIGRATIONS.len(), PINNED.len(), "every migration is pinned, and every pin names a migration");
+        for ((name, sql), (pinned_name, sha)) in MIGRATIONS.iter().zip(PINNED) {
+            assert_eq!(name, pinned_name, "migrations keep their order");
+            assert_eq!(&hex::encode(Sha256::digest(sql.as_bytes())), sha, "migration {name} was edited after it shipped");
+        }
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("n.db")).unwrap();
+        migrate(&conn).unwrap();
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1).unwrap();
+        let err = migrate(&conn).unwrap_err();
+        assert_eq!(err.code(), "schema_too_new", "a newer schema is refused, never misread: {err}");
+    }
+
+    #[test]
+    fn stored_events_cannot_be_updated_or_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("a.db")).unwrap();
+        migrate(&conn).unwrap();
+        conn.execute(
+            "INSERT INTO events (event_id, device_id, seq, hash, entity_kind, entity_id, courtyard_id, community_id,
+                                 subdistrict_id, received_ms, json) VALUES ('e', 'd', 1, 'h', 'issue', 'i', 'c', 'm', 's', 1, '{}')",
+            [],
+        )
+        .unwrap();
+        let update = conn.execute("UPDATE events SET json = '{\"x\":1}'", []);
+        assert!(update.is_err(), "an UPDATE of a stored event is refused by a trigger");
+        let delete = conn.execute("DELETE FROM events", []);
+        assert!(delete.is_err(), "a DELETE of a stored event is refused by a trigger");
+        let n: i64 = conn.query_row("SELECT count(*) FROM events WHERE json = '{}'", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "the event is still there, unchanged");
+    }
+}

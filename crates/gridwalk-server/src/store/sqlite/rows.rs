@@ -1,0 +1,639 @@
+//! The storage traits over a SQLite connection: every statement of the server is here.
+
+use super::scope_sql::{by_place, by_place_or_whistle};
+use super::Sql;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::{IssueQuery, NewEvent, Reader, Tx};
+use gridwalk_domain::{CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
+use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+
+fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| Error::Corrupt(format!("stored {what} {text:?}: {e}")))
+}
+
+fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
+    Ok(Place { courtyard: parse("courtyard id", c)?, community: parse("community id", m)?, subdistrict: parse("subdistrict id", s)? })
+}
+
+const WORKER_COLUMNS: &str = "id, username, name, role, scope_json, password_hash";
+
+fn worker_row(r: &Row<'_>) -> rusqlite::Result<[String; 6]> {
+    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?])
+}
+
+fn worker_record(raw: [String; 6]) -> Result<WorkerRecord> {
+    let [id, username, name, role, scope_json, password_hash] = raw;
+    let role = Role::from_code(&role).ok_or_else(|| Error::Corrupt(format!("role {role}")))?;
+    let scope: Vec<ScopeUnit> = serde_json::from_str(&scope_json)?;
+    Ok(WorkerRecord { info: WorkerInfo { id: parse("worker id", &id)?, username, name, role, scope }, password_hash })
+}
+
+fn entity_of(kind: &str, id: &str) -> Result<Entity> {
+    match kind {
+        "issue" => Ok(Entity::Issue(parse("issue id", id)?)),
+        "visit" => Ok(Entity::Visit(parse("visit id", id)?)),
+        other => Err(Error::Corrupt(format!("entity kind {other:?}"))),
+    }
+}
+
+impl Sql<'_> {
+    fn issue_views_where(&self, sql: &str, args: Vec<Value>) -> Result<Vec<IssueView>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?)?);
+        }
+        Ok(out)
+    }
+
+    fn registry_table<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>> {
+        let mut stmt = self.0.prepare(&format!("SELECT json FROM {table} ORDER BY code"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Reader for Sql<'_> {
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    fn registry_version(&self) -> Result<u64> {
+        Ok(self.meta("registry_version")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    fn registry(&self) -> Result<Registry> {
+        Ok(Registry {
+            subdistricts: self.registry_table("subdistricts")?,
+            communities: self.registry_table("communities")?,
+            management_grids: self.registry_table("management_grids")?,
+            technical_grids: self.registry_table("technical_grids")?,
+            courtyards: self.registry_table("courtyards")?,
+        })
+    }
+
+    fn worker_by_username(&self, username: &str) -> Result<Option<WorkerRecord>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE username = ?1");
+        self.0.prepare_cached(&sql)?.query_row([username], worker_row).optional()?.map(worker_record).transpose()
+    }
+
+    fn worker_by_id(&self, id: WorkerId) -> Result<Option<WorkerRecord>> {
+        let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE id = ?1");
+        self.0.prepare_cached(&sql)?.query_row([id.to_string()], worker_row).optional()?.map(worker_record).transpose()
+    }
+
+    fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        let mut stmt = self.0.prepare(&format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY username"))?;
+        let rows = stmt.query_map([], worker_row)?;
+        let mut out = Vec::new();
+        for raw in rows {
+            out.push(worker_record(raw?)?.info);
+        }
+        Ok(out)
+    }
+
+    fn login_locked_until(&self, username: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT locked_until_ms FROM login_failures WHERE username = ?1")?
+            .query_row([username], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>> {
+        let row = self
+            .0
+            .prepare_cached("SELECT id, worker_id, revoked_ms FROM devices WHERE token_hash = ?1")?
+            .query_row([token_hash], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))
+            .optional()?;
+        row.map(|(d, w, revoked_ms)| Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms }))
+            .transpose()
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRow>> {
+        let mut stmt = self.0.prepare(
+            "SELECT d.id, w.username, d.name, d.created_ms, d.revoked_ms, d.held_seq FROM devices d JOIN workers w ON w.id = d.worker_id
+             ORDER BY d.created_ms, d.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, i64>(5)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, username, name, created_ms, revoked_ms, held) = row?;
+            out.push(DeviceRow { id: parse("device id", &id)?, username, name, created_ms, revoked_ms, held_seq: held.max(0) as u64 });
+        }
+        Ok(out)
+    }
+
+    fn device_exists(&self, id: DeviceId) -> Result<bool> {
+        Ok(self.0.prepare_cached("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)")?.query_row([id.to_string()], |r| r.get(0))?)
+    }
+
+    fn held_seq(&self, device: DeviceId) -> Result<u64> {
+        let held: Option<i64> = self
+            .0
+            .prepare_cached("SELECT held_seq FROM devices WHERE id = ?1")?
+            .query_row([device.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(held.unwrap_or(0).max(0) as u64)
+    }
+
+    fn event_hash_at(&self, device: DeviceId, seq: u64) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT hash FROM events WHERE device_id = ?1 AND seq = ?2")?
+            .query_row(params![device.to_string(), seq as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn refusal_at(&self, device: DeviceId, seq: u64) -> Result<Option<StoredRefusal>> {
+        let row = self
+            .0
+            .prepare_cached("SELECT hash, outcome, code, reason FROM refusals WHERE device_id = ?1 AND seq = ?2")?
+            .query_row(params![device.to_string(), seq as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?;
+        Ok(row.map(|(hash, outcome, code, reason)| StoredRefusal {
+            hash,
+            refusal: Refusal { conflict: outcome == "conflict", code, reason },
+        }))
+    }
+
+    fn event_slot(&self, id: EventId) -> Result<Option<(DeviceId, u64)>> {
+        let row: Option<(String, i64)> = self
+            .0
+            .prepare_cached("SELECT device_id, seq FROM events WHERE event_id = ?1")?
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(d, s)| Ok((parse("device id", &d)?, s.max(0) as u64))).transpose()
+    }
+
+    fn entity_events(&self, entity: Entity) -> Result<Vec<Event>> {
+        let mut stmt = self.0.prepare_cached("SELECT json FROM events WHERE entity_kind = ?1 AND entity_id = ?2")?;
+        let rows = stmt.query_map(params![entity.kind(), entity.uuid().to_string()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(serde_json::from_str(&json?)?);
+        }
+        Ok(out)
+    }
+
+    fn entities(&self) -> Result<Vec<Entity>> {
+        let mut stmt = self.0.prepare("SELECT DISTINCT entity_kind, entity_id FROM events ORDER BY entity_kind, entity_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, id) = row?;
+            out.push(entity_of(&kind, &id)?);
+        }
+        Ok(out)
+    }
+
+    fn pull_page(&self, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<Vec<PulledEvent>> {
+        let (filter, ids) = by_place_or_whistle(scope, "entity_id");
+        let sql =
+            format!("SELECT server_seq, json FROM events WHERE server_seq > ? AND device_id <> ? AND {filter} ORDER BY server_seq LIMIT ?");
+        let mut args: Vec<Value> = vec![Value::Integer(after.min(i64::MAX as u64) as i64), Value::Text(own_device.to_string())];
+        args.extend(ids.into_iter().map(Value::Text));
+        args.push(Value::Integer(limit.min(i64::MAX as u64) as i64));
+        let mut stmt = self.0.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (seq, json) = row?;
+            events.push(PulledEvent { server_seq: seq as u64, event: serde_json::from_str(&json)? });
+        }
+        Ok(events)
+    }
+
+    fn issue_place(&self, id: IssueId) -> Result<Option<Place>> {
+        let row: Option<(String, String, String)> = self
+            .0
+            .prepare_cached("SELECT courtyard_id, community_id, subdistrict_id FROM issues WHERE id = ?1")?
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        row.map(|(c, m, s)| place_of(&c, &m, &s)).transpose()
+    }
+
+    fn issue_view(&self, id: IssueId) -> Result<Option<IssueView>> {
+        Ok(self.issue_views_where("SELECT view_json FROM issues WHERE id = ?1", vec![Value::Text(id.to_string())])?.pop())
+    }
+
+    fn whistled_to(&self, issue: IssueId, departments: &BTreeSet<String>) -> Result<bool> {
+        let mut stmt = self.0.prepare_cached("SELECT 1 FROM issue_whistles WHERE issue_id = ?1 AND target = ?2 LIMIT 1")?;
+        for d in departments {
+            if stmt.exists(params![issue.to_string(), d])? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn issue_views(&self, scope: &Scope, q: &IssueQuery) -> Result<Vec<IssueView>> {
+        let (filter, ids) = by_place_or_whistle(scope, "id");
+        let mut sql = format!("SELECT view_json FROM issues WHERE {filter}");
+        let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
+        if let Some(yard) = q.courtyard {
+            sql.push_str(" AND courtyard_id = ?");
+            args.push(Value::Text(yard.to_string()));
+        }
+        if let Some(status) = q.status {
+            sql.push_str(" AND status = ?");
+            args.push(Value::Text(status.into()));
+        }
+        if let Some(after) = q.after {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Text(after.to_string()));
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        args.push(Value::Integer(i64::from(q.limit)));
+        self.issue_views_where(&sql, args)
+    }
+
+    fn open_issue_views(&self) -> Result<Vec<IssueView>> {
+        self.issue_views_where("SELECT view_json FROM issues WHERE status <> 'closed' ORDER BY id", Vec::new())
+    }
+
+    fn closed_issue_between(
+        &self,
+        category: &str,
+        courtyard: CourtyardId,
+        from_ms: i64,
+        to_ms: i64,
+        except: IssueId,
+    ) -> Result<Option<IssueId>> {
+        let id: Option<String> = self
+            .0
+            .prepare_cached(
+                "SELECT id FROM issues WHERE category = ?1 AND courtyard_id = ?2 AND status = 'closed'
+                   AND closed_at_ms >= ?3 AND closed_at_ms <= ?4 AND id <> ?5
+                 ORDER BY closed_at_ms DESC, id LIMIT 1",
+            )?
+            .query_row(params![category, courtyard.to_string(), from_ms, to_ms, except.to_string()], |r| r.get(0))
+            .optional()?;
+        id.map(|i| parse("issue id", &i)).transpose()
+    }
+
+    fn issues_received(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(IssueView, Place)>> {
+        let (filter, ids) = by_place(scope, "");
+        let sql = format!(
+            "SELECT view_json, courtyard_id, community_id, subdistrict_id FROM issues
+             WHERE {filter} AND received_at_ms >= ? AND received_at_ms < ?"
+        );
+        let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
+        args.push(Value::Integer(from_ms));
+        args.push(Value::Integer(to_ms));
+        let mut stmt = self.0.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, c, m, s): (String, String, String, String) = row?;
+            out.push((serde_json::from_str(&json)?, place_of(&c, &m, &s)?));
+        }
+        Ok(out)
+    }
+
+    fn issues_received_newest_first(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<IssueView>> {
+        self.issue_views_where(
+            "SELECT view_json FROM issues WHERE received_at_ms BETWEEN ?1 AND ?2 ORDER BY received_at_ms DESC, id DESC LIMIT ?3",
+            vec![Value::Integer(from_ms), Value::Integer(to_ms), Value::Integer(i64::from(limit))],
+        )
+    }
+
+    fn pledged_issue_views(&self, scope: &Scope) -> Result<Vec<IssueView>> {
+        let (filter, ids) = by_place_or_whistle(scope, "id");
+        let sql = format!("SELECT view_json FROM issues WHERE {filter} AND pledged_by IS NOT NULL");
+        self.issue_views_where(&sql, ids.into_iter().map(Value::Text).collect())
+    }
+
+    fn visit_views(&self, scope: &Scope, courtyard: Option<CourtyardId>, limit: u32) -> Result<Vec<VisitState>> {
+        let (filter, ids) = by_place(scope, "");
+        let mut sql = format!("SELECT state_json FROM visits WHERE {filter}");
+        let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
+        if let Some(yard) = courtyard {
+            sql.push_str(" AND courtyard_id = ?");
+            args.push(Value::Text(yard.to_string()));
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        args.push(Value::Integer(i64::from(limit)));
+        let mut stmt = self.0.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
+        let mut visits = Vec::new();
+        for json in rows {
+            visits.push(serde_json::from_str(&json?)?);
+        }
+        Ok(visits)
+    }
+
+    fn alerts(&self, scope: &Scope, limit: u32) -> Result<Vec<(EscalationRow, IssueView)>> {
+        let (filter, ids) = by_place(scope, "i");
+        let sql = format!(
+            "SELECT e.issue_id, e.kind, e.level, e.at_ms, e.detail, i.view_json FROM escalations e JOIN issues i ON i.id = e.issue_id
+             WHERE {filter} ORDER BY e.at_ms DESC, e.rowid DESC LIMIT ?"
+        );
+        let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
+        args.push(Value::Integer(i64::from(limit)));
+        let mut stmt = self.0.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, kind, level, at_ms, detail, json) = row?;
+            out.push((EscalationRow { issue_id: parse("issue id", &id)?, kind, level, at_ms, detail }, serde_json::from_str(&json)?));
+        }
+        Ok(out)
+    }
+
+    fn hotline_order(&self, order_no: &str) -> Result<Option<(IssueId, i64)>> {
+        let row: Option<(String, i64)> = self
+            .0
+            .prepare_cached("SELECT issue_id, received_at_ms FROM hotline_orders WHERE order_no = ?1")?
+            .query_row([order_no], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(i, at)| Ok((parse("issue id", &i)?, at))).transpose()
+    }
+
+    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT id FROM api_keys WHERE key_hash = ?1 AND revoked_ms IS NULL")?
+            .query_row([key_hash], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        let mut stmt = self.0.prepare("SELECT id, name, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id")?;
+        let rows =
+            stmt.query_map([], |r| Ok(ApiKeyInfo { id: r.get(0)?, name: r.get(1)?, created_ms: r.get(2)?, revoked_ms: r.get(3)? }))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn api_key_exists(&self, id: &str) -> Result<bool> {
+        Ok(self.0.query_row("SELECT EXISTS(SELECT 1 FROM api_keys WHERE id = ?1)", [id], |r| r.get(0))?)
+    }
+
+    fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.0.prepare("SELECT id, at_ms, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(AuditEntry { id: r.get(0)?, at_ms: r.get(1)?, actor: r.get(2)?, action: r.get(3)?, detail: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+impl Tx for Sql<'_> {
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+            .execute([key, value])?;
+        Ok(())
+    }
+
+    fn replace_registry(&self, registry: &Registry) -> Result<u64> {
+        let c = self.0;
+        c.execute_batch(
+            "DELETE FROM subdistricts; DELETE FROM communities; DELETE FROM management_grids;
+             DELETE FROM technical_grids; DELETE FROM courtyards;",
+        )?;
+        let parent: HashMap<_, _> = registry.communities.iter().map(|c| (c.id, c.subdistrict)).collect();
+        for s in &registry.subdistricts {
+            c.execute(
+                "INSERT INTO subdistricts (id, code, json) VALUES (?1, ?2, ?3)",
+                params![s.id.to_string(), s.code, serde_json::to_string(s)?],
+            )?;
+        }
+        for m in &registry.communities {
+            c.execute(
+                "INSERT INTO communities (id, code, subdistrict_id, json) VALUES (?1, ?2, ?3, ?4)",
+                params![m.id.to_string(), m.code, m.subdistrict.to_string(), serde_json::to_string(m)?],
+            )?;
+        }
+        for g in &registry.management_grids {
+            c.execute(
+                "INSERT INTO management_grids (id, code, json) VALUES (?1, ?2, ?3)",
+                params![g.id.to_string(), g.code, serde_json::to_string(g)?],
+            )?;
+        }
+        for t in &registry.technical_grids {
+            c.execute(
+                "INSERT INTO technical_grids (id, code, json) VALUES (?1, ?2, ?3)",
+                params![t.id.to_string(), t.code, serde_json::to_string(t)?],
+            )?;
+        }
+        for y in &registry.courtyards {
+            let sub = parent.get(&y.community).ok_or_else(|| Error::UnknownCourtyard(format!("{} names an unknown community", y.code)))?;
+            c.execute(
+                "INSERT INTO courtyards (id, code, community_id, subdistrict_id, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![y.id.to_string(), y.code, y.community.to_string(), sub.to_string(), serde_json::to_string(y)?],
+            )?;
+        }
+        let version = self.registry_version()? + 1;
+        self.set_meta("registry_version", &version.to_string())?;
+        Ok(version)
+    }
+
+    fn insert_worker(&self, w: &WorkerInfo, password_hash: &str, now_ms: i64) -> Result<()> {
+        let taken: bool = self.0.query_row(
+            "SELECT EXISTS(SELECT 1 FROM workers WHERE username = ?1 OR id = ?2)",
+            params![w.username, w.id.to_string()],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(Error::UsernameTaken(w.username.clone()));
+        }
+        self.0.execute(
+            "INSERT INTO workers (id, username, name, role, scope_json, password_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![w.id.to_string(), w.username, w.name, w.role.code(), serde_json::to_string(&w.scope)?, password_hash, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn note_login_failure(&self, username: &str) -> Result<i64> {
+        Ok(self.0.query_row(
+            "INSERT INTO login_failures (username, consecutive, locked_until_ms) VALUES (?1, 1, NULL)
+             ON CONFLICT(username) DO UPDATE SET consecutive = consecutive + 1
+             RETURNING consecutive",
+            [username],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn lock_login(&self, username: &str, until_ms: i64) -> Result<()> {
+        self.0
+            .execute("UPDATE login_failures SET consecutive = 0, locked_until_ms = ?2 WHERE username = ?1", params![username, until_ms])?;
+        Ok(())
+    }
+
+    fn clear_login_failures(&self, username: &str) -> Result<()> {
+        self.0.execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
+        Ok(())
+    }
+
+    fn insert_device(&self, id: DeviceId, worker: WorkerId, name: &str, token_hash: Option<&str>, now_ms: i64) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO devices (id, worker_id, name, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![id.to_string(), worker.to_string(), name, token_hash, now_ms])?;
+        Ok(())
+    }
+
+    fn revoke_device(&self, id: DeviceId, now_ms: i64) -> Result<bool> {
+        self.0.execute("UPDATE devices SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL", params![id.to_string(), now_ms])?;
+        self.device_exists(id)
+    }
+
+    fn set_held_seq(&self, device: DeviceId, seq: u64) -> Result<()> {
+        self.0.prepare_cached("UPDATE devices SET held_seq = ?2 WHERE id = ?1")?.execute(params![device.to_string(), seq as i64])?;
+        Ok(())
+    }
+
+    fn insert_event(&self, n: &NewEvent<'_>) -> Result<u64> {
+        let e = n.event;
+        // Cached statements: a push stores up to a thousand events, and preparing each insert
+        // anew cost more than running it.
+        self.0
+            .prepare_cached(
+                "INSERT INTO events (event_id, device_id, seq, hash, entity_kind, entity_id, courtyard_id, community_id,
+                                     subdistrict_id, received_ms, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                e.id.to_string(),
+                e.device.to_string(),
+                n.seq as i64,
+                n.hash,
+                e.entity.kind(),
+                e.entity.uuid().to_string(),
+                n.place.courtyard.to_string(),
+                n.place.community.to_string(),
+                n.place.subdistrict.to_string(),
+                n.received_ms,
+                n.json
+            ])?;
+        Ok(self.0.last_insert_rowid() as u64)
+    }
+
+    fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO refusals (device_id, seq, event_id, hash, outcome, code, reason, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                device.to_string(),
+                seq as i64,
+                event.to_string(),
+                hash,
+                if r.conflict { "conflict" } else { "rejected" },
+                r.code,
+                r.reason,
+                now_ms
+            ])?;
+        Ok(())
+    }
+
+    fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()> {
+        let s = &view.state;
+        let id = s.id.to_string();
+        self.0
+            .prepare_cached(
+                "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
+                                     category, closed_at_ms, view_json, pledged_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
+                     subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
+                     response_due_ms = excluded.response_due_ms, category = excluded.category,
+                     closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by",
+            )?
+            .execute(params![
+                id,
+                place.courtyard.to_string(),
+                place.community.to_string(),
+                place.subdistrict.to_string(),
+                s.status.code(),
+                s.received_at_ms,
+                s.response_due_ms,
+                s.report.as_ref().map(|r| r.category.code()),
+                s.closed_at_ms,
+                serde_json::to_string(view)?,
+                s.pledge.as_ref().map(|p| p.by.to_string()),
+            ])?;
+        // The whistle index follows the fold exactly: department staff see what it says.
+        self.0.prepare_cached("DELETE FROM issue_whistles WHERE issue_id = ?1")?.execute([&id])?;
+        let mut insert = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO issue_whistles (issue_id, target, level, whistled_at_ms, reported_in_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for w in &s.whistles {
+            insert.execute(params![id, w.target, w.level.code(), w.whistled_at_ms, w.reported_in_at_ms])?;
+        }
+        Ok(())
+    }
+
+    fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
+                     subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json",
+            )?
+            .execute(params![
+                state.id.to_string(),
+                place.courtyard.to_string(),
+                place.community.to_string(),
+                place.subdistrict.to_string(),
+                serde_json::to_string(state)?
+            ])?;
+        Ok(())
+    }
+
+    fn insert_escalation(&self, e: &EscalationRow) -> Result<bool> {
+        let n = self.0.execute(
+            "INSERT OR IGNORE INTO escalations (issue_id, kind, level, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.issue_id.to_string(), e.kind, e.level, e.at_ms, e.detail],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_hotline_order(&self, order_no: &str, issue: IssueId, courtyard: CourtyardId, received_ms: i64, now_ms: i64) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO hotline_orders (order_no, issue_id, courtyard_id, received_at_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![order_no, issue.to_string(), courtyard.to_string(), received_ms, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, now_ms: i64) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO api_keys (id, name, key_hash, created_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, NULL)",
+            params![id, name, key_hash, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()> {
+        self.0.execute("UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL", params![id, now_ms])?;
+        Ok(())
+    }
+
+    fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO audit (at_ms, actor, action, detail) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![at_ms, actor, action, detail])?;
+        tracing::info!(actor, action, detail, "audit");
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! The shared kit of the server tests: a data directory with the demo registry and named
+//! workers, the server state on it (on the system clock or a manual one), the real router
+//! driven with `oneshot`, and a look into the real SQLite file.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use gridwalk_clock::{Clock, ManualClock, SystemClock};
+use gridwalk_domain::Role;
+use gridwalk_proto::{LoginRequest, LoginResponse, ScopeUnit};
+use gridwalk_server::app::admin::{self, NewWorker};
+use gridwalk_server::store::sqlite::DB_FILE;
+use gridwalk_server::{app, AppState, Config};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Limits that do not get in a test's way.
+pub fn fast_config() -> Config {
+    Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() }
+}
+
+/// The system clock's now, for tests that file things "now".
+pub fn now_ms() -> i64 {
+    SystemClock::default().now_ms()
+}
+
+/// A data directory with the demo registry and the given workers (all with [`PASSWORD`]).
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn demo(workers: &[(&str, Role, Vec<ScopeUnit>)]) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        admin::load_demo_registry(dir.path()).unwrap();
+        let store = admin::open(dir.path()).unwrap();
+        for (username, role, scope) in workers {
+            let w = NewWorker {
+                username: (*username).into(),
+                name: (*username).into(),
+                role: *role,
+                scope: scope.clone(),
+                password: PASSWORD.into(),
+            };
+            admin::add_worker_to(&store, &w).unwrap();
+        }
+        Site { dir }
+    }
+
+    /// The server state on the system clock, and its router.
+    pub fn serve(&self, config: Config) -> (AppState, Router) {
+        let state = AppState::open(self.dir.path(), config).unwrap();
+        (state.clone(), app(state))
+    }
+
+    /// The server state on a clock that moves only when told, and its router.
+    pub fn serve_at(&self, config: Config, clock: Arc<ManualClock>) -> (AppState, Router) {
+        let state = AppState::open_with_clock(self.dir.path(), config, clock).unwrap();
+        (state.clone(), app(state))
+    }
+
+    /// A connection to the real database file, to check what was (not) stored.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join(DB_FILE)).unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// An answer as it came off the router.
+pub struct Raw {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+pub async fn send(app: &Router, method: Method, uri: &str, token: Option<&str>, content_type: Option<&str>, body: Vec<u8>) -> Raw {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+    Raw { status, headers, bytes }
+}
+
+/// Log in with the kit's password; the login must succeed.
+pub async fn login(app: &Router, username: &str) -> LoginResponse {
+    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "tablet".into() };
+    let r = send(app, Method::POST, "/api/v1/auth/login", None, Some("application/json"), serde_json::to_vec(&req).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "{username} logs in with the right password: {}", String::from_utf8_lossy(&r.bytes));
+    serde_json::from_slice(&r.bytes).unwrap()
+}

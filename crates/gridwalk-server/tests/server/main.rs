@@ -1,0 +1,13 @@
+//! The server test binary: the real router over a real SQLite file, driven with `oneshot`.
+//! Every assertion message names the rule it checks.
+//!
+//! Modules:
+//! - `kit`: the shared fixture (data directory, workers, state on a system or manual clock) and HTTP helpers.
+//! - `api`: auth, push outcomes, pull scoping, hotline intake, blobs, hostile input, the OpenAPI document.
+//! - `workflow`: escalations on a manual clock, recurrence links, department scope, rates and pledges.
+//! - `open311`: GeoReport v2 conformance in JSON and XML, every filter and error, Chinese round trips.
+
+mod api;
+mod kit;
+mod open311;
+mod workflow;
