@@ -29,15 +29,14 @@
 //! For `by=worker`, an issue belongs to the worker who first responded (the author of the event
 //! that set `responded_at_ms`), or else to the worker who reported it.
 
+use crate::calendar::{beijing, instant};
 use crate::fold::{IssueState, RESPONSE_WINDOW_MS};
 use crate::ids::WorkerId;
 use crate::vocab::{IssueStatus, Satisfaction};
+use jiff::civil::Time;
+use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Beijing time's offset from UTC.
-pub use crate::calendar::BEIJING_OFFSET_MS;
-use crate::calendar::{civil_from_days, days_from_civil, DAY_MS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,28 +56,25 @@ impl Period {
 
     /// The start of the period holding `ms` (Beijing time), in ms since the epoch.
     pub fn start(self, ms: i64) -> i64 {
-        let day = (ms + BEIJING_OFFSET_MS).div_euclid(DAY_MS);
-        let start_day = match self {
-            // 1970-01-01 was a Thursday: day 0 is 3 days after a Monday.
-            Period::Week => day - (day + 3).rem_euclid(7),
-            Period::Month => {
-                let (y, m, _) = civil_from_days(day);
-                days_from_civil(y, m, 1)
-            }
+        let day = beijing(ms).date();
+        let first = match self {
+            // jiff's ISO week dates: weeks start on Monday. (`first_of_week` fails only past
+            // jiff's smallest date, which `beijing` never yields.)
+            Period::Week => day.iso_week_date().first_of_week().map_or(day, |w| w.date()),
+            Period::Month => day.first_of_month(),
         };
-        start_day * DAY_MS - BEIJING_OFFSET_MS
+        instant(first.to_datetime(Time::midnight()))
     }
 
     /// The start of the next period after the one starting at `start`.
     pub fn next(self, start: i64) -> i64 {
-        match self {
-            Period::Week => start + 7 * DAY_MS,
-            Period::Month => {
-                let (y, m, _) = civil_from_days((start + BEIJING_OFFSET_MS).div_euclid(DAY_MS));
-                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                days_from_civil(y, m, 1) * DAY_MS - BEIJING_OFFSET_MS
-            }
-        }
+        let at = beijing(start);
+        let next = match self {
+            // Beijing keeps no daylight saving: a civil week is always 7 × 24 h.
+            Period::Week => at.saturating_add(1.week()),
+            Period::Month => at.date().first_of_month().saturating_add(1.month()).to_datetime(Time::midnight()),
+        };
+        instant(next)
     }
 }
 
@@ -186,6 +182,7 @@ mod tests {
     use super::*;
     use crate::event::EventBody;
 
+    const DAY_MS: i64 = 86_400_000;
     const H: i64 = 3_600_000;
     const MIN: i64 = 60_000;
     /// 2025-03-03 00:00 Beijing time, a Monday (= 2025-03-02T16:00:00Z).
@@ -207,10 +204,26 @@ mod tests {
             (MON - 2 * DAY_MS - MIN, Period::Month, MON - 2 * DAY_MS - 28 * DAY_MS, MON - 2 * DAY_MS),
             // 2024-12-31 23:00 Beijing → December; next is January 2025.
             (1_735_657_200_000, Period::Month, 1_732_982_400_000, 1_735_660_800_000),
+            // ISO weeks straddle the year: Thursday 2026-01-01 08:00 Beijing lies in the week of
+            // Monday 2025-12-29 (20,451 days after the epoch, hand-computed).
+            (20_454 * DAY_MS, Period::Week, 20_451 * DAY_MS - 8 * H, 20_458 * DAY_MS - 8 * H),
+            // A leap February has 29 days: 2024-02-29 12:00 Beijing → February 2024.
+            (19_782 * DAY_MS + 4 * H, Period::Month, 19_754 * DAY_MS - 8 * H, 19_783 * DAY_MS - 8 * H),
         ];
         for (at, p, start, next) in cases {
             assert_eq!(p.start(at), start, "{p:?} holding {at} starts at Beijing midnight of its first day");
             assert_eq!(p.next(start), next, "{p:?} after {start} starts at the next Beijing period start");
+        }
+    }
+
+    #[test]
+    fn periods_of_absurd_instants_saturate_instead_of_panicking() {
+        // A tablet clock can be wildly wrong; no instant may panic the rates.
+        for at in [i64::MIN, -400_000_000_000_000, 400_000_000_000_000, i64::MAX] {
+            for p in [Period::Week, Period::Month] {
+                let start = p.start(at);
+                assert!(p.next(start) >= start, "{p:?} holding {at}: the next period does not start before this one");
+            }
         }
     }
 

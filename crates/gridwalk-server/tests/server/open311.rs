@@ -43,18 +43,50 @@ impl Reply {
     fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
-    /// The text of every `<tag>` element, unescaped.
+    /// The text of every `<tag>` element, unescaped, read with quick-xml (which also checks that
+    /// the answer is well-formed: every end tag matches its start tag).
     fn xml_all(&self, tag: &str) -> Vec<String> {
-        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(&self.text);
         let mut out = Vec::new();
-        let mut rest = self.text.as_str();
-        while let Some(i) = rest.find(&open) {
-            let after = &rest[i + open.len()..];
-            let j = after.find(&close).unwrap();
-            out.push(
-                after[..j].replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&"),
-            );
-            rest = &after[j..];
+        // The depth of the `<tag>` being read, and its text so far.
+        let mut inside: Option<(usize, String)> = None;
+        let mut depth = 0;
+        loop {
+            let event = reader.read_event().unwrap_or_else(|e| panic!("not well-formed XML ({e}): {}", self.text));
+            match event {
+                Event::Start(e) => {
+                    depth += 1;
+                    if inside.is_none() && e.name().as_ref() == tag {
+                        inside = Some((depth, String::new()));
+                    }
+                }
+                Event::Empty(e) if inside.is_none() && e.name().as_ref() == tag => out.push(String::new()),
+                Event::End(_) => {
+                    if inside.as_ref().is_some_and(|(d, _)| *d == depth) {
+                        out.extend(inside.take().map(|(_, text)| text));
+                    }
+                    depth -= 1;
+                }
+                Event::Text(t) => {
+                    if let Some((_, text)) = inside.as_mut() {
+                        text.push_str(&t.xml10_content());
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if let Some((_, text)) = inside.as_mut() {
+                        match r.resolve_char_ref().unwrap_or_else(|e| panic!("bad character reference ({e}): {}", self.text)) {
+                            Some(c) => text.push(c),
+                            None => text.push_str(
+                                quick_xml::escape::resolve_predefined_entity(&r)
+                                    .unwrap_or_else(|| panic!("unknown entity &{};: {}", &*r, self.text)),
+                            ),
+                        }
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
         }
         out
     }

@@ -1,88 +1,73 @@
-//! W3C datetimes (the W3C-DTF profile of ISO 8601 that GeoReport v2 uses), by hand: every
+//! W3C datetimes (the W3C-DTF profile of ISO 8601 that GeoReport v2 uses), through jiff: every
 //! datetime we write carries a timezone (we render Beijing time, `+08:00`), and every one we
 //! read must carry one, because a datetime without a zone names no instant.
 
 use super::error::Open311Error;
+use gridwalk_domain::calendar::{self, BEIJING};
+use jiff::fmt::temporal::DateTimePrinter;
+use jiff::Timestamp;
 
-pub use gridwalk_domain::calendar::BEIJING_OFFSET_MS;
-use gridwalk_domain::calendar::{civil_from_days, days_from_civil, DAY_MS};
+/// Whole seconds: a precision of 0 truncates the fraction, which in civil time rounds down.
+const PRINTER: DateTimePrinter = DateTimePrinter::new().precision(Some(0));
 
-fn days_in_month(y: i64, m: i64) -> i64 {
-    days_from_civil(if m == 12 { y + 1 } else { y }, if m == 12 { 1 } else { m + 1 }, 1) - days_from_civil(y, m, 1)
-}
-
-/// `ms` since the epoch as `YYYY-MM-DDThh:mm:ss+08:00` (whole seconds, Beijing time).
+/// `ms` since the epoch as `YYYY-MM-DDThh:mm:ss+08:00` (whole seconds, Beijing time). An instant
+/// beyond the years -9999..=9999 (only a wildly wrong clock makes one) is written as the nearer
+/// end of that range.
 pub fn format(ms: i64) -> String {
-    let local = ms.div_euclid(1000) * 1000 + BEIJING_OFFSET_MS;
-    let (y, m, d) = civil_from_days(local.div_euclid(DAY_MS));
-    let secs = local.rem_euclid(DAY_MS) / 1000;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00", secs / 3600, secs / 60 % 60, secs % 60)
+    PRINTER.timestamp_with_offset_to_string(&calendar::timestamp(ms), BEIJING)
 }
 
-fn digits(s: &str, field: &str, text: &str) -> Result<i64, Open311Error> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Open311Error::BadDatetime { field: field.to_owned(), value: text.to_owned() });
+/// Whether `text` has W3C-DTF's shape `YYYY-MM-DDThh:mm[:ss[.s+]](Z|±hh:mm)`, with seconds at
+/// most 59 and a zone at most 14 hours from UTC.
+///
+/// jiff's parser reads the whole of Temporal's ISO 8601 / RFC 3339 grammar, which is far more than
+/// W3C-DTF, and takes all of this: a lowercase `t` or `z`, a space for the `T`, the basic format
+/// (`20251009T165320Z`), a time of hours only (`T16Z`), an hour-only or colon-less zone (`+08`,
+/// `+0800`), zones with seconds and offsets up to ±25:59, a comma before the fraction, six-digit
+/// signed years, bracketed annotations (`[Asia/Shanghai]`, ignored for a timestamp), and a leap
+/// second `:60`, which it silently reads as `:59`. GeoReport v2 names W3C-DTF and the hand-written
+/// parser this replaced refused all of those, so the shape is checked here first and jiff is left
+/// the calendar: real months, days in the month (2025-02-29 is refused), hours below 24, minutes
+/// below 60.
+fn w3c_shape(text: &str) -> bool {
+    // `9` stands for any ASCII digit; every other byte stands for itself.
+    fn like(s: &[u8], pattern: &[u8]) -> bool {
+        s.len() == pattern.len() && s.iter().zip(pattern).all(|(c, p)| if *p == b'9' { c.is_ascii_digit() } else { c == p })
     }
-    s.parse().map_err(|_| Open311Error::BadDatetime { field: field.to_owned(), value: text.to_owned() })
+    let b = text.as_bytes();
+    let (datetime, zone) = match b.split_last() {
+        Some((b'Z', rest)) => (rest, &b[b.len() - 1..]),
+        _ if b.len() >= 6 => b.split_at(b.len() - 6),
+        _ => return false,
+    };
+    let zone_ok = zone == b"Z" || ((like(zone, b"+99:99") || like(zone, b"-99:99")) && zone[1..3] <= b"14"[..]);
+    let (minutes, seconds) = datetime.split_at(datetime.len().min(16));
+    let seconds_ok = match seconds {
+        [] => true,
+        // Seconds 00-59, then perhaps a fraction of at least one digit (jiff takes at most nine).
+        [b':', b'0'..=b'5', b'0'..=b'9'] => true,
+        [b':', b'0'..=b'5', b'0'..=b'9', b'.', fraction @ ..] => !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    zone_ok && like(minutes, b"9999-99-99T99:99") && seconds_ok
 }
 
-/// Parse `YYYY-MM-DDThh:mm[:ss[.fff]](Z|±hh:mm)` into ms since the epoch. `field` names the
-/// parameter in the error.
+/// Parse `YYYY-MM-DDThh:mm[:ss[.fff]](Z|±hh:mm)` into ms since the epoch (a fraction below the
+/// ms rounds down). `field` names the parameter in the error.
 pub fn parse(text: &str, field: &str) -> Result<i64, Open311Error> {
     let bad = || Open311Error::BadDatetime { field: field.to_owned(), value: text.to_owned() };
-    let (date, rest) = text.split_once('T').ok_or_else(bad)?;
-    let mut dp = date.split('-');
-    let (y, mo, d) = match (dp.next(), dp.next(), dp.next(), dp.next()) {
-        (Some(y), Some(m), Some(d), None) if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
-            (digits(y, field, text)?, digits(m, field, text)?, digits(d, field, text)?)
-        }
-        _ => return Err(bad()),
-    };
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+    if !w3c_shape(text) {
         return Err(bad());
     }
-    let (time, offset_ms) = if let Some(t) = rest.strip_suffix('Z') {
-        (t, 0)
-    } else {
-        let at = rest.rfind(['+', '-']).ok_or_else(bad)?;
-        let (t, zone) = rest.split_at(at);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let (zh, zm) = zone[1..].split_once(':').ok_or_else(bad)?;
-        if zh.len() != 2 || zm.len() != 2 {
-            return Err(bad());
-        }
-        let (zh, zm) = (digits(zh, field, text)?, digits(zm, field, text)?);
-        if zh > 14 || zm > 59 {
-            return Err(bad());
-        }
-        (t, sign * (zh * 3_600_000 + zm * 60_000))
-    };
-    let (hms, frac) = time.split_once('.').map_or((time, None), |(a, b)| (a, Some(b)));
-    let parts: Vec<&str> = hms.split(':').collect();
-    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
-        return Err(bad());
-    }
-    let h = digits(parts[0], field, text)?;
-    let mi = digits(parts[1], field, text)?;
-    let s = if parts.len() == 3 { digits(parts[2], field, text)? } else { 0 };
-    if h > 23 || mi > 59 || s > 59 || (frac.is_some() && parts.len() != 3) {
-        return Err(bad());
-    }
-    let ms_part = match frac {
-        Some(f) => {
-            let n = digits(f, field, text)?;
-            let scale = 10_i64.checked_pow(f.len() as u32).ok_or_else(bad)?;
-            n * 1000 / scale
-        }
-        None => 0,
-    };
-    let local = days_from_civil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000 + ms_part;
-    Ok(local - offset_ms)
+    let ts: Timestamp = text.parse().map_err(|_| bad())?;
+    Ok(calendar::millisecond(ts))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DAY_MS: i64 = 86_400_000;
 
     #[test]
     fn renders_beijing_time_with_its_zone() {
@@ -119,5 +104,52 @@ mod tests {
         ] {
             assert!(parse(bad, "start_date").is_err(), "{bad:?} is not a W3C datetime with a timezone");
         }
+    }
+
+    #[test]
+    fn refuses_the_iso_8601_that_jiff_reads_but_w3c_dtf_is_not() {
+        for bad in [
+            "2025-10-09t16:53:20Z",
+            "2025-10-09T16:53:20z",
+            "2025-10-09 16:53:20Z",
+            "20251009T165320Z",
+            "2025-10-09T165320Z",
+            "2025-10-09T16:53:20+08",
+            "2025-10-09T16:53:20+0800",
+            "2025-10-09T16:53:20+08:00:00",
+            "2025-10-09T16:53:20,5Z",
+            "2025-10-09T16:53:20.Z",
+            "2025-10-09T16:53.5Z",
+            "2025-10-09T16:53:20+08:00[Asia/Shanghai]",
+            "2025-10-09T16:53:20Z[UTC]",
+            "+002025-10-09T16:53:20Z",
+            "2025-10-09T16Z",
+            "2016-12-31T23:59:60Z",
+            "2025-10-09T16:53:20+15:00",
+            "2025-10-09T16:53:20+08:60",
+            "2025-10-09T16:60:00Z",
+            "2025-10-09T16:53:20.1234567890Z",
+            "２０２５-10-09T16:53:20Z",
+        ] {
+            assert!(parse(bad, "start_date").is_err(), "{bad:?} is not W3C-DTF (YYYY-MM-DDThh:mm[:ss[.s]]TZD)");
+        }
+    }
+
+    #[test]
+    fn reads_every_w3c_dtf_form() {
+        let t = 1_760_000_000_000;
+        assert_eq!(parse("2025-10-09T16:53:20.5+08:00", "d").unwrap(), t + 500, "one fractional digit");
+        assert_eq!(parse("2025-10-09T16:53:20.1239999+08:00", "d").unwrap(), t + 123, "a fraction below the ms is dropped");
+        assert_eq!(parse("2025-10-09T08:53:20-00:00", "d").unwrap(), t, "-00:00 is UTC");
+        assert_eq!(parse("2025-10-09T22:53:20+14:00", "d").unwrap(), t, "the farthest zone east");
+        assert_eq!(parse("1969-12-31T23:59:59.9995Z", "d").unwrap(), -1, "before the epoch a fraction rounds down");
+        assert_eq!(parse("1969-12-31T23:59:59.999Z", "d").unwrap(), -1);
+        assert_eq!(format(-1), "1970-01-01T07:59:59+08:00");
+    }
+
+    #[test]
+    fn instants_beyond_four_digit_years_render_without_panicking() {
+        assert!(format(i64::MAX).starts_with("9999-12-31T"), "saturates at jiff's last instant: {}", format(i64::MAX));
+        assert!(format(i64::MIN).starts_with("-009999-01-0"), "saturates at jiff's first instant: {}", format(i64::MIN));
     }
 }
