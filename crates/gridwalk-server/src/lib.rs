@@ -24,34 +24,51 @@ pub mod store;
 pub use app::{admin, AppState};
 pub use config::Config;
 pub use error::{Error, Result};
-pub use http::{app, ROUTES};
+pub use http::{app, serve, ROUTES};
 
-use std::future::Future;
+#[cfg(test)]
+mod layering {
+    //! The dependency rule, checked on the source: http → app → store, and only http knows
+    //! axum, only store/sqlite knows rusqlite.
 
-/// Serve the API on a bound listener until `shutdown` resolves. Alongside, the escalation
-/// task runs [`AppState::run_escalations`] every `Config::escalation_period` (first after one
-/// period), and stops with the server.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let escalations = tokio::spawn(escalation_task(state.clone()));
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
-    escalations.abort();
-    served
-}
+    use std::path::{Path, PathBuf};
 
-async fn escalation_task(state: AppState) {
-    let period = state.config().escalation_period.max(std::time::Duration::from_millis(10));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match state.run_escalations().await {
-            Ok(done) if !done.is_empty() => tracing::info!(escalations = done.len(), "escalation run"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "escalation run failed"),
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn each_layer_imports_only_the_layers_below_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&root, &mut files);
+        assert!(files.len() > 20, "the server's sources are found");
+        for file in files {
+            let rel = file.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            let in_http = rel.starts_with("http/");
+            let in_app = rel.starts_with("app/");
+            let in_store = rel.starts_with("store/");
+            if !in_http {
+                assert!(!code.contains(concat!("axum", "::")), "{rel}: only http/ may use axum");
+            }
+            if !rel.starts_with("store/sqlite/") {
+                assert!(!code.contains(concat!("rusqlite", "::")), "{rel}: only store/sqlite may use rusqlite");
+            }
+            if in_app || in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs") {
+                assert!(!code.contains(concat!("crate::", "http")), "{rel}: nothing below http/ imports it");
+            }
+            if in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs") {
+                assert!(!code.contains(concat!("crate::", "app")), "{rel}: nothing below app/ imports it");
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ pub struct BenchResult {
 
 pub mod app_start;
 pub mod server_ingest;
+pub mod server_views;
 pub mod store;
 pub mod sync;
 
@@ -35,17 +36,35 @@ pub fn write_results(results: &[BenchResult], jsonl: &std::path::Path, markdown:
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(jsonl, lines)?;
-    let mut table = String::from("| benchmark | value | baseline | ratio | goal | what |\n|---|---|---|---|---|---|\n");
-    for r in results {
-        let _ = writeln!(
-            table,
-            "| `{}` | {:.1} {} | {:.1} {} | {:.2} | {} | {} |",
-            r.name, r.value, r.unit, r.baseline, r.unit, r.ratio, r.goal, r.note
-        );
-    }
     const START: &str = "<!-- bench:start -->";
     const END: &str = "<!-- bench:end -->";
     let old = std::fs::read_to_string(markdown).unwrap_or_else(|_| format!("# Benchmarks\n\n{START}\n{END}\n"));
+    // A run of some benchmarks (`cargo xtask bench server`) replaces their rows and keeps the
+    // others' rows from earlier runs, so the table always shows every benchmark.
+    let row = |r: &BenchResult| {
+        format!("| `{}` | {:.1} {} | {:.1} {} | {:.2} | {} | {} |", r.name, r.value, r.unit, r.baseline, r.unit, r.ratio, r.goal, r.note)
+    };
+    let kept: Vec<String> = match (old.find(START), old.find(END)) {
+        (Some(a), Some(b)) if a < b => old[a + START.len()..b].lines().skip(3).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    let name_of = |line: &str| line.split('`').nth(1).map(str::to_owned);
+    let mut lines: Vec<String> = Vec::new();
+    for line in kept.iter().filter(|l| l.starts_with("| `")) {
+        match results.iter().find(|r| name_of(line).as_deref() == Some(r.name.as_str())) {
+            Some(r) => lines.push(row(r)),
+            None => lines.push(line.clone()),
+        }
+    }
+    for r in results {
+        if !kept.iter().any(|l| name_of(l).as_deref() == Some(r.name.as_str())) {
+            lines.push(row(r));
+        }
+    }
+    let mut table = String::from("| benchmark | value | baseline | ratio | goal | what |\n|---|---|---|---|---|---|\n");
+    for l in lines {
+        let _ = writeln!(table, "{l}");
+    }
     let new = match (old.find(START), old.find(END)) {
         (Some(a), Some(b)) if a < b => format!("{}{START}\n{table}{}", &old[..a], &old[b..]),
         _ => format!("{old}\n{START}\n{table}{END}\n"),

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gridwalk_proto::{ErrorBody, Health, API_VERSION, SERVER_TIME_HEADER};
+use std::future::Future;
 
 /// The OpenAPI document, checked in beside the crate and tested against [`ROUTES`].
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -129,4 +130,32 @@ pub fn app(state: AppState) -> Router {
         // After the JSON-error layers: Open311 answers its own errors, in XML too.
         .merge(open311::router())
         .with_state(state)
+}
+
+/// Serve the API on a bound listener until `shutdown` resolves. Alongside, the escalation
+/// task runs [`crate::app::AppState::run_escalations`] every `Config::escalation_period` (first after one
+/// period), and stops with the server.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let escalations = tokio::spawn(escalation_task(state.clone()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    escalations.abort();
+    served
+}
+
+async fn escalation_task(state: AppState) {
+    let period = state.config().escalation_period.max(std::time::Duration::from_millis(10));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.run_escalations().await {
+            Ok(done) if !done.is_empty() => tracing::info!(escalations = done.len(), "escalation run"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "escalation run failed"),
+        }
+    }
 }
