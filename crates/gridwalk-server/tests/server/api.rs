@@ -72,21 +72,7 @@ async fn login(app: &Router, username: &str) -> LoginResponse {
 }
 
 fn event(who: &LoginResponse, n: u64, entity: Entity, body: EventBody) -> Event {
-    let ms = 1_760_000_000_000 + n as i64;
-    let mut rnd = [0u8; 10];
-    rnd[..8].copy_from_slice(&n.to_be_bytes());
-    rnd[8] = who.device_id.0.as_bytes()[15];
-    rnd[9] = who.device_id.0.as_bytes()[14];
-    Event {
-        id: EventId::from_parts(ms as u64, rnd),
-        author: who.worker.id,
-        device: who.device_id,
-        hlc: Hlc::new(ms, 0),
-        wall_ms: ms,
-        clock_offset_ms: 0,
-        entity,
-        body,
-    }
+    kit::event(who, 1_760_000_000_000 + n as i64, n, entity, body)
 }
 
 fn report(yard: CourtyardId, description: &str) -> EventBody {

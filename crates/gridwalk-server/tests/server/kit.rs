@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use gridwalk_clock::{Clock, ManualClock, SystemClock};
-use gridwalk_domain::Role;
+use gridwalk_domain::{Entity, Event, EventBody, EventId, Hlc, Role};
 use gridwalk_proto::{LoginRequest, LoginResponse, ScopeUnit};
 use gridwalk_server::app::admin::{self, NewWorker};
 use gridwalk_server::store::sqlite::DB_FILE;
@@ -99,4 +99,22 @@ pub async fn login(app: &Router, username: &str) -> LoginResponse {
     let r = send(app, Method::POST, "/api/v1/auth/login", None, Some("application/json"), serde_json::to_vec(&req).unwrap()).await;
     assert_eq!(r.status, StatusCode::OK, "{username} logs in with the right password: {}", String::from_utf8_lossy(&r.bytes));
     serde_json::from_slice(&r.bytes).unwrap()
+}
+
+/// An event by `who`'s device at `at_ms` (HLC and wall clock alike); `n` makes its id unique
+/// per device.
+pub fn event(who: &LoginResponse, at_ms: i64, n: u64, entity: Entity, body: EventBody) -> Event {
+    let mut rnd = [0u8; 10];
+    rnd[..8].copy_from_slice(&n.to_be_bytes());
+    rnd[8..].copy_from_slice(&who.device_id.0.as_bytes()[14..16]);
+    Event {
+        id: EventId::from_parts(at_ms as u64, rnd),
+        author: who.worker.id,
+        device: who.device_id,
+        hlc: Hlc::new(at_ms, 0),
+        wall_ms: at_ms,
+        clock_offset_ms: 0,
+        entity,
+        body,
+    }
 }

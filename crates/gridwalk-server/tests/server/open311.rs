@@ -431,19 +431,7 @@ async fn the_ninety_day_rule() {
 }
 
 fn event(who: &LoginResponse, n: u64, issue: IssueId, body: EventBody) -> Event {
-    let ms = kit::now_ms() + 10_000 + n as i64;
-    let mut rnd = [0u8; 10];
-    rnd[..8].copy_from_slice(&n.to_be_bytes());
-    Event {
-        id: EventId::from_parts(ms as u64, rnd),
-        author: who.worker.id,
-        device: who.device_id,
-        hlc: Hlc::new(ms, 0),
-        wall_ms: ms,
-        clock_offset_ms: 0,
-        entity: Entity::Issue(issue),
-        body,
-    }
+    kit::event(who, kit::now_ms() + 10_000 + n as i64, n, Entity::Issue(issue), body)
 }
 
 async fn call_json(app: &Router, uri: &str, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {

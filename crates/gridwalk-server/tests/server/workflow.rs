@@ -65,19 +65,7 @@ impl Device {
     }
 
     fn event(&self, at_ms: i64, issue: IssueId, body: EventBody) -> Event {
-        let mut rnd = [0u8; 10];
-        rnd[..8].copy_from_slice(&(self.seq + 1).to_be_bytes());
-        rnd[8..].copy_from_slice(&self.who.device_id.0.as_bytes()[14..16]);
-        Event {
-            id: EventId::from_parts(at_ms as u64, rnd),
-            author: self.who.worker.id,
-            device: self.who.device_id,
-            hlc: Hlc::new(at_ms, 0),
-            wall_ms: at_ms,
-            clock_offset_ms: 0,
-            entity: Entity::Issue(issue),
-            body,
-        }
+        kit::event(&self.who, at_ms, self.seq + 1, Entity::Issue(issue), body)
     }
 
     /// Push one event; the outcome code ("accepted" or the rejection code).
