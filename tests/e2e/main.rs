@@ -1,5 +1,8 @@
 //! The one end-to-end test binary. Every module here uses real parts: real SQLite files, real
-//! processes, a real server on 127.0.0.1:0. Regression tests are named after what broke.
+//! processes, a real server on 127.0.0.1:0. Regression tests are named after what broke. Every
+//! process is started as a `gridwalk_e2e::proc::OwnedChild`, which stops it and what it started
+//! when dropped; `cargo xtask test` then runs `leftovers` (tests/leftovers.rs) to check that none
+//! of them is still alive.
 //!
 //! Modules:
 //! - `app_webdriver`: the real app under Xvfb via WebDriver: enrol, record offline, sync, check the server.

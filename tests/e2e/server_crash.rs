@@ -81,8 +81,7 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_doubles_none() {
             let tasks: Vec<_> = tablets.into_iter().map(|t| tokio::spawn(drive(http.clone(), base.clone(), t, worker, yard.id))).collect();
             tokio::time::sleep(Duration::from_millis(load_ms)).await;
             // SIGKILL: no shutdown hook runs, in-flight pushes die mid-transaction.
-            server.child.kill().expect("kill -9 the server");
-            let _ = server.child.wait();
+            server.kill();
             let mut back = Vec::new();
             for task in tasks {
                 back.push(task.await.expect("device task"));

@@ -2,6 +2,7 @@
 //! returned must survive, the device log must stay gapless, and the file must stay sound.
 
 use gridwalk_core::{IssueFilter, SystemClock, Tablet};
+use gridwalk_e2e::proc::OwnedChild;
 use gridwalk_e2e::{seeded_store, TEST_KEY};
 use rand::Rng;
 use std::collections::HashSet;
@@ -21,12 +22,12 @@ fn sigkill_while_recording_loses_no_returned_record() {
     let mut acknowledged: HashSet<String> = HashSet::new();
     let mut rng = rand::thread_rng();
     for trial in 0..TRIALS {
-        let mut child = Command::new(sim).args(["record", db.to_str().unwrap(), "100000"]).stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut child =
+            OwnedChild::spawn(Command::new(sim).args(["record", db.to_str().unwrap(), "100000"]).stdout(Stdio::piped())).unwrap();
+        let stdout = child.take_stdout().unwrap();
         let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
         std::thread::sleep(Duration::from_millis(rng.gen_range(30..250)));
-        child.kill().expect("SIGKILL the tablet");
-        child.wait().unwrap();
+        child.kill(); // SIGKILL the tablet
         for line in reader.join().unwrap() {
             if let Some(id) = line.strip_prefix("ok ") {
                 acknowledged.insert(id.to_owned());

@@ -5,6 +5,7 @@ use gridwalk_core::sync::{sync, HttpTransport, Phase, Progress};
 use gridwalk_core::{Clock, CourtyardQuery, CourtyardRow, IssueFilter, NewIssue, SystemClock, Tablet};
 use gridwalk_domain::*;
 use gridwalk_e2e::fault_proxy::{FaultProxy, ALL_FAULTS};
+use gridwalk_e2e::proc::OwnedChild;
 use gridwalk_e2e::server::{spawn_server_process, spawn_server_process_on};
 use gridwalk_e2e::sync_kit::*;
 use gridwalk_e2e::TEST_KEY;
@@ -152,15 +153,15 @@ fn sigkill_of_the_tablet_during_sync_loses_and_doubles_nothing() {
     let sim = env!("CARGO_BIN_EXE_tablet-sim");
     let mut rng = rand::thread_rng();
     for _trial in 0..50 {
-        let mut child = std::process::Command::new(sim)
-            .args(["sync", db.to_str().unwrap(), &site.url(), "30"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = OwnedChild::spawn(
+            std::process::Command::new(sim)
+                .args(["sync", db.to_str().unwrap(), &site.url(), "30"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
-        child.kill().expect("SIGKILL the tablet");
-        child.wait().unwrap();
+        child.kill(); // SIGKILL the tablet
     }
     let mut t = Tablet::open(&db, &TEST_KEY, system_clock()).unwrap();
     let ok: String = t.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
@@ -207,7 +208,7 @@ fn sigkill_of_the_server_mid_push_still_gives_exactly_once() {
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(rand::thread_rng().gen_range(0..40)));
-        drop(server); // SIGKILL: the kit kills the process on drop
+        server.kill(); // SIGKILL: no shutdown hook runs
         let (stored, _, _) = server_events_of(&server_dir, device);
         assert!(stored < 3000, "kill {kill} landed before the push finished ({stored} stored)");
         stored_before = stored;

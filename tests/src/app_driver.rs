@@ -5,59 +5,16 @@
 //! Nothing here skips: a missing Xvfb, tauri-driver or WebKitWebDriver is a panic that says
 //! what to install.
 
+use crate::proc::OwnedChild;
+use crate::server::{try_spawn_server_process_on, ServerProcess};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// A child process killed (and reaped) when dropped.
-#[derive(Debug)]
-pub struct Proc(pub Child);
-
-impl Proc {
-    pub fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A child killed together with everything it started (tauri-driver starts WebKitWebDriver,
-/// which starts the app), each by its own pid, deepest first.
-#[derive(Debug)]
-pub struct Tree(Child);
-
-/// The pids of `pid`'s descendants, children before grandchildren.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(p) = queue.pop() {
-        let tasks = std::fs::read_dir(format!("/proc/{p}/task")).map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for c in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
-                out.push(c);
-                queue.push(c);
-            }
-        }
-    }
-    out
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let tree = descendants(self.0.id());
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        for pid in tree.iter().rev() {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
-        }
-    }
-}
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
@@ -81,10 +38,10 @@ pub fn app_binary() -> PathBuf {
     crate::workspace_bin("gridwalk-app")
 }
 
-/// An X server of our own on a free display number.
+/// An X server of our own on a free display number, stopped when dropped.
 #[derive(Debug)]
 pub struct Display {
-    _xvfb: Proc,
+    _xvfb: OwnedChild,
     pub number: u32,
 }
 
@@ -102,33 +59,32 @@ pub fn start_xvfb() -> Display {
         if socket.exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
             continue;
         }
-        let child = Command::new(&xvfb)
-            .args([format!(":{number}").as_str(), "-screen", "0", "1600x1600x24", "-nolisten", "tcp", "-noreset"])
+        let mut cmd = Command::new(&xvfb);
+        cmd.args([format!(":{number}").as_str(), "-screen", "0", "1600x1600x24", "-nolisten", "tcp", "-noreset"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb");
-        let mut proc = Proc(child);
+            .stderr(Stdio::null());
+        let mut proc = OwnedChild::spawn(&mut cmd).expect("start Xvfb");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if socket.exists() {
                 return Display { _xvfb: proc, number };
             }
-            if let Ok(Some(_)) = proc.0.try_wait() {
+            if proc.has_exited() {
                 break; // lost a race for this number: try the next
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        proc.kill();
+        proc.stop(); // SIGTERM first: Xvfb removes its lock file
     }
     panic!("could not start Xvfb on any display :90..:400");
 }
 
 /// tauri-driver on a free port, in front of WebKitWebDriver, on `display`. `env` reaches the
-/// app (WebKitWebDriver starts it and passes its environment on).
+/// app (WebKitWebDriver starts it and passes its environment on). Dropping it stops the three
+/// (they share tauri-driver's process group).
 #[derive(Debug)]
 pub struct Driver {
-    _proc: Tree,
+    _proc: OwnedChild,
     pub url: String,
 }
 
@@ -149,7 +105,7 @@ pub fn start_tauri_driver(display: &Display, env: &[(&str, &str)]) -> Driver {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let proc = Tree(cmd.spawn().expect("start tauri-driver"));
+    let proc = OwnedChild::spawn(&mut cmd).expect("start tauri-driver");
     let url = format!("http://127.0.0.1:{port}");
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -359,7 +315,7 @@ pub struct Server {
     pub data: PathBuf,
     pub url: String,
     pub port: u16,
-    proc: Option<Proc>,
+    proc: Option<ServerProcess>,
 }
 
 impl Server {
@@ -394,31 +350,23 @@ impl Server {
     }
 
     fn start(&mut self, listen: &str) {
-        let bin = crate::workspace_bin("gridwalk-server");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let mut child = Command::new(&bin)
-                .args(["serve", "--data", self.data.to_str().expect("utf-8 path"), "--listen", listen])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start gridwalk-server");
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read server stdout");
-            if let Some(url) = line.trim().strip_prefix("listening on ") {
-                self.url = url.to_owned();
-                self.port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in the listening line");
-                self.proc = Some(Proc(child));
-                return;
+            match try_spawn_server_process_on(&self.data, listen) {
+                Ok(server) => {
+                    self.url = server.base_url.clone();
+                    self.port = server.addr().port();
+                    self.proc = Some(server);
+                    return;
+                }
+                // The old socket may linger for a moment after a kill: try again.
+                Err(line) => assert!(Instant::now() < deadline, "gridwalk-server did not start on {listen}: {line:?}"),
             }
-            // The old socket may linger for a moment after a kill: try again.
-            let _ = child.kill();
-            let _ = child.wait();
-            assert!(Instant::now() < deadline, "gridwalk-server did not start on {listen}: {line:?}");
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
+    /// kill -9 the server, as a network outage looks to the app.
     pub fn stop(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.kill();

@@ -1,11 +1,14 @@
 //! The test kit shared by the end-to-end tests, the bench binary and the demo: temp stores,
-//! a small registry, child processes that can be killed mid-write.
+//! a small registry, child processes that can be killed mid-write, each owned by a
+//! [`proc::OwnedChild`] that stops it and what it started.
 
 pub mod app_driver;
 pub mod bench;
 pub mod fault_proxy;
 pub mod server;
 pub mod sync_kit;
+
+pub use gridwalk_proc as proc;
 
 use gridwalk_core::{Clock, Identity, StoreKey, SystemClock, Tablet};
 use gridwalk_domain::registry_gen::demo_registry;

@@ -9,7 +9,8 @@ use gridwalk_server::admin::{self, NewWorker};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use std::process::{Child, Command, Stdio};
+use crate::proc::OwnedChild;
+use std::process::{Command, Stdio};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
@@ -18,17 +19,12 @@ pub fn server_binary() -> PathBuf {
     crate::workspace_bin("gridwalk-server")
 }
 
-/// The real `gridwalk-server serve` as a child process (SIGKILL-able via `child.kill()`).
+/// The real `gridwalk-server serve` as a child process: SIGKILL-able mid-run with
+/// [`ServerProcess::kill`], stopped (SIGTERM, then SIGKILL) when dropped.
+#[derive(Debug)]
 pub struct ServerProcess {
-    pub child: Child,
+    proc: OwnedChild,
     pub base_url: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Start the server binary on a fresh port and wait for its `listening on` line.
@@ -38,24 +34,34 @@ pub fn spawn_server_process(data_dir: &Path) -> ServerProcess {
 
 /// Start the server binary on `listen` (a known port restarts a killed server in place).
 pub fn spawn_server_process_on(data_dir: &Path, listen: &str) -> ServerProcess {
-    let mut child = Command::new(server_binary())
-        .args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", listen])
+    try_spawn_server_process_on(data_dir, listen)
+        .unwrap_or_else(|line| panic!("the server's first line should be `listening on http://…`, got {line:?}"))
+}
+
+/// Start the server binary on `listen`; `Err` holds its first line when that is not
+/// `listening on …` (e.g. the port is still taken), and the process is stopped.
+pub fn try_spawn_server_process_on(data_dir: &Path, listen: &str) -> Result<ServerProcess, String> {
+    let mut cmd = Command::new(server_binary());
+    cmd.args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", listen])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gridwalk-server");
+        .stderr(Stdio::null());
+    let mut proc = OwnedChild::spawn(&mut cmd).expect("start gridwalk-server");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-    let base_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server's first line should be `listening on http://…`, got {line:?}"))
-        .to_owned();
-    ServerProcess { child, base_url }
+    BufReader::new(proc.take_stdout().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    match line.trim().strip_prefix("listening on ") {
+        Some(url) => Ok(ServerProcess { base_url: url.to_owned(), proc }),
+        None => Err(line),
+    }
 }
 
 impl ServerProcess {
+    /// kill -9: no shutdown hook runs, in-flight requests die mid-transaction. Start a new one
+    /// (e.g. [`spawn_server_process_on`] its [`addr`](Self::addr)) to restart.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
     /// The bound address, e.g. to restart on the same port or to put a proxy in front.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.base_url.trim_start_matches("http://").parse().expect("host:port")

@@ -2,8 +2,10 @@
 //! machine with Rust to a running system and to a full test run, installing what is missing.
 
 use anyhow::{bail, Context, Result};
+use gridwalk_proc::{OwnedChild, CHECK_RUN_DIR_ENV, RUN_DIR_ENV};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Debian packages the build and the tests need: SQLCipher links the system libcrypto; the
 /// tablet app (Tauri 2) links WebKitGTK 4.1 and librsvg; its WebDriver tests run it under Xvfb
@@ -112,12 +114,28 @@ fn test() -> Result<()> {
     build_ui()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // The suite's last test is not among --all-targets (it is test = false).
+    run(cargo().args(["clippy", "-p", "gridwalk-e2e", "--test", "leftovers", "--", "-D", "warnings"]))?;
     // The end-to-end tests start the real server binary as a process (to kill -9 it), and
     // the real app binary under WebDriver.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     run(&mut npm(&["test"]))?;
-    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
-    Ok(())
+    // Every process a test starts is recorded in the run's directory (gridwalk-proc). Once
+    // all tests have ended, passed or not, the suite's last test checks that none is alive.
+    let run_dir = new_run_dir()?;
+    let tests = run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env(RUN_DIR_ENV, &run_dir));
+    let last =
+        run(cargo().args(["test", "-p", "gridwalk-e2e", "--test", "leftovers"]).env_remove(RUN_DIR_ENV).env(CHECK_RUN_DIR_ENV, &run_dir));
+    both(tests, last)
+}
+
+/// A fresh directory for one run's process records: <target>/test-pids/<run id>.
+fn new_run_dir() -> Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let dir = std::env::current_dir()?.join(target).join("test-pids").join(format!("{secs}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// `npm …` in ui/.
@@ -158,12 +176,10 @@ fn has_display() -> bool {
 }
 
 /// Start the release tablet app (built beforehand) with its data in target/demo/app.
-fn launch_app(server_url: &str) -> Result<std::process::Child> {
+fn launch_app(server_url: &str) -> Result<OwnedChild> {
     let data = Path::new("target/demo/app");
     std::fs::create_dir_all(data)?;
-    let child = Command::new("target/release/gridwalk-app")
-        .env("GRIDWALK_DATA_DIR", data)
-        .spawn()
+    let child = OwnedChild::spawn_interactive(Command::new("target/release/gridwalk-app").env("GRIDWALK_DATA_DIR", data))
         .context("cannot start target/release/gridwalk-app")?;
     eprintln!("xtask: the tablet app is running (data in {}); enrol it against {server_url}", data.display());
     eprintln!("xtask: e.g. username wang, password gridwalk-demo, and a PIN of 6 to 12 digits of your choosing");
@@ -182,9 +198,11 @@ fn demo(args: &[String]) -> Result<()> {
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-demo", "--"]).args(args).stdout(std::process::Stdio::piped());
     eprintln!("xtask: running {cmd:?}");
-    let mut server = cmd.spawn().context("cannot start the demo")?;
+    // Both stay in our process group, so a Ctrl-C stops them as it stops us; the guards stop
+    // them on every other way out.
+    let mut server = OwnedChild::spawn_interactive(&mut cmd).context("cannot start the demo")?;
     let mut app = None;
-    for line in BufReader::new(server.stdout.take().context("demo stdout")?).lines() {
+    for line in BufReader::new(server.take_stdout().context("demo stdout")?).lines() {
         let line = line?;
         println!("{line}");
         // The demo prints "serving on URL; Ctrl-C stops" once it serves.
@@ -197,10 +215,7 @@ fn demo(args: &[String]) -> Result<()> {
         }
     }
     let status = server.wait()?;
-    if let Some(mut app) = app {
-        let _ = app.kill();
-        let _ = app.wait();
-    }
+    drop(app);
     if !status.success() {
         bail!("the demo failed with {status}");
     }
@@ -216,7 +231,22 @@ fn bench(args: &[String]) -> Result<()> {
         build_ui()?;
         run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
     }
+    let run_dir = new_run_dir()?;
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-bench", "--"]).args(args);
-    run(&mut cmd)
+    cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-bench", "--"]).args(args).env(RUN_DIR_ENV, &run_dir);
+    let benches = run(&mut cmd);
+    // As after the tests: nothing the benchmarks started may outlive them.
+    let left = gridwalk_proc::check_run(&run_dir, Duration::from_secs(5)).map_err(anyhow::Error::msg);
+    if left.is_ok() {
+        std::fs::remove_dir_all(&run_dir)?;
+    }
+    both(benches, left.map(|_| ()))
+}
+
+/// Ok when both are; otherwise every error.
+fn both(a: Result<()>, b: Result<()>) -> Result<()> {
+    match (a, b) {
+        (Err(a), Err(b)) => bail!("{a:#}\n{b:#}"),
+        (a, b) => a.and(b),
+    }
 }
