@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Entity {
     Issue(IssueId),
@@ -31,6 +32,7 @@ impl Entity {
 
 /// The kind-specific part of an event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
 pub enum EventBody {
     VisitRecorded(Visit),
@@ -118,6 +120,7 @@ impl EventBody {
 
 /// One change, as written once on the device that made it and never edited.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: EventId,
     pub author: WorkerId,

@@ -13,6 +13,7 @@ pub const RESPONSE_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// Why an event did not change the state it met. The event stays in the history regardless.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Conflict {
     /// An event about an issue whose report is not (yet) in the history.
@@ -26,12 +27,14 @@ pub enum Conflict {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     pub event: Event,
     pub conflict: Option<Conflict>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueState {
     pub id: IssueId,
     /// `None` while only orphan events (no report yet) are known.
@@ -62,6 +65,7 @@ pub struct IssueState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Whistle {
     pub level: WhistleLevel,
     pub target: String,
@@ -71,6 +75,7 @@ pub struct Whistle {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pledge {
     pub by: WorkerId,
     pub kind: PledgeKind,
@@ -254,6 +259,7 @@ fn reopen(s: &mut IssueState) {
 
 /// A visit's state: the recorded visit plus its history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitState {
     pub id: VisitId,
     pub visit: Option<Visit>,

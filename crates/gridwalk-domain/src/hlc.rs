@@ -7,6 +7,7 @@ use std::fmt;
 /// A stamp: physical milliseconds plus a logical counter for events within the same millisecond
 /// (or while the wall clock lags behind a stamp already seen).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hlc {
     pub ms: i64,
     pub counter: u32,

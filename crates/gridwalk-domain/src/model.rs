@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A position from the tablet, with its accuracy radius in metres.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
@@ -14,6 +15,7 @@ pub struct Location {
 
 /// A resident's contact. It is personal data: lists show [`ResidentContact::masked`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResidentContact {
     pub name: Option<String>,
     pub phone: String,
@@ -43,6 +45,7 @@ pub fn mask_phone(phone: &str) -> String {
 
 /// One visit to a courtyard (走访).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub courtyard: CourtyardId,
     pub mode: VisitMode,
@@ -57,6 +60,7 @@ pub struct Visit {
 
 /// A resident's issue as first reported (诉求).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueReport {
     pub courtyard: CourtyardId,
     pub category: Category,

@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Week,
@@ -108,6 +109,7 @@ pub fn issue_worker(s: &IssueState) -> Option<WorkerId> {
 
 /// A numerator over a denominator; `rate` is `None` when the denominator is 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ratio {
     pub numerator: u64,
     pub denominator: u64,
@@ -126,6 +128,7 @@ impl Ratio {
 
 /// The three rates of one group in one period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateRow {
     pub group: String,
     pub period_start_ms: i64,

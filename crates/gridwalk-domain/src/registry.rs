@@ -4,6 +4,7 @@ use crate::ids::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubdistrictKind {
     /// 街道
@@ -13,6 +14,7 @@ pub enum SubdistrictKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subdistrict {
     pub id: SubdistrictId,
     pub code: String,
@@ -21,6 +23,7 @@ pub struct Subdistrict {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Community {
     pub id: CommunityId,
     pub code: String,
@@ -29,6 +32,7 @@ pub struct Community {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManagementGrid {
     pub id: ManagementGridId,
     pub code: String,
@@ -36,6 +40,7 @@ pub struct ManagementGrid {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicalGrid {
     pub id: TechnicalGridId,
     pub code: String,
@@ -44,12 +49,14 @@ pub struct TechnicalGrid {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoPoint {
     pub lat: f64,
     pub lon: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Courtyard {
     pub id: CourtyardId,
     pub code: String,

@@ -14,13 +14,16 @@ pub const SERVER_TIME_HEADER: &str = "x-gridwalk-server-time";
 
 /// Every error, from every endpoint: a stable machine code and a human message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
+    /// A stable machine code (`invalid_token`, `out_of_scope`, …): what clients branch on.
     pub code: String,
     pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -31,6 +34,7 @@ pub struct LoginRequest {
 
 /// One unit of a worker's scope.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "level", content = "code", rename_all = "snake_case")]
 pub enum ScopeUnit {
     District,
@@ -43,6 +47,7 @@ pub enum ScopeUnit {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerInfo {
     pub id: WorkerId,
     pub username: String,
@@ -52,6 +57,7 @@ pub struct WorkerInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// Shown once; the server keeps only its hash.
     pub token: String,
@@ -62,6 +68,7 @@ pub struct LoginResponse {
 
 /// One event in a device's log, with its gapless per-device sequence number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoggedEvent {
     pub seq: u64,
@@ -69,6 +76,7 @@ pub struct LoggedEvent {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub device_id: DeviceId,
@@ -76,6 +84,7 @@ pub struct PushRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PushOutcome {
     /// Stored now.
@@ -91,6 +100,7 @@ pub enum PushOutcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResult {
     pub seq: u64,
     pub event_id: EventId,
@@ -99,6 +109,7 @@ pub struct PushResult {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<PushResult>,
     /// The highest contiguous sequence the server now holds for this device (rejections count
@@ -108,6 +119,7 @@ pub struct PushResponse {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledEvent {
     /// The server's global sequence: the pull cursor.
     pub server_seq: u64,
@@ -115,6 +127,7 @@ pub struct PulledEvent {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistrySnapshot {
     pub subdistricts: Vec<Subdistrict>,
     pub communities: Vec<Community>,
@@ -126,6 +139,7 @@ pub struct RegistrySnapshot {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub events: Vec<PulledEvent>,
     /// Pass back as `after` next time.
@@ -139,6 +153,7 @@ pub struct PullResponse {
 /// Where a hotline work order happened: a known courtyard, or an address with coordinates
 /// (dispatched to the nearest courtyard).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum IntakePlace {
     Courtyard { courtyard_id: CourtyardId },
@@ -148,6 +163,7 @@ pub enum IntakePlace {
 
 /// A 12345 hotline work order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HotlineIntake {
     /// The hotline's work-order number; the intake is idempotent on it.
@@ -162,6 +178,7 @@ pub struct HotlineIntake {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HotlineIntakeResponse {
     pub issue_id: IssueId,
     pub courtyard_id: CourtyardId,
@@ -174,6 +191,7 @@ pub struct HotlineIntakeResponse {
 
 /// How much of a blob the server holds: the resume point of an upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobStatus {
     pub sha256: String,
     pub held_bytes: u64,
@@ -187,6 +205,7 @@ pub fn category_codes() -> Vec<&'static str> {
 /// One issue as the server lists it: the folded state without its history, the resident's
 /// phone masked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueSummary {
     pub id: IssueId,
     pub courtyard_id: CourtyardId,
@@ -210,6 +229,7 @@ pub struct IssueSummary {
 
 /// A page of issues (`GET /api/v1/issues`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueList {
     pub issues: Vec<IssueSummary>,
     /// Pass as `after` for the next page; None on the last page.
@@ -218,12 +238,14 @@ pub struct IssueList {
 
 /// Visits (`GET /api/v1/visits`), folded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitList {
     pub visits: Vec<gridwalk_domain::VisitState>,
 }
 
 /// `GET /healthz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub api_version: u32,
@@ -231,6 +253,7 @@ pub struct Health {
 
 /// One escalation the server carried out on its own (`GET /api/v1/alerts`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     pub issue_id: IssueId,
     /// `alert_supervisor` (no response within the hour) or `whistle_next` (unresolved too long).
@@ -244,6 +267,7 @@ pub struct Alert {
 
 /// `GET /api/v1/alerts`, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertList {
     pub alerts: Vec<Alert>,
 }
@@ -251,6 +275,7 @@ pub struct AlertList {
 /// `GET /api/v1/rates`: the three rates per group and period (definitions in
 /// `gridwalk_domain::rates`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatesReport {
     pub by: String,
     pub period: gridwalk_domain::rates::Period,
@@ -265,6 +290,7 @@ pub struct RatesReport {
 
 /// One pledged issue with its progress (`GET /api/v1/pledges`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PledgeProgress {
     pub issue: IssueSummary,
     pub pledge: gridwalk_domain::fold::Pledge,
@@ -273,6 +299,7 @@ pub struct PledgeProgress {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PledgeList {
     pub pledges: Vec<PledgeProgress>,
 }

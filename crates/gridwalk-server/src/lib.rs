@@ -24,7 +24,7 @@ pub mod store;
 pub use app::{admin, AppState};
 pub use config::Config;
 pub use error::{Error, Result};
-pub use http::{app, serve, ROUTES};
+pub use http::{app, routes, serve};
 
 #[cfg(test)]
 mod layering {

@@ -24,13 +24,19 @@ pub fn pull(r: &dyn Reader, scope: &Scope, own_device: DeviceId, after: u64, lim
     Ok(PullPage { events, next_cursor, has_more })
 }
 
-/// Filters of `GET /api/v1/issues`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Filters of `GET /api/v1/issues`. Its doc comments are the OpenAPI document's parameter
+/// descriptions.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IssueFilter {
+    /// only this courtyard
     pub courtyard_id: Option<CourtyardId>,
+    /// reported|responded|in_progress|resolved|closed
     pub status: Option<String>,
+    /// page size, at most 500
     pub limit: Option<u32>,
+    /// issue id to continue after
     pub after: Option<IssueId>,
 }
 
@@ -96,10 +102,14 @@ pub fn get_issue(r: &dyn Reader, scope: &Scope, id: IssueId) -> Result<IssueStat
     Ok(fold_issue(id, r.entity_events(Entity::Issue(id))?))
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Filters of `GET /api/v1/visits` (doc comments as for [`IssueFilter`]).
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VisitFilter {
+    /// only this courtyard
     pub courtyard_id: Option<CourtyardId>,
+    /// at most 500
     pub limit: Option<u32>,
 }
 

@@ -1,6 +1,7 @@
 //! Issues, visits, hotline intake and pledges.
 
 use super::extract::{Auth, JsonBody, QueryOf, Segment};
+use super::openapi::ErrorResponse;
 use crate::app::query::{IssueFilter, VisitFilter};
 use crate::app::AppState;
 use crate::error::Error;
@@ -8,35 +9,117 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gridwalk_domain::{IssueId, WorkerId};
-use gridwalk_proto::HotlineIntake;
+use gridwalk_domain::{IssueId, IssueState, WorkerId};
+use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IssueList, PledgeList, VisitList};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/issues",
+    summary = "Issues in scope (folded views); resident phones masked.",
+    security(("bearer" = [])),
+    params(IssueFilter),
+    responses(
+        (status = 200, description = "IssueList", body = IssueList),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 422, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn issues(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): QueryOf<IssueFilter>) -> Result<Response, Error> {
     Ok(Json(s.list_issues(&who, f).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/issues/{id}",
+    summary = "One issue with its full history.",
+    security(("bearer" = [])),
+    params(("id" = IssueId, Path, description = "issue id (UUID)")),
+    responses(
+        (status = 200, description = "IssueState", body = IssueState),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn issue(State(s): State<AppState>, Auth(who): Auth, Segment(id): Segment) -> Result<Response, Error> {
     let id: IssueId = id.parse().map_err(|_| Error::InvalidId(format!("{id:?} is not an issue id")))?;
     Ok(Json(s.get_issue(&who, id).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/visits",
+    summary = "Visits in scope (folded views).",
+    security(("bearer" = [])),
+    params(VisitFilter),
+    responses(
+        (status = 200, description = "VisitList", body = VisitList),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 422, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn visits(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): QueryOf<VisitFilter>) -> Result<Response, Error> {
     Ok(Json(s.list_visits(&who, f).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/hotline/intake",
+    summary = "Take in a 12345 work order (supervisor or admin): creates an issue in the courtyard's scope; the 1-hour \
+               clock starts at received_at_ms. Idempotent on order_no.",
+    security(("bearer" = [])),
+    request_body = HotlineIntake,
+    responses(
+        (status = 201, description = "HotlineIntakeResponse (created)", body = HotlineIntakeResponse),
+        (status = 200, description = "HotlineIntakeResponse (already taken in)", body = HotlineIntakeResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 413, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 422, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn hotline(State(s): State<AppState>, Auth(who): Auth, JsonBody(order): JsonBody<HotlineIntake>) -> Result<Response, Error> {
     let resp = s.hotline_intake(&who, order).await?;
     let status = if resp.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(resp)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PledgesQuery {
+    /// only this cadre's pledges
     pub worker_id: Option<WorkerId>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pledges",
+    summary = "Pledged issues in scope with their progress: status, whistles and report-ins, resolved/closed times, \
+               satisfaction.",
+    security(("bearer" = [])),
+    params(PledgesQuery),
+    responses(
+        (status = 200, description = "PledgeList", body = PledgeList),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn pledges(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<PledgesQuery>) -> Result<Response, Error> {
     Ok(Json(s.pledges(&who, q.worker_id).await?).into_response())
 }

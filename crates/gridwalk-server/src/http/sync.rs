@@ -1,37 +1,100 @@
 //! Enrolment and sync: login, push, pull, the registry.
 
 use super::extract::{Auth, JsonBody, QueryOf};
+use super::openapi::ErrorResponse;
 use crate::app::AppState;
 use crate::error::Error;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gridwalk_proto::{LoginRequest, PushRequest};
+use gridwalk_proto::{LoginRequest, LoginResponse, PullResponse, PushRequest, PushResponse, RegistrySnapshot};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    summary = "Log in with username and password; enrols a new device and returns its bearer token (shown once). \
+               5 consecutive failures lock the username (429 login_locked).",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "LoginResponse", body = LoginResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 413, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn login(State(s): State<AppState>, JsonBody(req): JsonBody<LoginRequest>) -> Result<Response, Error> {
     Ok(Json(s.login(req).await?).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    summary = "Push a batch of one device's events; per-event outcome (accepted, duplicate, conflict, gap, rejected) and \
+               the highest contiguous sequence held.",
+    security(("bearer" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "PushResponse", body = PushResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 413, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn push(State(s): State<AppState>, Auth(who): Auth, JsonBody(req): JsonBody<PushRequest>) -> Result<Response, Error> {
     Ok(Json(s.push(&who, req).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PullQuery {
+    /// cursor: last server_seq seen
     #[serde(default)]
     pub after: u64,
+    /// page size, capped at 1000
     pub limit: Option<u64>,
+    /// registry version the device holds
     #[serde(default)]
     pub registry_version: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/pull",
+    summary = "Events in the caller's scope after a cursor (global server sequence), excluding the caller's own device; \
+               the registry in scope when it changed.",
+    security(("bearer" = [])),
+    params(PullQuery),
+    responses(
+        (status = 200, description = "PullResponse", body = PullResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn pull(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<PullQuery>) -> Result<Response, Error> {
     let limit = q.limit.unwrap_or(s.config().max_pull_limit);
     Ok(Json(s.pull(&who, q.after, limit, q.registry_version).await?).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry",
+    summary = "The registry inside the caller's scope.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "RegistrySnapshot", body = RegistrySnapshot),
+        (status = 401, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
 pub async fn registry(State(s): State<AppState>, Auth(who): Auth) -> Result<Response, Error> {
     Ok(Json(s.registry_snapshot(&who).await?).into_response())
 }

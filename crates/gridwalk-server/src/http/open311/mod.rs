@@ -2,6 +2,7 @@
 //! as a [`render::Node`] tree. The use cases are [`crate::app::open311`]'s; POST answers with
 //! `service_request_id` at once, so there are no tokens (`GET tokens` is not served).
 
+pub mod doc;
 pub mod render;
 pub mod xml;
 
