@@ -167,11 +167,25 @@ pub fn report_event(
     seq: u64,
     report: gridwalk_domain::IssueReport,
 ) -> gridwalk_domain::Event {
-    use gridwalk_domain::{Entity, Event, EventBody, EventId, Hlc, IssueId};
+    use gridwalk_domain::{Entity, EventBody, IssueId};
     let ms = 1_760_000_000_000 + seq as i64;
     let mut bits = [0u8; 10];
     bits[..6].copy_from_slice(&device.0.as_bytes()[10..16]);
     bits[6..].copy_from_slice(&(seq as u32).to_be_bytes());
+    stamped(worker, device, ms, bits, Entity::Issue(IssueId::from_parts(ms as u64, bits)), EventBody::IssueReported(report))
+}
+
+/// An event by `worker` on `device` at `ms` (HLC and wall clock alike), its id from `ms` and
+/// `bits`: the one place the kit stamps events for load and benchmark runs.
+pub fn stamped(
+    worker: gridwalk_domain::WorkerId,
+    device: DeviceId,
+    ms: i64,
+    bits: [u8; 10],
+    entity: gridwalk_domain::Entity,
+    body: gridwalk_domain::EventBody,
+) -> gridwalk_domain::Event {
+    use gridwalk_domain::{Event, EventId, Hlc};
     Event {
         id: EventId::from_parts(ms as u64, bits),
         author: worker,
@@ -179,7 +193,7 @@ pub fn report_event(
         hlc: Hlc::new(ms, 0),
         wall_ms: ms,
         clock_offset_ms: 0,
-        entity: Entity::Issue(IssueId::from_parts(ms as u64, bits)),
-        body: EventBody::IssueReported(report),
+        entity,
+        body,
     }
 }

@@ -23,16 +23,8 @@ fn note(issue: IssueId, device: DeviceId, worker: WorkerId, n: u64) -> Event {
     let mut bits = [0u8; 10];
     bits[..8].copy_from_slice(&n.to_be_bytes());
     bits[8..].copy_from_slice(&issue.0.as_bytes()[14..16]);
-    Event {
-        id: EventId::from_parts(ms as u64, bits),
-        author: worker,
-        device,
-        hlc: Hlc::new(ms, 0),
-        wall_ms: ms,
-        clock_offset_ms: 0,
-        entity: Entity::Issue(issue),
-        body: EventBody::NoteAdded { text: format!("第{n}次跟进：已与物业沟通，正在协调维修。") },
-    }
+    let body = EventBody::NoteAdded { text: format!("第{n}次跟进：已与物业沟通，正在协调维修。") };
+    crate::server::stamped(worker, device, ms, bits, Entity::Issue(issue), body)
 }
 
 fn report(issue: IssueId, device: DeviceId, worker: WorkerId, n: u64, yard: CourtyardId) -> Event {
