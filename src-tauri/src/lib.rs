@@ -138,8 +138,8 @@ async fn reopen(app: AppHandle, id: IssueId, reason: String) -> CmdResult<EventI
 }
 
 #[tauri::command]
-async fn add_progress(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.add_progress(id, &note)).await
+async fn add_progress(app: AppHandle, id: IssueId, note: String, public: bool) -> CmdResult<EventId> {
+    on_tablet(app, move |t| t.add_progress(id, &note, public)).await
 }
 
 #[tauri::command]

@@ -64,7 +64,7 @@ fn a_hotline_issue_goes_through_whistle_report_in_reopen_and_close_and_the_rates
     sync_once(&mut dept, &url);
     assert_eq!(dept.issue(issue).expect("the department pulled the issue whistled to it").state.status, IssueStatus::InProgress);
     dept.report_in(issue, DEPT, "区城管委已报到").unwrap();
-    dept.add_progress(issue, "已下达限期拆除通知").unwrap();
+    dept.add_progress(issue, "已下达限期拆除通知", true).unwrap();
     let report = sync_once(&mut dept, &url);
     assert_eq!(dept.sync_state().unwrap().queue_depth, 0, "the department's report-in and progress were accepted: {report:?}");
 

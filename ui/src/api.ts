@@ -58,7 +58,7 @@ export const api = {
   recordCallback: (id: string, satisfaction: SatisfactionCode, note: string) =>
     call<string>('record_callback', { id, satisfaction, note }),
   reopen: (id: string, reason: string) => call<string>('reopen', { id, reason }),
-  addProgress: (id: string, note: string) => call<string>('add_progress', { id, note }),
+  addProgress: (id: string, note: string, isPublic = false) => call<string>('add_progress', { id, note, public: isPublic }),
   whistle: (id: string, level: WhistleLevelCode, target: string, note: string) => call<string>('whistle', { id, level, target, note }),
   reportIn: (id: string, target: string, note: string) => call<string>('report_in', { id, target, note }),
   closeIssue: (id: string, note: string) => call<string>('close_issue', { id, note }),

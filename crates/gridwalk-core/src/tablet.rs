@@ -262,8 +262,8 @@ impl Tablet {
     }
 
     /// Record progress on the work (工作进展).
-    pub fn add_progress(&mut self, id: IssueId, note: &str) -> Result<EventId> {
-        self.on_issue(id, EventBody::ProgressAdded { note: note.to_owned() })
+    pub fn add_progress(&mut self, id: IssueId, note: &str, public: bool) -> Result<EventId> {
+        self.on_issue(id, EventBody::ProgressAdded { note: note.to_owned(), public })
     }
 
     /// Whistle the issue up (吹哨) to `target` at `level`; the target must report in.

@@ -30,6 +30,21 @@ impl Entity {
     }
 }
 
+/// Whom an issue is assigned to (派单). Never nobody: an order without a responsible worker
+/// waits in its community's supervisor queue, and one that cannot be placed (or was returned)
+/// in the district dispatcher's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "to", content = "id", rename_all = "snake_case")]
+pub enum Assignee {
+    /// A named worker, normally the courtyard's responsible grid worker (责任网格员).
+    Worker(WorkerId),
+    /// The supervisors of this community.
+    Community(CommunityId),
+    /// The district dispatcher (区派单员).
+    Dispatcher,
+}
+
 /// The kind-specific part of an event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -60,9 +75,13 @@ pub enum EventBody {
     IssueReopened {
         reason: String,
     },
-    /// Work is under way (工作进展), e.g. a repair is booked.
+    /// Work is under way (工作进展), e.g. a repair is booked. `public` steps are told to the
+    /// resident (告知进展).
     ProgressAdded {
         note: String,
+        // Skipped when false, so events recorded before the flag existed hash as they did.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        public: bool,
     },
     /// The issue is whistled up a level (吹哨) to a named target (a section, a department, the
     /// party members of a branch), which must report in.
@@ -93,27 +112,95 @@ pub enum EventBody {
         kind: PledgeKind,
         note: String,
     },
+    /// The server dispatched the issue (派单): at intake, or again after a return.
+    Assigned {
+        to: Assignee,
+        reason: String,
+    },
+    /// The assignee takes the order (签收).
+    Accepted {
+        note: String,
+    },
+    /// The assignee hands the order back (退单) to the dispatcher, with the reason.
+    Returned {
+        reason: ReturnReason,
+        note: String,
+    },
+    /// A supervisor sends the issue to another worker or community (转派). The response clock
+    /// keeps running from receipt.
+    Transferred {
+        to: Assignee,
+        note: String,
+    },
+    /// A supervisor presses the assignee (催办).
+    Urged {
+        note: String,
+    },
+    /// The assignee asks for more time (延期申请) until `until_ms` (server clock).
+    ExtensionRequested {
+        until_ms: i64,
+        reason: String,
+    },
+    /// A supervisor approves or refuses the pending extension.
+    ExtensionDecided {
+        approved: bool,
+        note: String,
+    },
+    /// A supervisor reviews a resolution (审核): passed closes it, refused sends it back.
+    Reviewed {
+        approved: bool,
+        note: String,
+    },
+    /// A supervisor closes the report as a repeat of another issue (重复件).
+    ClosedAsDuplicate {
+        of: IssueId,
+        note: String,
+    },
+    /// Set by the server on the issue a duplicate was closed into.
+    DuplicateLinked {
+        duplicate: IssueId,
+    },
+    /// A supervisor cancels a mistaken report (撤销).
+    Cancelled {
+        reason: String,
+    },
 }
 
 impl EventBody {
     /// The stable kind code, as stored and shown in timelines.
     pub fn kind(&self) -> &'static str {
+        self.event_kind().code()
+    }
+
+    pub fn event_kind(&self) -> EventKind {
+        use EventKind as K;
         match self {
-            EventBody::VisitRecorded(_) => "visit_recorded",
-            EventBody::IssueReported(_) => "issue_reported",
-            EventBody::IssueResponded { .. } => "issue_responded",
-            EventBody::NoteAdded { .. } => "note_added",
-            EventBody::PhotoAttached { .. } => "photo_attached",
-            EventBody::IssueResolved { .. } => "issue_resolved",
-            EventBody::CallbackRecorded { .. } => "callback_recorded",
-            EventBody::IssueReopened { .. } => "issue_reopened",
-            EventBody::ProgressAdded { .. } => "progress_added",
-            EventBody::Whistled { .. } => "whistled",
-            EventBody::ReportedIn { .. } => "reported_in",
-            EventBody::IssueClosed { .. } => "issue_closed",
-            EventBody::Recurred { .. } => "recurred",
-            EventBody::RecurrenceFlagged { .. } => "recurrence_flagged",
-            EventBody::Pledged { .. } => "pledged",
+            EventBody::VisitRecorded(_) => K::VisitRecorded,
+            EventBody::IssueReported(_) => K::IssueReported,
+            EventBody::IssueResponded { .. } => K::IssueResponded,
+            EventBody::NoteAdded { .. } => K::NoteAdded,
+            EventBody::PhotoAttached { .. } => K::PhotoAttached,
+            EventBody::IssueResolved { .. } => K::IssueResolved,
+            EventBody::CallbackRecorded { .. } => K::CallbackRecorded,
+            EventBody::IssueReopened { .. } => K::IssueReopened,
+            EventBody::ProgressAdded { .. } => K::ProgressAdded,
+            EventBody::Whistled { .. } => K::Whistled,
+            EventBody::ReportedIn { .. } => K::ReportedIn,
+            EventBody::IssueClosed { .. } => K::IssueClosed,
+            EventBody::Recurred { .. } => K::Recurred,
+            EventBody::RecurrenceFlagged { .. } => K::RecurrenceFlagged,
+            EventBody::Pledged { .. } => K::Pledged,
+            EventBody::Assigned { .. } => K::Assigned,
+            EventBody::Accepted { .. } => K::Accepted,
+            EventBody::Returned { .. } => K::Returned,
+            EventBody::Transferred { .. } => K::Transferred,
+            EventBody::Urged { .. } => K::Urged,
+            EventBody::ExtensionRequested { .. } => K::ExtensionRequested,
+            EventBody::ExtensionDecided { .. } => K::ExtensionDecided,
+            EventBody::Reviewed { .. } => K::Reviewed,
+            EventBody::ClosedAsDuplicate { .. } => K::ClosedAsDuplicate,
+            EventBody::DuplicateLinked { .. } => K::DuplicateLinked,
+            EventBody::Cancelled { .. } => K::Cancelled,
         }
     }
 }

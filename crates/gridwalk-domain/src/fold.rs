@@ -1,7 +1,7 @@
 //! The issue state machine. The tablet and the server both call [`fold_issue`], so the same set
 //! of events gives the same state everywhere, whatever order they arrived in.
 
-use crate::event::{Entity, Event, EventBody};
+use crate::event::{Assignee, Entity, Event, EventBody};
 use crate::hlc::Hlc;
 use crate::ids::*;
 use crate::model::*;
@@ -24,6 +24,8 @@ pub enum Conflict {
     InvalidTransition { from: IssueStatus, kind: String },
     /// The event is about another entity (a caller bug; kept, never applied).
     WrongEntity,
+    /// The resolver tried to record the callback, review or close their own resolution.
+    OwnWork,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,39 @@ pub struct IssueState {
     pub recurrence_of: Option<IssueId>,
     /// Later issues that repeated this one.
     pub recurrences: Vec<IssueId>,
+    /// Whom the issue is assigned to now, and since when. `None` for a report made on a tablet
+    /// until someone dispatches it: its reporter is then the one who owes the resident.
+    #[serde(default)]
+    pub assignee: Option<Assignee>,
+    #[serde(default)]
+    pub assigned_at_ms: Option<i64>,
+    /// When the current assignee accepted it (签收); cleared by every new assignment.
+    #[serde(default)]
+    pub accepted_at_ms: Option<i64>,
+    /// The last return (退单), until the issue is dispatched again.
+    #[serde(default)]
+    pub returned: Option<Return>,
+    /// How many times a supervisor urged (催办), and the last time.
+    #[serde(default)]
+    pub urged: u32,
+    #[serde(default)]
+    pub last_urged_at_ms: Option<i64>,
+    /// The latest extension request (延期) and its decision.
+    #[serde(default)]
+    pub extension: Option<Extension>,
+    /// Who resolved it last: they may not record the callback, review or close it.
+    #[serde(default)]
+    pub resolved_by: Option<WorkerId>,
+    /// Resolutions a reviewer sent back (审核退回).
+    #[serde(default)]
+    pub review_returns: u32,
+    /// The issue this report was closed into as a duplicate, and the duplicates closed into it.
+    #[serde(default)]
+    pub duplicate_of: Option<IssueId>,
+    #[serde(default)]
+    pub duplicates: Vec<IssueId>,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
     pub last_hlc: Hlc,
     pub history: Vec<HistoryEntry>,
 }
@@ -73,6 +108,28 @@ pub struct Whistle {
     pub whistled_at_ms: i64,
     pub reported_in_at_ms: Option<i64>,
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Return {
+    pub by: WorkerId,
+    pub reason: ReturnReason,
+    pub note: String,
+    pub at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Extension {
+    pub by: WorkerId,
+    pub until_ms: i64,
+    pub reason: String,
+    /// `None` while pending.
+    pub approved: Option<bool>,
+}
+
+/// The longest extension one request may ask for, from receipt (the hotline's longest term).
+pub const MAX_EXTENSION_MS: i64 = 90 * 24 * 3_600_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -103,6 +160,18 @@ impl IssueState {
             pledge: None,
             recurrence_of: None,
             recurrences: Vec::new(),
+            assignee: None,
+            assigned_at_ms: None,
+            accepted_at_ms: None,
+            returned: None,
+            urged: 0,
+            last_urged_at_ms: None,
+            extension: None,
+            resolved_by: None,
+            review_returns: 0,
+            duplicate_of: None,
+            duplicates: Vec::new(),
+            cancel_reason: None,
             last_hlc: Hlc::ZERO,
             history: Vec::new(),
         }
@@ -121,6 +190,34 @@ impl IssueState {
     pub fn whistle_level(&self) -> Option<WhistleLevel> {
         self.whistles.iter().map(|w| w.level).max()
     }
+
+    /// Who owes the resident this issue: the assigned worker, or for an undispatched report
+    /// made on a tablet, its reporter.
+    pub fn owner(&self) -> Option<WorkerId> {
+        match self.assignee {
+            Some(Assignee::Worker(w)) => Some(w),
+            Some(_) => None,
+            None => self.reported_by,
+        }
+    }
+
+    /// The response clock still runs: reported, not answered, not taken out.
+    pub fn clock_runs(&self) -> bool {
+        self.report.is_some() && self.responded_at_ms.is_none() && !self.status.is_final()
+    }
+
+    /// The approved extension's end, if one was approved.
+    pub fn extended_until_ms(&self) -> Option<i64> {
+        self.extension.as_ref().filter(|x| x.approved == Some(true)).map(|x| x.until_ms)
+    }
+}
+
+/// Apply one event to a state, as the fold does, in the order given. The server uses it to
+/// follow a push's own events before their fold; everything else calls [`fold_issue`].
+pub fn step(state: &mut IssueState, e: &Event) -> Result<(), Conflict> {
+    let r = apply(state, e);
+    state.last_hlc = state.last_hlc.max(e.hlc);
+    r
 }
 
 /// Put events into fold order and drop exact duplicates (same event id).
@@ -190,6 +287,38 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
             }
         }
         (EventBody::ProgressAdded { .. }, Responded | InProgress) => s.status = InProgress,
+        (EventBody::Assigned { to, .. } | EventBody::Transferred { to, .. }, Reported | Responded | InProgress) => {
+            s.assignee = Some(*to);
+            s.assigned_at_ms = Some(at);
+            s.accepted_at_ms = None;
+            s.returned = None;
+        }
+        (EventBody::Accepted { .. }, Reported | Responded | InProgress) if s.owner() == Some(e.author) && s.accepted_at_ms.is_none() => {
+            s.accepted_at_ms = Some(at);
+        }
+        (EventBody::Returned { reason, note }, Reported | Responded | InProgress) if s.owner() == Some(e.author) => {
+            s.returned = Some(Return { by: e.author, reason: *reason, note: note.clone(), at_ms: at });
+            s.assignee = Some(Assignee::Dispatcher);
+            s.assigned_at_ms = Some(at);
+            s.accepted_at_ms = None;
+        }
+        (EventBody::Urged { .. }, Reported | Responded | InProgress) => {
+            s.urged += 1;
+            s.last_urged_at_ms = Some(at);
+        }
+        (EventBody::ExtensionRequested { until_ms, reason }, Reported | Responded | InProgress)
+            if s.extension.as_ref().is_none_or(|x| x.approved.is_some())
+                && s.received_at_ms.is_some_and(|r| *until_ms > r && *until_ms <= r.saturating_add(MAX_EXTENSION_MS)) =>
+        {
+            s.extension = Some(Extension { by: e.author, until_ms: *until_ms, reason: reason.clone(), approved: None });
+        }
+        (EventBody::ExtensionDecided { approved, .. }, Reported | Responded | InProgress)
+            if s.extension.as_ref().is_some_and(|x| x.approved.is_none() && x.by != e.author) =>
+        {
+            if let Some(x) = s.extension.as_mut() {
+                x.approved = Some(*approved);
+            }
+        }
         (EventBody::Whistled { level, target, .. }, Reported | Responded | InProgress)
             if !s.whistles.iter().any(|w| &w.target == target && w.reported_in_at_ms.is_none()) =>
         {
@@ -211,11 +340,28 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
             }
             s.status = Resolved;
             s.resolved_at_ms = Some(at);
+            s.resolved_by = Some(e.author);
             if let Some(h) = photo_sha256 {
                 if !s.photos.contains(h) {
                     s.photos.push(h.clone());
                 }
             }
+        }
+        // Nobody grades their own work: the resolver may not record the callback, review or
+        // close their own resolution.
+        (EventBody::CallbackRecorded { .. } | EventBody::IssueClosed { .. } | EventBody::Reviewed { .. }, Resolved)
+            if s.resolved_by == Some(e.author) =>
+        {
+            return Err(Conflict::OwnWork);
+        }
+        (EventBody::Reviewed { approved: true, .. }, Resolved) => {
+            s.status = Closed;
+            s.closed_at_ms = Some(at);
+        }
+        (EventBody::Reviewed { approved: false, .. }, Resolved) => {
+            s.status = InProgress;
+            s.resolved_at_ms = None;
+            s.review_returns += 1;
         }
         (EventBody::CallbackRecorded { satisfaction, .. }, Resolved) => {
             s.satisfaction = Some(*satisfaction);
@@ -240,6 +386,21 @@ fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
             }
         }
         (EventBody::RecurrenceFlagged { earlier_issue }, _) => s.recurrence_of = Some(*earlier_issue),
+        (EventBody::ClosedAsDuplicate { of, .. }, Reported | Responded | InProgress | Resolved) if *of != s.id => {
+            s.status = Duplicate;
+            s.duplicate_of = Some(*of);
+            s.closed_at_ms = Some(at);
+        }
+        (EventBody::DuplicateLinked { duplicate }, _) => {
+            if !s.duplicates.contains(duplicate) {
+                s.duplicates.push(*duplicate);
+            }
+        }
+        (EventBody::Cancelled { reason }, Reported | Responded | InProgress | Resolved) => {
+            s.status = Cancelled;
+            s.cancel_reason = Some(reason.clone());
+            s.closed_at_ms = Some(at);
+        }
         (EventBody::Pledged { kind, .. }, Reported | Responded | InProgress | Resolved) if s.pledge.is_none() => {
             s.pledge = Some(Pledge { by: e.author, kind: *kind, at_ms: at });
         }
@@ -336,7 +497,7 @@ mod tests {
         EventBody::IssueReopened { reason: "复发".into() }
     }
     fn progress() -> EventBody {
-        EventBody::ProgressAdded { note: "已派维修".into() }
+        EventBody::ProgressAdded { note: "已派维修".into(), public: false }
     }
     fn whistle(target: &str) -> EventBody {
         EventBody::Whistled { level: WhistleLevel::Subdistrict, target: target.into(), note: String::new() }
@@ -349,6 +510,27 @@ mod tests {
     }
     fn pledge() -> EventBody {
         EventBody::Pledged { kind: PledgeKind::Chronic, note: String::new() }
+    }
+    fn reviewed(approved: bool) -> EventBody {
+        EventBody::Reviewed { approved, note: "审核".into() }
+    }
+    fn duplicate() -> EventBody {
+        EventBody::ClosedAsDuplicate { of: IssueId::from_parts(3, [5; 10]), note: String::new() }
+    }
+    fn cancelled() -> EventBody {
+        EventBody::Cancelled { reason: "误报".into() }
+    }
+    fn urged() -> EventBody {
+        EventBody::Urged { note: "请尽快".into() }
+    }
+    fn extension() -> EventBody {
+        EventBody::ExtensionRequested { until_ms: 1000 + 86_400_000, reason: "待配件".into() }
+    }
+    fn decide() -> EventBody {
+        EventBody::ExtensionDecided { approved: true, note: String::new() }
+    }
+    fn transfer() -> EventBody {
+        EventBody::Transferred { to: Assignee::Dispatcher, note: String::new() }
     }
 
     /// (name, bodies in time order, final status, number of conflicts)
@@ -386,6 +568,19 @@ mod tests {
             ("reopen an open issue", vec![report(), reopened()], Reported, 1),
             ("report twice", vec![report(), report()], Reported, 1),
             ("note before report", vec![EventBody::NoteAdded { text: "x".into() }, report()], Reported, 1),
+            ("review passes", vec![report(), resolved(), reviewed(true)], Closed, 0),
+            ("review sends back", vec![report(), resolved(), reviewed(false)], InProgress, 0),
+            ("review an open issue", vec![report(), reviewed(true)], Reported, 1),
+            ("duplicate closes", vec![report(), duplicate()], Duplicate, 0),
+            ("duplicate of a duplicate", vec![report(), duplicate(), duplicate()], Duplicate, 1),
+            ("cancel", vec![report(), responded(), cancelled()], Cancelled, 0),
+            ("nothing after cancel", vec![report(), cancelled(), responded(), resolved()], Cancelled, 2),
+            ("reopen a cancelled report", vec![report(), cancelled(), reopened()], Cancelled, 1),
+            ("urge", vec![report(), urged(), urged()], Reported, 0),
+            ("urge a closed issue", vec![report(), resolved(), reviewed(true), urged()], Closed, 1),
+            ("extension then decision", vec![report(), extension(), decide()], Reported, 0),
+            ("decision without request", vec![report(), decide()], Reported, 1),
+            ("transfer keeps status", vec![report(), responded(), transfer()], Responded, 0),
         ];
         for (name, bodies, status, conflicts) in cases {
             let events: Vec<Event> = bodies.into_iter().enumerate().map(|(i, b)| ev(i as u8 + 1, 1000 * (i as i64 + 1), b)).collect();

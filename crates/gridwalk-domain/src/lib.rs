@@ -12,12 +12,13 @@ pub mod model;
 pub mod rates;
 pub mod registry;
 pub mod registry_gen;
+pub mod rules;
 pub mod sla;
 pub mod validate;
 pub mod vocab;
 
-pub use event::{Entity, Event, EventBody};
-pub use fold::{fold_issue, fold_visit, Conflict, HistoryEntry, IssueState, VisitState, RESPONSE_WINDOW_MS};
+pub use event::{Assignee, Entity, Event, EventBody};
+pub use fold::{fold_issue, fold_visit, Conflict, Extension, HistoryEntry, IssueState, Return, VisitState, RESPONSE_WINDOW_MS};
 pub use hlc::Hlc;
 pub use ids::*;
 pub use model::*;

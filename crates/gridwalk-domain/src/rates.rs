@@ -25,9 +25,16 @@
 //! ISO weeks (Monday 00:00 to the next Monday 00:00) and calendar months, both in Beijing time
 //! (UTC+8, no daylight saving). A period is named by its start in ms since the epoch.
 //!
+//! # Returns, transfers, duplicates and cancellations
+//! The response clock starts at receipt and nothing resets it: an order returned (退单) or
+//! transferred (转派) keeps its `received_at_ms`, so the time it spent being passed on counts
+//! against the response rate. An issue closed as a duplicate (重复件) or cancelled (撤销) counts
+//! in no rate, numerator or denominator. A resolution only closes after a review or a callback
+//! by someone other than the resolver, so the satisfaction rate is never self-reported.
+//!
 //! # The worker of an issue
 //! For `by=worker`, an issue belongs to the worker who first responded (the author of the event
-//! that set `responded_at_ms`), or else to the worker who reported it.
+//! that set `responded_at_ms`), or else to its current assignee, or else to its reporter.
 
 use crate::calendar::{beijing, instant};
 use crate::fold::{IssueState, RESPONSE_WINDOW_MS};
@@ -93,6 +100,10 @@ impl RateFacts {
     /// The facts of a folded issue; `None` while its report is not known.
     pub fn of(s: &IssueState) -> Option<RateFacts> {
         s.report.as_ref()?;
+        // Duplicates and cancelled reports are not work done or owed: they count nowhere.
+        if !s.status.counts_in_rates() {
+            return None;
+        }
         Some(RateFacts {
             received_at_ms: s.received_at_ms?,
             responded_at_ms: s.responded_at_ms,
@@ -102,9 +113,10 @@ impl RateFacts {
     }
 }
 
-/// The worker an issue counts for under `by=worker`: who first responded, else who reported it.
+/// The worker an issue counts for under `by=worker`: who first responded, else whom it is
+/// assigned to now, else who reported it.
 pub fn issue_worker(s: &IssueState) -> Option<WorkerId> {
-    s.responded_by.or(s.reported_by)
+    s.responded_by.or(s.owner())
 }
 
 /// A numerator over a denominator; `rate` is `None` when the denominator is 0.

@@ -69,7 +69,12 @@ pub fn escalations(s: &IssueState, now_ms: i64, rules: &EscalationRules) -> Vec<
     {
         out.push(Escalation::AlertSupervisor);
     }
-    if matches!(s.status, IssueStatus::Reported | IssueStatus::Responded | IssueStatus::InProgress) && rules.whistle_after_ms > 0 {
+    // An approved extension (延期) holds the whistle until it runs out.
+    let extended = s.extended_until_ms().is_some_and(|until| now_ms <= until);
+    if matches!(s.status, IssueStatus::Reported | IssueStatus::Responded | IssueStatus::InProgress)
+        && rules.whistle_after_ms > 0
+        && !extended
+    {
         let periods = (now_ms - received) / rules.whistle_after_ms;
         let blown = s.whistles.iter().map(|w| w.level).collect::<std::collections::BTreeSet<_>>().len() as i64;
         if periods > blown {

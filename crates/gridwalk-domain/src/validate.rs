@@ -10,6 +10,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 pub const MAX_NOTE_CHARS: usize = 2000;
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_RESIDENTS_MET: u32 = 10_000;
+/// The latest time (ms since the epoch, 2100-01-01) a client may name: bounds every time a
+/// client sends before it meets arithmetic.
+pub const MAX_TIME_MS: i64 = 4_102_444_800_000;
 /// Photos are sha256 hex digests.
 const SHA256_HEX_LEN: usize = 64;
 
@@ -35,6 +38,8 @@ pub enum ValidationError {
     BadPhotoHash,
     #[error("text contains control characters in {field}")]
     ControlCharacters { field: &'static str },
+    #[error("{field} is not a time between 1970 and 2100")]
+    TimeOutOfRange { field: &'static str },
 }
 
 impl ValidationError {
@@ -51,6 +56,7 @@ impl ValidationError {
             ValidationError::TooManyResidents(_) => "too_many_residents",
             ValidationError::BadPhotoHash => "bad_photo_hash",
             ValidationError::ControlCharacters { .. } => "control_characters",
+            ValidationError::TimeOutOfRange { .. } => "time_out_of_range",
         }
     }
 }
@@ -154,7 +160,7 @@ pub fn body(b: &EventBody) -> Result<(), ValidationError> {
         }
         EventBody::CallbackRecorded { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
         EventBody::IssueReopened { reason } => text("reason", reason, MAX_NOTE_CHARS, true),
-        EventBody::ProgressAdded { note } => text("note", note, MAX_NOTE_CHARS, true),
+        EventBody::ProgressAdded { note, .. } => text("note", note, MAX_NOTE_CHARS, true),
         EventBody::Whistled { target, note, .. } => {
             text("target", target, MAX_NAME_CHARS, true)?;
             text("note", note, MAX_NOTE_CHARS, false)
@@ -165,7 +171,23 @@ pub fn body(b: &EventBody) -> Result<(), ValidationError> {
         }
         EventBody::IssueClosed { note } => text("note", note, MAX_NOTE_CHARS, false),
         EventBody::Pledged { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
-        EventBody::Recurred { .. } | EventBody::RecurrenceFlagged { .. } => Ok(()),
+        EventBody::Recurred { .. } | EventBody::RecurrenceFlagged { .. } | EventBody::DuplicateLinked { .. } => Ok(()),
+        EventBody::Assigned { reason, .. } => text("reason", reason, MAX_NOTE_CHARS, false),
+        EventBody::Accepted { note } | EventBody::Urged { note } | EventBody::Transferred { note, .. } => {
+            text("note", note, MAX_NOTE_CHARS, false)
+        }
+        // A return, an extension request, a refused review and a cancellation must say why.
+        EventBody::Returned { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
+        EventBody::ExtensionRequested { until_ms, reason } => {
+            if !(0..=MAX_TIME_MS).contains(until_ms) {
+                return Err(ValidationError::TimeOutOfRange { field: "until_ms" });
+            }
+            text("reason", reason, MAX_NOTE_CHARS, true)
+        }
+        EventBody::ExtensionDecided { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
+        EventBody::Reviewed { approved, note } => text("note", note, MAX_NOTE_CHARS, !approved),
+        EventBody::ClosedAsDuplicate { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
+        EventBody::Cancelled { reason } => text("reason", reason, MAX_NOTE_CHARS, true),
     }
 }
 

@@ -90,17 +90,72 @@ vocab!(
         Reported => ("reported", "待响应", "Awaiting response"),
         Responded => ("responded", "已响应", "Responded"),
         InProgress => ("in_progress", "办理中", "In progress"),
-        Resolved => ("resolved", "已解决", "Resolved"),
+        Resolved => ("resolved", "已解决待审核", "Resolved, awaiting review"),
         Closed => ("closed", "已办结", "Closed"),
+        Duplicate => ("duplicate", "重复件", "Closed as a duplicate"),
+        Cancelled => ("cancelled", "已撤销", "Cancelled"),
     }
 );
 
 impl IssueStatus {
     /// Open means someone still owes the resident something.
     pub fn is_open(self) -> bool {
-        !matches!(self, IssueStatus::Closed)
+        !self.is_final()
+    }
+
+    /// Closed, or taken out as a duplicate or a mistake: nothing more is done on it.
+    pub fn is_final(self) -> bool {
+        matches!(self, IssueStatus::Closed | IssueStatus::Duplicate | IssueStatus::Cancelled)
+    }
+
+    /// Whether the issue counts in the three rates: duplicates and cancelled reports do not.
+    pub fn counts_in_rates(self) -> bool {
+        !matches!(self, IssueStatus::Duplicate | IssueStatus::Cancelled)
     }
 }
+
+vocab!(
+    /// Why an assignee hands an order back (退单理由).
+    ReturnReason {
+        NotMyArea => ("not_my_area", "非本辖区", "Not my area"),
+        NotMyKind => ("not_my_kind", "非本职责事项", "Not my kind of matter"),
+        Duplicate => ("duplicate", "重复派单", "Already dispatched"),
+        Other => ("other", "其他", "Other"),
+    }
+);
+
+vocab!(
+    /// Every kind of event, by its stable code. Rules (who may record what, which actions an
+    /// issue offers) are tables over these.
+    EventKind {
+        VisitRecorded => ("visit_recorded", "走访记录", "Visit recorded"),
+        IssueReported => ("issue_reported", "上报诉求", "Issue reported"),
+        IssueResponded => ("issue_responded", "响应", "Responded"),
+        NoteAdded => ("note_added", "备注", "Note"),
+        PhotoAttached => ("photo_attached", "照片", "Photo"),
+        IssueResolved => ("issue_resolved", "办结反馈", "Resolved"),
+        CallbackRecorded => ("callback_recorded", "回访", "Callback"),
+        IssueReopened => ("issue_reopened", "重新办理", "Reopened"),
+        ProgressAdded => ("progress_added", "工作进展", "Progress"),
+        Whistled => ("whistled", "吹哨", "Whistled"),
+        ReportedIn => ("reported_in", "报到", "Reported in"),
+        IssueClosed => ("issue_closed", "结案", "Closed"),
+        Recurred => ("recurred", "复发", "Recurred"),
+        RecurrenceFlagged => ("recurrence_flagged", "复发标记", "Recurrence flagged"),
+        Pledged => ("pledged", "认领", "Pledged"),
+        Assigned => ("assigned", "派单", "Assigned"),
+        Accepted => ("accepted", "签收", "Accepted"),
+        Returned => ("returned", "退单", "Returned"),
+        Transferred => ("transferred", "转派", "Transferred"),
+        Urged => ("urged", "催办", "Urged"),
+        ExtensionRequested => ("extension_requested", "延期申请", "Extension requested"),
+        ExtensionDecided => ("extension_decided", "延期审批", "Extension decided"),
+        Reviewed => ("reviewed", "审核", "Reviewed"),
+        ClosedAsDuplicate => ("closed_as_duplicate", "重复件关闭", "Closed as duplicate"),
+        DuplicateLinked => ("duplicate_linked", "关联重复件", "Duplicate linked"),
+        Cancelled => ("cancelled", "撤销", "Cancelled"),
+    }
+);
 
 vocab!(
     /// The three levels of the whistle (三级吹哨): who calls, and who must report in.

@@ -10,7 +10,7 @@ use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, IssueState};
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
-pub const VIEWS_VERSION: u32 = 1;
+pub const VIEWS_VERSION: u32 = 2;
 
 /// The meta key holding the views' shape.
 const VIEWS_KEY: &str = "views_version";
@@ -21,14 +21,21 @@ pub fn last_note(s: &IssueState) -> Option<String> {
     s.history.iter().rev().filter(|h| h.conflict.is_none()).find_map(|h| {
         let text = match &h.event.body {
             EventBody::NoteAdded { text } => text,
-            EventBody::ProgressAdded { note }
+            EventBody::ProgressAdded { note, .. }
             | EventBody::IssueResponded { note }
+            | EventBody::Accepted { note }
+            | EventBody::Returned { note, .. }
+            | EventBody::Transferred { note, .. }
+            | EventBody::Urged { note }
+            | EventBody::ExtensionDecided { note, .. }
+            | EventBody::Reviewed { note, .. }
+            | EventBody::ClosedAsDuplicate { note, .. }
             | EventBody::IssueResolved { note, .. }
             | EventBody::IssueClosed { note }
             | EventBody::CallbackRecorded { note, .. }
             | EventBody::Whistled { note, .. }
             | EventBody::ReportedIn { note, .. } => note,
-            EventBody::IssueReopened { reason } => reason,
+            EventBody::IssueReopened { reason } | EventBody::Cancelled { reason } | EventBody::ExtensionRequested { reason, .. } => reason,
             _ => return None,
         };
         (!text.trim().is_empty()).then(|| text.clone())

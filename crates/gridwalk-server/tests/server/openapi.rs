@@ -245,7 +245,7 @@ fn every_body() -> Vec<EventBody> {
         EventBody::IssueResolved { note: "n".into(), photo_sha256: None },
         EventBody::CallbackRecorded { satisfaction: Satisfaction::BasicallySatisfied, note: "n".into() },
         EventBody::IssueReopened { reason: "r".into() },
-        EventBody::ProgressAdded { note: "n".into() },
+        EventBody::ProgressAdded { note: "n".into(), public: true },
         EventBody::Whistled { level: WhistleLevel::Community, target: "城管科".into(), note: "n".into() },
         EventBody::ReportedIn { target: "城管科".into(), note: "n".into() },
         EventBody::IssueClosed { note: "n".into() },

@@ -223,7 +223,7 @@ async fn department_staff_see_and_touch_only_issues_whistled_to_their_department
     let whistled = w.report(&f.app, T0, f.yard.id, Category::IllegalBuilding).await;
     let quiet = w.report(&f.app, T0 + 1, f.yard.id, Category::Noise).await;
 
-    let progress = || EventBody::ProgressAdded { note: "已派人".into() };
+    let progress = || EventBody::ProgressAdded { note: "已派人".into(), public: false };
     assert_eq!(d.push(&f.app, T0 + 10, whistled, progress()).await, "out_of_scope", "before the whistle the department may not write");
     let (status, _) = get(&f.app, &format!("/api/v1/issues/{whistled}"), &d.who).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "before the whistle the department may not read the issue");
