@@ -194,7 +194,7 @@ pub struct ImportError {
 }
 
 impl ImportError {
-    fn new(line: usize, message: impl Into<String>) -> Self {
+    pub fn new(line: usize, message: impl Into<String>) -> Self {
         ImportError { line, message: message.into() }
     }
     pub fn code(&self) -> &'static str {

@@ -8,7 +8,7 @@ use gridwalk_server::app::registry::parse_scope_unit;
 use gridwalk_server::{AppState, Config};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(name = "gridwalk-server", about = "Gridwalk district server")]
@@ -45,6 +45,32 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApikeyCommand,
+    },
+    /// Courtyards' responsible grid workers (责任网格员).
+    Courtyard {
+        #[command(subcommand)]
+        command: CourtyardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CourtyardCommand {
+    /// Name one courtyard's responsible grid worker.
+    Assign {
+        #[arg(long)]
+        data: PathBuf,
+        /// the courtyard's registry code
+        #[arg(long)]
+        courtyard: String,
+        /// the worker's username
+        #[arg(long)]
+        worker: String,
+    },
+    /// Import responsible workers from a CSV of `courtyard_code,username`.
+    ImportWorkers {
+        #[arg(long)]
+        data: PathBuf,
+        file: PathBuf,
     },
 }
 
@@ -154,6 +180,17 @@ fn main() -> anyhow::Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Courtyard { command: CourtyardCommand::Assign { data, courtyard, worker } } => {
+            report_rows(Path::new("-"), admin::set_responsible(&data, &courtyard, &worker).map(|()| 1))?;
+            println!("courtyard {courtyard}: responsible worker {worker}");
+            Ok(())
+        }
+        Command::Courtyard { command: CourtyardCommand::ImportWorkers { data, file } } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let n = report_rows(&file, admin::import_responsible_csv(&data, &text))?;
+            println!("{n} courtyards' responsible workers set");
+            Ok(())
+        }
         Command::Worker { command: WorkerCommand::Add { data, username, name, role, scope, password } } => {
             let role = Role::from_code(&role).with_context(|| format!("unknown role {role:?}"))?;
             let scope = scope.iter().map(|s| parse_scope_unit(s)).collect::<Result<Vec<_>, _>>()?;
@@ -197,6 +234,20 @@ fn main() -> anyhow::Result<()> {
             println!("revoked device {id}");
             Ok(())
         }
+    }
+}
+
+/// Print every bad row of an import as `file:line: message`.
+fn report_rows<T>(file: &Path, result: Result<T, gridwalk_server::Error>) -> anyhow::Result<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(gridwalk_server::Error::RegistryImport(errors)) => {
+            for e in &errors {
+                eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+            }
+            bail!("{} bad rows; nothing changed", errors.len())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

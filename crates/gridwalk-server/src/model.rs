@@ -123,3 +123,20 @@ pub struct ApiKeyInfo {
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
 }
+
+/// One stored event, as devices waiting for news need it: where it is and who sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub seq: u64,
+    pub device: DeviceId,
+    pub place: Place,
+    /// The whistle targets (departments see what is whistled to them).
+    pub targets: Vec<String>,
+}
+
+impl Change {
+    /// Whether a device with `scope` pulls this change.
+    pub fn concerns(&self, scope: &Scope, own_device: DeviceId) -> bool {
+        self.device != own_device && (scope.contains(&self.place) || self.targets.iter().any(|t| scope.departments.contains(t)))
+    }
+}

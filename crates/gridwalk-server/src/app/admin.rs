@@ -9,7 +9,7 @@ use crate::model::{ApiKeyInfo, AuditEntry, DeviceRow};
 use crate::store::sqlite::{SqliteStore, DB_FILE};
 use crate::store::Storage;
 use gridwalk_clock::{Clock, SystemClock};
-use gridwalk_domain::registry_gen::{demo_registry, parse_registry_csv};
+use gridwalk_domain::registry_gen::{demo_registry, parse_registry_csv, ImportError};
 use gridwalk_domain::{DeviceId, Registry, Role, WorkerId};
 use gridwalk_proto::{ScopeUnit, WorkerInfo};
 use std::path::Path;
@@ -54,6 +54,63 @@ pub fn load_demo_registry(data_dir: &Path) -> Result<u64> {
 pub fn import_registry_csv(data_dir: &Path, csv: &str) -> Result<u64> {
     let reg = parse_registry_csv(csv).map_err(Error::RegistryImport)?;
     replace_registry(data_dir, reg, "CSV import")
+}
+
+/// The header of a responsible-worker file: one courtyard a row.
+pub const RESPONSIBLE_HEADER: &str = "courtyard_code,username";
+
+/// Name each courtyard's responsible grid worker (责任网格员) from a CSV of
+/// `courtyard_code,username`. Every bad row is reported with its line number and nothing
+/// changes; a good file replaces the named courtyards' workers in one transaction.
+pub fn import_responsible_csv(data_dir: &Path, csv: &str) -> Result<usize> {
+    let storage = open(data_dir)?;
+    let (registry, workers) = storage.read_blocking(|r| Ok((r.registry()?, r.workers()?)))?;
+    let index = RegistryIndex::new(registry, 0);
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in csv.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() || (n == 1 && line == RESPONSIBLE_HEADER) {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [code, username] = cols[..] else {
+            errors.push(ImportError::new(n, format!("expected 2 columns: {RESPONSIBLE_HEADER}")));
+            continue;
+        };
+        let Some(yard) = index.courtyard_by_code(code) else {
+            errors.push(ImportError::new(n, format!("unknown courtyard code {code}")));
+            continue;
+        };
+        let Some(worker) = workers.iter().find(|w| w.username == username) else {
+            errors.push(ImportError::new(n, format!("unknown worker {username}")));
+            continue;
+        };
+        let place = index.place(yard.id).ok_or_else(|| Error::UnknownCourtyard(code.into()))?;
+        if !index.resolve_lenient(&worker.scope).contains(&place) {
+            errors.push(ImportError::new(n, format!("courtyard {code} is outside the scope of {username}")));
+            continue;
+        }
+        rows.push((yard.id, worker.id, format!("{code} -> {username}")));
+    }
+    if !errors.is_empty() {
+        return Err(Error::RegistryImport(errors));
+    }
+    let count = rows.len();
+    storage.write_blocking(move |tx| {
+        let now = now_ms();
+        for (yard, worker, detail) in rows {
+            tx.set_responsible_worker(yard, worker, now)?;
+            tx.audit(now, ACTOR, "responsible_worker_set", &detail)?;
+        }
+        Ok(count)
+    })
+}
+
+/// Name one courtyard's responsible grid worker.
+pub fn set_responsible(data_dir: &Path, courtyard_code: &str, username: &str) -> Result<()> {
+    import_responsible_csv(data_dir, &format!("{courtyard_code},{username}")).map(drop)
 }
 
 #[derive(Clone, Debug)]

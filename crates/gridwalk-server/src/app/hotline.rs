@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::model::{Place, Scope};
 use crate::store::Tx;
 use gridwalk_clock::Clock;
-use gridwalk_domain::{validate, CourtyardId, EventBody, IssueId, IssueReport, IssueSource, Location, RESPONSE_WINDOW_MS};
+use gridwalk_domain::{validate, Assignee, CourtyardId, EventBody, IssueId, IssueReport, IssueSource, Location, RESPONSE_WINDOW_MS};
 use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IntakePlace};
 
 /// Where the order goes: the courtyard and, for an address, the position it gave.
@@ -57,6 +57,15 @@ pub fn prepare(registry: &RegistryIndex, scope: &Scope, order: &HotlineIntake) -
     Ok((report, place))
 }
 
+/// Whom a new order goes to: the courtyard's responsible grid worker, or with none, the
+/// community's supervisor queue, never nobody.
+pub fn dispatch_to(tx: &dyn Tx, place: &Place) -> Result<(Assignee, &'static str)> {
+    Ok(match tx.responsible_worker(place.courtyard)? {
+        Some(w) => (Assignee::Worker(w), "派至责任网格员"),
+        None => (Assignee::Community(place.community), "楼院未设责任网格员，派至社区督办队列"),
+    })
+}
+
 /// Take in a prepared order (inside a writer job). Idempotent on the order number.
 pub fn intake(
     tx: &dyn Tx,
@@ -82,6 +91,8 @@ pub fn intake(
     let received = report.received_at_ms.unwrap_or(now_ms);
     let issue_id = IssueId::from_parts(now_ms.max(0) as u64, clock.random());
     authored::append(tx, registry, clock, issue_id, &place, EventBody::IssueReported(report))?;
+    let (to, reason) = dispatch_to(tx, &place)?;
+    authored::append(tx, registry, clock, issue_id, &place, EventBody::Assigned { to, reason: reason.to_owned() })?;
     tx.insert_hotline_order(&order_no, issue_id, place.courtyard, received, now_ms)?;
     tx.audit(now_ms, actor, "hotline_intake", &format!("order {order_no} -> issue {issue_id} at courtyard {}", place.courtyard))?;
     Ok(HotlineIntakeResponse {

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::model::{Place, Refusal, Scope};
 use crate::store::{NewEvent, Tx};
 use gridwalk_clock::Clock;
-use gridwalk_domain::{validate, DeviceId, Entity, Event, EventBody, IssueId};
+use gridwalk_domain::rules::{self, Actor, Relation};
+use gridwalk_domain::{fold, fold_issue, validate, Assignee, DeviceId, Entity, Event, EventBody, IssueId, IssueState};
 use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, PushResponse, PushResult};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -41,6 +42,9 @@ struct Touched {
     places: HashMap<Entity, Place>,
     order: Vec<Entity>,
     reported: Vec<IssueId>,
+    /// Each issue's state as this push leaves it so far (the stored view, stepped through the
+    /// push's own admitted events), for the rules' "whose issue".
+    states: HashMap<IssueId, IssueState>,
 }
 
 impl Touched {
@@ -69,6 +73,7 @@ pub fn push(
     let mut results = Vec::with_capacity(events.len());
     let mut gap = false;
     let mut touched = Touched::default();
+    let actor = Actor { worker: who.worker.id, role: who.worker.role, departments: scope.departments.iter().cloned().collect() };
     for LoggedEvent { seq, event } in events {
         let json = serde_json::to_string(&event)?;
         let hash = content_hash(json.as_bytes());
@@ -81,8 +86,16 @@ pub fn push(
             PushOutcome::Gap
         } else {
             held = seq;
-            match admit(tx, who, scope, registry, &touched, &event)? {
+            match admit(tx, who, &actor, scope, registry, &mut touched, &event)? {
                 Ok(place) => {
+                    if let Entity::Issue(id) = event.entity {
+                        if matches!(event.body, EventBody::IssueReported(_)) {
+                            touched.states.entry(id).or_insert_with(|| fold_issue(id, [event.clone()]));
+                        } else if let Some(state) = touched.states.get_mut(&id) {
+                            // A conflict is stored like any event; the fold will flag it.
+                            let _ = fold::step(state, &event);
+                        }
+                    }
                     tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place: &place, received_ms: now_ms })?;
                     let existing = touched.places.get(&event.entity).copied();
                     touched.touch(event.entity, existing.unwrap_or(place));
@@ -127,13 +140,16 @@ fn settled(tx: &dyn Tx, device: DeviceId, seq: u64, hash: &str) -> Result<PushOu
     }
 }
 
-/// Decide whether a new event may be stored, and where it belongs.
+/// Decide whether a new event may be stored, and where it belongs: it must be the caller's
+/// own, valid, new, about a known place, and allowed by the rules table for the caller's role
+/// and how they stand to the issue.
 fn admit(
     tx: &dyn Tx,
     who: &Principal,
+    actor: &Actor,
     scope: &Scope,
     registry: &RegistryIndex,
-    touched: &Touched,
+    touched: &mut Touched,
     e: &Event,
 ) -> Result<Result<Place, Refusal>> {
     if e.device != who.device {
@@ -167,20 +183,58 @@ fn admit(
         Ok(p) => p,
         Err(yard) => return Ok(Err(rejected("unknown_courtyard", format!("courtyard {yard} is not in the registry")))),
     };
-    if !scope.contains(&place) && !department_may(tx, scope, e)? {
+    let in_scope = scope.contains(&place);
+    let relation = match (&e.entity, &e.body) {
+        (Entity::Issue(id), body) if !matches!(body, EventBody::IssueReported(_)) => {
+            let state = match touched.states.get(id) {
+                Some(s) => s,
+                None => {
+                    let state = tx.issue_view(*id)?.map(|v| v.state).ok_or_else(|| Error::Corrupt(format!("issue {id} has no view")))?;
+                    touched.states.entry(*id).or_insert(state)
+                }
+            };
+            rules::relation(state, actor, in_scope)
+        }
+        _ => in_scope.then_some(Relation::Area),
+    };
+    let Some(relation) = relation else {
         return Ok(Err(rejected("out_of_scope", format!("courtyard {} is outside the scope of {}", place.courtyard, who.worker.username))));
+    };
+    let kind = e.body.event_kind();
+    if !rules::may(who.worker.role, kind, relation) {
+        return Ok(Err(rejected(
+            "not_permitted",
+            format!("a {} may not record {} on an issue that is {:?}", who.worker.role.code(), kind.code(), relation).to_lowercase(),
+        )));
+    }
+    if let EventBody::ReportedIn { target, .. } = &e.body {
+        if who.worker.role == gridwalk_domain::Role::DepartmentStaff && !actor.departments.contains(target) {
+            return Ok(Err(rejected("not_permitted", format!("department staff report in only for their own department, not {target}"))));
+        }
+    }
+    if let EventBody::Transferred { to, .. } = &e.body {
+        if let Err(refusal) = check_assignee(tx, registry, to, &place)? {
+            return Ok(Err(refusal));
+        }
     }
     Ok(Ok(place))
 }
 
-/// The department rule: staff of a department may report in (to their own department) and add
-/// progress, notes and photos on an issue whistled to one of their departments, and nothing else.
-fn department_may(tx: &dyn Tx, scope: &Scope, e: &Event) -> Result<bool> {
-    let Entity::Issue(id) = e.entity else { return Ok(false) };
-    let kind_ok = match &e.body {
-        EventBody::ReportedIn { target, .. } => scope.departments.contains(target),
-        EventBody::ProgressAdded { .. } | EventBody::NoteAdded { .. } | EventBody::PhotoAttached { .. } => true,
-        _ => false,
-    };
-    Ok(kind_ok && !scope.departments.is_empty() && tx.whistled_to(id, &scope.departments)?)
+/// A transfer must name someone who can take the issue: a known worker whose scope holds its
+/// place, or a known community.
+fn check_assignee(tx: &dyn Tx, registry: &RegistryIndex, to: &Assignee, place: &Place) -> Result<Result<(), Refusal>> {
+    Ok(match to {
+        Assignee::Worker(w) => match tx.worker_by_id(*w)? {
+            None => Err(rejected("unknown_worker", format!("there is no worker {w}"))),
+            Some(rec) if !registry.resolve_lenient(&rec.info.scope).contains(place) => Err(rejected(
+                "assignee_out_of_scope",
+                format!("courtyard {} is outside the scope of {}", place.courtyard, rec.info.username),
+            )),
+            Some(_) => Ok(()),
+        },
+        Assignee::Community(c) if registry.registry.communities.iter().all(|x| x.id != *c) => {
+            Err(rejected("unknown_community", format!("there is no community {c}")))
+        }
+        Assignee::Community(_) | Assignee::Dispatcher => Ok(()),
+    })
 }

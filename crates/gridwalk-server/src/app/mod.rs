@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod dispatch;
 pub mod hotline;
 pub mod ingest;
+pub mod notify;
 pub mod open311;
 pub mod query;
 pub mod registry;
@@ -57,6 +58,8 @@ struct Inner {
     limiter: RateLimiter,
     /// Serializes blob appends: two uploads of one photo must not interleave their chunks.
     blob_lock: tokio::sync::Mutex<()>,
+    /// What was just stored, for devices waiting for news.
+    feed: Arc<notify::Feed>,
 }
 
 impl AppState {
@@ -72,14 +75,14 @@ impl AppState {
         std::fs::create_dir_all(data_dir)?;
         let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), config.read_connections)?);
         let now = clock.now_ms();
-        let index = store.write_blocking(move |tx| {
+        let (index, latest) = store.write_blocking(move |tx| {
             authored::ensure_hotline_identity(tx, now)?;
             let index = RegistryIndex::new(tx.registry()?, tx.registry_version()?);
             if views::stale(tx)? {
                 let n = views::rebuild(tx, &index)?;
                 tracing::info!(entities = n, version = views::VIEWS_VERSION, "views rebuilt from the events");
             }
-            Ok(index)
+            Ok((index, tx.max_server_seq()?))
         })?;
         tracing::info!(data = %data_dir.display(), registry_version = index.version, courtyards = index.registry.courtyards.len(), "server state open");
         Ok(AppState {
@@ -92,8 +95,25 @@ impl AppState {
                 registry_checked_ms: AtomicI64::new(now),
                 clock,
                 blob_lock: tokio::sync::Mutex::new(()),
+                feed: Arc::new(notify::Feed::new(latest)),
             }),
         })
+    }
+
+    /// A write that stores events: once durable, the change feed is told, so waiting devices
+    /// hear of it at once.
+    async fn write_events<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn crate::store::Tx) -> Result<T> + Send + 'static,
+    {
+        let out = self.inner.store.write(f).await;
+        self.inner.feed.poke();
+        out
+    }
+
+    pub fn feed(&self) -> Arc<notify::Feed> {
+        self.inner.feed.clone()
     }
 
     pub fn config(&self) -> &Config {
@@ -175,7 +195,7 @@ impl AppState {
             return Err(Error::BatchTooLarge { max: self.inner.config.max_push_events });
         }
         let (who, clock, window) = (who.clone(), self.inner.clock.clone(), self.recurrence_window_ms());
-        self.inner.store.write(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window)).await
+        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window)).await
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
@@ -229,16 +249,14 @@ impl AppState {
         place: Place,
     ) -> Result<HotlineIntakeResponse> {
         let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
-        self.inner
-            .store
-            .write(move |tx| {
-                let resp = hotline::intake(tx, &registry, clock.as_ref(), &actor, report, place)?;
-                if resp.created {
-                    workflow::flag_recurrence(tx, &registry, clock.as_ref(), resp.issue_id, window)?;
-                }
-                Ok(resp)
-            })
-            .await
+        self.write_events(move |tx| {
+            let resp = hotline::intake(tx, &registry, clock.as_ref(), &actor, report, place)?;
+            if resp.created {
+                workflow::flag_recurrence(tx, &registry, clock.as_ref(), resp.issue_id, window)?;
+            }
+            Ok(resp)
+        })
+        .await
     }
 
     fn recurrence_window_ms(&self) -> i64 {
@@ -252,7 +270,7 @@ impl AppState {
         let rules = self.inner.config.escalation.clone();
         let targets = self.inner.config.whistle_targets.clone();
         let clock = self.inner.clock.clone();
-        self.inner.store.write(move |tx| workflow::run_escalations(tx, &registry, clock.as_ref(), &rules, &targets)).await
+        self.write_events(move |tx| workflow::run_escalations(tx, &registry, clock.as_ref(), &rules, &targets)).await
     }
 
     pub async fn alerts(&self, who: &Principal, limit: u32) -> Result<AlertList> {

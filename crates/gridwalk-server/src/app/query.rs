@@ -4,7 +4,7 @@ use super::registry::RegistryIndex;
 use crate::error::{Error, Result};
 use crate::model::{IssueView, Scope};
 use crate::store::{IssueQuery, Reader};
-use gridwalk_domain::{fold_issue, CourtyardId, DeviceId, Entity, IssueId, IssueState, IssueStatus};
+use gridwalk_domain::{fold_issue, CourtyardId, DeviceId, Entity, EventBody, IssueId, IssueState, IssueStatus};
 use gridwalk_proto::{IssueList, IssueSummary, PulledEvent, VisitList};
 use serde::Deserialize;
 
@@ -16,12 +16,39 @@ pub struct PullPage {
 }
 
 /// Events in `scope` after `after`, excluding the caller's own device (it has them).
+///
+/// A whistle to one of the caller's departments brings the **whole** issue: when the page holds
+/// such a `Whistled` event, every earlier event of that issue comes just before it, whatever
+/// the cursor, so a department tablet enrolled before the whistle still gets the report. (They
+/// carry their own, older sequence numbers; the tablet stores events by id, so a repeat is a
+/// no-op, and the cursor still moves by the page's own last sequence.)
 pub fn pull(r: &dyn Reader, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<PullPage> {
     let mut events = r.pull_page(scope, own_device, after, limit.saturating_add(1))?;
     let has_more = events.len() as u64 > limit;
     events.truncate(limit as usize);
     let next_cursor = events.last().map(|e| e.server_seq).unwrap_or(after);
+    if !scope.departments.is_empty() && !scope.district {
+        events = with_whistled_history(r, scope, events)?;
+    }
     Ok(PullPage { events, next_cursor, has_more })
+}
+
+fn with_whistled_history(r: &dyn Reader, scope: &Scope, page: Vec<PulledEvent>) -> Result<Vec<PulledEvent>> {
+    let mut seen: std::collections::HashSet<gridwalk_domain::EventId> = page.iter().map(|p| p.event.id).collect();
+    let mut out = Vec::with_capacity(page.len());
+    for pulled in page {
+        if let (Entity::Issue(issue), EventBody::Whistled { target, .. }) = (&pulled.event.entity, &pulled.event.body) {
+            if scope.departments.contains(target) {
+                for earlier in r.entity_events_before(Entity::Issue(*issue), pulled.server_seq)? {
+                    if seen.insert(earlier.event.id) {
+                        out.push(earlier);
+                    }
+                }
+            }
+        }
+        out.push(pulled);
+    }
+    Ok(out)
 }
 
 /// Filters of `GET /api/v1/issues`. Its doc comments are the OpenAPI document's parameter

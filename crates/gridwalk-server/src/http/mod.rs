@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(sync::login))
         .route("/api/v1/sync/push", post(sync::push))
         .route("/api/v1/sync/pull", get(sync::pull))
+        .route("/api/v1/sync/wait", get(sync::wait))
         .route("/api/v1/registry", get(sync::registry))
         .route("/api/v1/issues", get(records::issues))
         .route("/api/v1/issues/{id}", get(records::issue))
@@ -123,8 +124,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let escalations = tokio::spawn(escalation_task(state.clone()));
+    let feed = tokio::spawn(state.feed().run(state.storage().clone()));
+    // Waiting devices are answered at once on shutdown: a held long-poll must not hold it up.
+    let closing = state.feed();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close();
+    };
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     escalations.abort();
+    feed.abort();
     served
 }
 

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         sync::login,
         sync::push,
         sync::pull,
+        sync::wait,
         sync::registry,
         records::issues,
         records::issue,

@@ -98,3 +98,32 @@ pub async fn pull(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryO
 pub async fn registry(State(s): State<AppState>, Auth(who): Auth) -> Result<Response, Error> {
     Ok(Json(s.registry_snapshot(&who).await?).into_response())
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    /// the device's pull cursor: last server_seq seen
+    #[serde(default)]
+    pub after: u64,
+    /// how long to hold the request open, in seconds (at most 60; default 25)
+    pub timeout_s: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/wait",
+    summary = "Long-poll: answers as soon as something in the caller's scope is stored after the cursor (news = true: pull \
+               now), or after timeout_s with news = false. Held as a parked task, not a thread.",
+    security(("bearer" = [])),
+    params(WaitQuery),
+    responses(
+        (status = 200, description = "WaitResponse", body = crate::app::notify::WaitResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn wait(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<WaitQuery>) -> Result<Response, Error> {
+    Ok(Json(s.wait_for_news(&who, q.after, q.timeout_s.unwrap_or(25)).await?).into_response())
+}

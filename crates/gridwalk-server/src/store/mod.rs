@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use crate::error::{Error, Result};
 use crate::model::*;
-use gridwalk_domain::{CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, VisitState, WorkerId};
+use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, WorkerInfo};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -64,6 +64,12 @@ pub trait Reader {
     fn event_slot(&self, id: EventId) -> Result<Option<(DeviceId, u64)>>;
     /// Every stored event of one entity, in no particular order (the fold orders them).
     fn entity_events(&self, entity: Entity) -> Result<Vec<Event>>;
+    /// The highest global sequence stored.
+    fn max_server_seq(&self) -> Result<u64>;
+    /// What was stored after `after`, in sequence order, at most `limit` (the change feed).
+    fn changes_after(&self, after: u64, limit: u64) -> Result<Vec<Change>>;
+    /// The stored events of one entity with a global sequence below `before`, in sequence order.
+    fn entity_events_before(&self, entity: Entity, before: u64) -> Result<Vec<PulledEvent>>;
     /// Every entity the log holds events of.
     fn entities(&self) -> Result<Vec<Entity>>;
     /// Events in `scope` after the global sequence `after`, except `own_device`'s, at most
@@ -108,6 +114,13 @@ pub trait Reader {
 
     /// The most recent audit entries, newest first.
     fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// A courtyard's responsible grid worker (责任网格员).
+    fn responsible_worker(&self, courtyard: CourtyardId) -> Result<Option<WorkerId>>;
+    /// Every courtyard's responsible worker.
+    fn responsible_workers(&self) -> Result<Vec<(CourtyardId, WorkerId)>>;
+    /// Open issues assigned to `assignee` (a queue), oldest receipt first.
+    fn assigned_views(&self, assignee: &Assignee, limit: u32) -> Result<Vec<IssueView>>;
 }
 
 /// What a write may do, inside one transaction.
@@ -141,6 +154,7 @@ pub trait Tx: Reader {
     fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()>;
     /// One audit line, in the same transaction as the action it records.
     fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()>;
+    fn set_responsible_worker(&self, courtyard: CourtyardId, worker: WorkerId, now_ms: i64) -> Result<()>;
 }
 
 /// A write job as an engine runs it: given the transaction, it does its work and says whether

@@ -282,13 +282,17 @@ async fn hotline_intake_is_idempotent_and_lands_in_the_courtyards_scope() {
     let r = post_json(&f.app, "/api/v1/hotline/intake", Some(&root.token), &o).await;
     let second: HotlineIntakeResponse = serde_json::from_value(r.body).unwrap();
     assert_eq!((second.created, second.issue_id), (false, first.issue_id), "a repeated order number returns the same issue");
-    assert_eq!(count(&f, "SELECT count(*) FROM events"), 1, "the repeat stores nothing");
+    assert_eq!(count(&f, "SELECT count(*) FROM events"), 2, "a new order stores its report and its dispatch; the repeat stores nothing");
     let pull = |t: String| {
         let app = f.app.clone();
         async move { serde_json::from_value::<PullResponse>(get(&app, "/api/v1/sync/pull", Some(&t)).await.body).unwrap() }
     };
     let got = pull(walker.token.clone()).await;
-    assert_eq!(got.events.len(), 1, "the courtyard's worker pulls the hotline issue");
+    assert_eq!(got.events.len(), 2, "the courtyard's worker pulls the hotline issue and its dispatch");
+    assert!(
+        matches!(&got.events[1].event.body, EventBody::Assigned { to: Assignee::Community(_), .. }),
+        "with no responsible worker named, the order goes to the community's supervisor queue, never to nobody"
+    );
     assert!(
         matches!(&got.events[0].event.body, EventBody::IssueReported(r) if r.source == IssueSource::Hotline && r.external_ref.as_deref() == Some("12345-0001"))
     );
@@ -333,7 +337,7 @@ async fn hotline_intake_is_idempotent_and_lands_in_the_courtyards_scope() {
     bad.category = "ufo".into();
     let r = post_json(&f.app, "/api/v1/hotline/intake", Some(&root.token), &bad).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "unknown_category"), "validation errors carry their code");
-    assert_eq!(count(&f, "SELECT count(*) FROM events"), 2, "refused orders store nothing");
+    assert_eq!(count(&f, "SELECT count(*) FROM events"), 4, "refused orders store nothing (two orders, each a report and its dispatch)");
 }
 
 fn jpeg(n: usize) -> Vec<u8> {

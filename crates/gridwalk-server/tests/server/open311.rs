@@ -23,7 +23,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let site = Site::demo(&[("root", Role::Admin, vec![ScopeUnit::District])]);
+    let site = Site::demo(&[("root", Role::Admin, vec![ScopeUnit::District]), ("desk", Role::Supervisor, vec![ScopeUnit::District])]);
     let k = admin::add_api_key(site.dir.path(), "12345 平台").unwrap();
     let reg = registry_gen::demo_registry();
     let yard = reg.courtyards.iter().find(|c| c.name == YARD).unwrap().clone();
@@ -460,7 +460,8 @@ async fn every_filter_and_the_state_of_the_ticket() {
     let noise = file(&f, "noise", "夜间施工噪声", &[]).await;
     let leak = file(&f, "leak", "燃气味", &[("attribute[leak_kind]", "gas")]).await;
 
-    // A worker resolves and closes the light, and whistles the leak to a department.
+    // A worker resolves the light, and whistles the leak to a department; the desk (not the
+    // resolver: nobody grades their own work) closes the light.
     let login =
         serde_json::to_vec(&LoginRequest { username: "root".into(), password: kit::PASSWORD.into(), device_name: "t".into() }).unwrap();
     let (status, who) = call_json(&f.app, "/api/v1/auth/login", None, login).await;
@@ -471,12 +472,21 @@ async fn every_filter_and_the_state_of_the_ticket() {
         EventBody::Whistled { level: WhistleLevel::Subdistrict, target: "区燃气集团".into(), note: "请燃气公司处置".into() };
     let events = vec![
         LoggedEvent { seq: 1, event: event(&who, 1, li, EventBody::IssueResolved { note: "已更换灯泡".into(), photo_sha256: None }) },
-        LoggedEvent { seq: 2, event: event(&who, 2, li, EventBody::IssueClosed { note: "居民确认，已办结".into() }) },
-        LoggedEvent { seq: 3, event: event(&who, 3, le, whistle) },
+        LoggedEvent { seq: 2, event: event(&who, 2, le, whistle) },
     ];
     let body = serde_json::to_vec(&PushRequest { device_id: who.device_id, events }).unwrap();
     let (status, pushed) = call_json(&f.app, "/api/v1/sync/push", Some(&who.token), body).await;
     assert_eq!(status, StatusCode::OK, "{pushed}");
+    let desk = kit::login(&f.app, "desk").await;
+    let close =
+        vec![LoggedEvent { seq: 1, event: event(&desk, 3, li, EventBody::IssueClosed { note: "居民确认，已办结".into() }) }];
+    let body = serde_json::to_vec(&PushRequest { device_id: desk.device_id, events: close }).unwrap();
+    let (status, pushed) = call_json(&f.app, "/api/v1/sync/push", Some(&desk.token), body).await;
+    assert_eq!(
+        (status, pushed["results"][0]["outcome"].as_str()),
+        (StatusCode::OK, Some("accepted")),
+        "the desk closes the resolved light: {pushed}"
+    );
 
     let app = &f.app;
     assert_eq!(ids(app, "/open311/v2/requests.json").await, sorted(&[&light, &noise, &leak]), "no filter: all three");

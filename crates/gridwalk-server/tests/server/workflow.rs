@@ -30,6 +30,7 @@ fn fixture() -> Fixture {
     let yard = registry_gen::demo_registry().courtyards[0].clone();
     let site = Site::demo(&[
         ("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard.code.clone())]),
+        ("cadre", Role::Cadre, vec![ScopeUnit::Courtyard(yard.code.clone())]),
         ("boss", Role::Supervisor, vec![ScopeUnit::District]),
         ("dept", Role::DepartmentStaff, vec![ScopeUnit::Department(DEPT.into())]),
         ("otherdept", Role::DepartmentStaff, vec![ScopeUnit::Department("区住建委".into())]),
@@ -192,7 +193,8 @@ async fn a_report_at_a_closed_issues_courtyard_and_category_is_linked_and_reopen
     let first = w.report(&f.app, T0, f.yard.id, Category::StreetLight).await;
     w.push(&f.app, T0 + 60_000, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
     let cb = EventBody::CallbackRecorded { satisfaction: Satisfaction::Satisfied, note: String::new() };
-    assert_eq!(w.push(&f.app, T0 + 2 * 60_000, first, cb).await, "accepted");
+    let mut desk = Device::new(&f.app, "boss").await;
+    assert_eq!(desk.push(&f.app, T0 + 2 * 60_000, first, cb).await, "accepted", "the supervisor records the callback");
     assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::Closed, "a satisfied callback closes the issue");
 
     let other = w.report(&f.app, T0 + 10 * 24 * H, f.yard.id, Category::Parking).await;
@@ -204,12 +206,21 @@ async fn a_report_at_a_closed_issues_courtyard_and_category_is_linked_and_reopen
     assert_eq!(old_state.recurrences, vec![again], "the earlier issue is linked to the repeat");
     assert_eq!(old_state.status, IssueStatus::InProgress, "a recurrence reopens the earlier issue");
     let kinds: Vec<&str> = pulled(&f, &w.who).await.iter().map(|e| e.body.kind()).collect();
-    assert_eq!(kinds, vec!["recurrence_flagged", "recurred"], "the tablet pulls both server-authored links");
+    assert_eq!(
+        kinds,
+        vec!["callback_recorded", "recurrence_flagged", "recurred"],
+        "the tablet pulls the supervisor's callback and both server-authored links"
+    );
 
     // Another category closed, then repeated 31 days after its close: outside the window.
     let green = w.report(&f.app, T0 + 100, f.yard.id, Category::Greening).await;
     w.push(&f.app, T0 + 200, green, EventBody::IssueResolved { note: "修剪".into(), photo_sha256: None }).await;
-    assert_eq!(w.push(&f.app, T0 + 300, green, EventBody::IssueClosed { note: String::new() }).await, "accepted");
+    assert_eq!(
+        w.push(&f.app, T0 + 300, green, EventBody::IssueClosed { note: String::new() }).await,
+        "not_permitted",
+        "a grid worker never closes"
+    );
+    assert_eq!(desk.push(&f.app, T0 + 300, green, EventBody::IssueClosed { note: String::new() }).await, "accepted");
     let late = w.report(&f.app, T0 + 300 + 31 * 24 * H, f.yard.id, Category::Greening).await;
     assert_eq!(issue_state(&f, &boss, late).await.recurrence_of, None, "a report after the 30-day window is not a recurrence");
 }
@@ -254,9 +265,9 @@ async fn department_staff_see_and_touch_only_issues_whistled_to_their_department
             "report in for another department",
             whistled,
             EventBody::ReportedIn { target: "区住建委".into(), note: String::new() },
-            "out_of_scope",
+            "not_permitted",
         ),
-        ("resolve", whistled, EventBody::IssueResolved { note: "x".into(), photo_sha256: None }, "out_of_scope"),
+        ("resolve", whistled, EventBody::IssueResolved { note: "x".into(), photo_sha256: None }, "not_permitted"),
         ("touch an issue not whistled to it", quiet, progress(), "out_of_scope"),
     ];
     for (i, (what, issue, body, want)) in cases.into_iter().enumerate() {
@@ -283,7 +294,8 @@ async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
     let b = w.report(&f.app, T0 + 1, f.yard.id, Category::Lift).await;
     w.push(&f.app, T0 + 2 * H, b, EventBody::IssueResponded { note: "晚了".into() }).await;
     w.push(&f.app, T0 + 3 * H, b, EventBody::IssueResolved { note: "修好".into(), photo_sha256: None }).await;
-    assert_eq!(w.push(&f.app, T0 + 4 * H, a, EventBody::Pledged { kind: PledgeKind::Frequent, note: "包联".into() }).await, "accepted");
+    let mut cadre = Device::new(&f.app, "cadre").await;
+    assert_eq!(cadre.push(&f.app, T0 + 4 * H, a, EventBody::Pledged { kind: PledgeKind::Frequent, note: "包联".into() }).await, "accepted");
 
     let uri = format!("/api/v1/rates?by=category&period=month&from={}&to={}", T0 - H, T0 + H);
     let (status, body) = get(&f.app, &uri, &boss).await;
@@ -311,8 +323,8 @@ async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
 
     let cases = vec![
         (String::new(), vec![a]),
-        (format!("?worker_id={}", w.who.worker.id), vec![a]),
-        (format!("?worker_id={}", boss.worker.id), vec![]),
+        (format!("?worker_id={}", cadre.who.worker.id), vec![a]),
+        (format!("?worker_id={}", w.who.worker.id), vec![]),
     ];
     for (query, want) in cases {
         let (status, body) = get(&f.app, &format!("/api/v1/pledges{query}"), &boss).await;
@@ -336,7 +348,8 @@ async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_or
     let now = f.clock.now_ms();
     let first = w.report(&f.app, now - 2 * H, f.yard.id, Category::StreetLight).await;
     w.push(&f.app, now - H, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
-    assert_eq!(w.push(&f.app, now - H + 1, first, EventBody::IssueClosed { note: String::new() }).await, "accepted");
+    let mut desk = Device::new(&f.app, "boss").await;
+    assert_eq!(desk.push(&f.app, now - H + 1, first, EventBody::IssueClosed { note: String::new() }).await, "accepted");
     let key = gridwalk_server::app::admin::add_api_key(f.site.dir.path(), "12345 platform").unwrap().key;
     let form = format!(
         "api_key={key}&service_code=street_light&lat={}&long={}&description=%E8%B7%AF%E7%81%AF%E5%8F%88%E4%B8%8D%E4%BA%AE",

@@ -5,7 +5,7 @@ use super::Sql;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{IssueQuery, NewEvent, Reader, Tx};
-use gridwalk_domain::{CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
+use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
@@ -265,7 +265,10 @@ impl Reader for Sql<'_> {
     }
 
     fn open_issue_views(&self) -> Result<Vec<IssueView>> {
-        self.issue_views_where("SELECT view_json FROM issues WHERE status <> 'closed' ORDER BY id", Vec::new())
+        self.issue_views_where(
+            "SELECT view_json FROM issues WHERE status <> 'closed' AND status NOT IN ('duplicate', 'cancelled') ORDER BY id",
+            Vec::new(),
+        )
     }
 
     fn closed_issue_between(
@@ -393,6 +396,83 @@ impl Reader for Sql<'_> {
             Ok(AuditEntry { id: r.get(0)?, at_ms: r.get(1)?, actor: r.get(2)?, action: r.get(3)?, detail: r.get(4)? })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn max_server_seq(&self) -> Result<u64> {
+        let n: i64 = self.0.query_row("SELECT COALESCE(MAX(server_seq), 0) FROM events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn changes_after(&self, after: u64, limit: u64) -> Result<Vec<Change>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT e.server_seq, e.device_id, e.courtyard_id, e.community_id, e.subdistrict_id,
+                    (SELECT group_concat(w.target, char(31)) FROM issue_whistles w WHERE e.entity_kind = 'issue' AND w.issue_id = e.entity_id)
+             FROM events e WHERE e.server_seq > ?1 ORDER BY e.server_seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as u64) as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, device, c, m, s, targets) = row?;
+            out.push(Change {
+                seq: seq as u64,
+                device: parse("device id", &device)?,
+                place: place_of(&c, &m, &s)?,
+                targets: targets.map(|t| t.split('\u{1f}').map(str::to_owned).collect()).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn entity_events_before(&self, entity: Entity, before: u64) -> Result<Vec<PulledEvent>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT server_seq, json FROM events WHERE entity_kind = ?1 AND entity_id = ?2 AND server_seq < ?3 ORDER BY server_seq",
+        )?;
+        let rows = stmt.query_map(params![entity.kind(), entity.uuid().to_string(), before.min(i64::MAX as u64) as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (seq, json) = row?;
+            events.push(PulledEvent { server_seq: seq as u64, event: serde_json::from_str(&json)? });
+        }
+        Ok(events)
+    }
+
+    fn responsible_worker(&self, courtyard: CourtyardId) -> Result<Option<WorkerId>> {
+        let w: Option<String> = self
+            .0
+            .prepare_cached("SELECT worker_id FROM courtyard_workers WHERE courtyard_id = ?1")?
+            .query_row([courtyard.to_string()], |r| r.get(0))
+            .optional()?;
+        w.map(|w| parse("worker id", &w)).transpose()
+    }
+
+    fn responsible_workers(&self) -> Result<Vec<(CourtyardId, WorkerId)>> {
+        let mut stmt = self.0.prepare("SELECT courtyard_id, worker_id FROM courtyard_workers ORDER BY courtyard_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, w) = row?;
+            out.push((parse("courtyard id", &c)?, parse("worker id", &w)?));
+        }
+        Ok(out)
+    }
+
+    fn assigned_views(&self, assignee: &Assignee, limit: u32) -> Result<Vec<IssueView>> {
+        self.issue_views_where(
+            "SELECT view_json FROM issues WHERE assignee = ?1 AND status NOT IN ('closed', 'duplicate', 'cancelled')
+             ORDER BY received_at_ms, id LIMIT ?2",
+            vec![Value::Text(assignee_key(assignee)), Value::Integer(limit as i64)],
+        )
     }
 }
 
@@ -552,12 +632,13 @@ impl Tx for Sql<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
-                                     category, closed_at_ms, view_json, pledged_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                     category, closed_at_ms, view_json, pledged_by, assignee)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                      subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
                      response_due_ms = excluded.response_due_ms, category = excluded.category,
-                     closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by",
+                     closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by,
+                     assignee = excluded.assignee",
             )?
             .execute(params![
                 id,
@@ -571,6 +652,7 @@ impl Tx for Sql<'_> {
                 s.closed_at_ms,
                 serde_json::to_string(view)?,
                 s.pledge.as_ref().map(|p| p.by.to_string()),
+                s.assignee.as_ref().map(assignee_key),
             ])?;
         // The whistle index follows the fold exactly: department staff see what it says.
         self.0.prepare_cached("DELETE FROM issue_whistles WHERE issue_id = ?1")?.execute([&id])?;
@@ -635,5 +717,24 @@ impl Tx for Sql<'_> {
             .execute(params![at_ms, actor, action, detail])?;
         tracing::info!(actor, action, detail, "audit");
         Ok(())
+    }
+
+    fn set_responsible_worker(&self, courtyard: CourtyardId, worker: WorkerId, now_ms: i64) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO courtyard_workers (courtyard_id, worker_id, set_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(courtyard_id) DO UPDATE SET worker_id = excluded.worker_id, set_ms = excluded.set_ms",
+            )?
+            .execute(params![courtyard.to_string(), worker.to_string(), now_ms])?;
+        Ok(())
+    }
+}
+
+/// How the `issues.assignee` column names an assignee.
+fn assignee_key(a: &Assignee) -> String {
+    match a {
+        Assignee::Worker(w) => format!("worker:{w}"),
+        Assignee::Community(c) => format!("community:{c}"),
+        Assignee::Dispatcher => "dispatcher".to_owned(),
     }
 }

@@ -1,0 +1,10 @@
+-- Named people and the dispatch steps (接诉即办).
+-- Each courtyard's responsible grid worker (责任网格员): an order there is assigned to them.
+CREATE TABLE courtyard_workers (
+    courtyard_id TEXT PRIMARY KEY, worker_id TEXT NOT NULL REFERENCES workers(id), set_ms INTEGER NOT NULL
+);
+CREATE INDEX courtyard_workers_worker ON courtyard_workers (worker_id);
+-- Whom each issue is assigned to now, as its view says: 'worker:<id>', 'community:<id>' or
+-- 'dispatcher'. The queues read it.
+ALTER TABLE issues ADD COLUMN assignee TEXT;
+CREATE INDEX issues_assignee ON issues (assignee) WHERE assignee IS NOT NULL;
