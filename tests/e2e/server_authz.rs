@@ -31,6 +31,8 @@ const ENDPOINTS: [Endpoint; 7] = [
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
         (Endpoint::HotlineIntake, _) if !matches!(role, Role::Supervisor | Role::Admin) => "forbidden",
+        // Department staff answer what is whistled to them; they do not file reports.
+        (Endpoint::PushReport, true) if role == Role::DepartmentStaff => "not_permitted",
         (_, true) => "ok",
         (Endpoint::PushReport, false) => "out_of_scope",
         (Endpoint::PullSeesIssue | Endpoint::RegistryHasCourtyard, false) => "absent",

@@ -232,6 +232,8 @@ fn skewed_device_clocks_still_give_correct_response_times() {
         assert!((t.clock_offset_ms() + skew_hours * 3_600_000).abs() < 5_000, "enrolment measured the {skew_hours} h skew");
         sync_once(&mut t, &server.url());
         let yard = first_yard(&t);
+        // The order goes to wang as the courtyard's responsible worker (责任网格员).
+        gridwalk_server::admin::set_responsible(&site.server_dir, &yard.code, "wang").unwrap();
         let boss = Api::login(&server.url(), "boss");
         let received = SystemClock::default().now_ms();
         let order = boss.hotline(&HotlineIntake {

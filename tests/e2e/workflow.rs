@@ -33,6 +33,8 @@ fn a_hotline_issue_goes_through_whistle_report_in_reopen_and_close_and_the_rates
     sync_once(&mut wang, &url);
     sync_once(&mut caller, &url);
     let yard = wang.search_courtyards(&CourtyardQuery { text: "惠新西街33号院".into(), ..Default::default() }).unwrap().remove(0);
+    // 惠新西街33号院's responsible grid worker (责任网格员) is wang: the order is assigned to him.
+    gridwalk_server::admin::set_responsible(&server_dir, &yard.code, "wang").unwrap();
 
     // Dispatch.
     let boss = Api::login(&url, "boss");

@@ -78,6 +78,9 @@ pub struct IssueDetail {
     pub sla: Option<ResponseSla>,
     /// Sync state of this tablet's own events on the issue (others' events came from the server).
     pub own_events: Vec<EventSync>,
+    /// What this tablet's worker may do on the issue now: the domain's rules table and fold,
+    /// so the screen keeps no copy of the rules.
+    pub offers: Vec<gridwalk_domain::rules::Offer>,
 }
 
 const PAGE_MAX: u32 = 200;
@@ -231,6 +234,35 @@ impl Tablet {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(IssueDetail { state, sla, own_events })
+        let offers = match self.actor()? {
+            Some(actor) => {
+                // The tablet holds the registry of its worker's scope: a courtyard it knows is in scope.
+                let in_scope = match &state.report {
+                    Some(r) => self
+                        .conn
+                        .prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?
+                        .exists([r.courtyard.to_string()])?,
+                    None => false,
+                };
+                gridwalk_domain::rules::offered(&state, &actor, in_scope)
+            }
+            None => Vec::new(),
+        };
+        Ok(IssueDetail { state, sla, own_events, offers })
+    }
+
+    /// The enrolled worker as the rules see them (role and departments from the login).
+    pub fn actor(&self) -> Result<Option<gridwalk_domain::rules::Actor>> {
+        let Some(json) = crate::tablet::meta_get(&self.conn, "worker")? else { return Ok(None) };
+        let info: gridwalk_proto::WorkerInfo = serde_json::from_str(&json)?;
+        let departments = info
+            .scope
+            .iter()
+            .filter_map(|u| match u {
+                gridwalk_proto::ScopeUnit::Department(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(Some(gridwalk_domain::rules::Actor { worker: info.id, role: info.role, departments }))
     }
 }
