@@ -3,6 +3,7 @@
 //! Pure by rule: no IO, no clock reads, no randomness. Time and ids come in as arguments, so the
 //! tablet and the server fold the same events into the same state.
 
+pub mod address;
 pub mod calendar;
 pub mod event;
 pub mod fold;
