@@ -1,8 +1,13 @@
 //! Tunables of one server instance. Defaults are what production uses; tests shrink them.
+//! The district's own part (departments, routing, escalation timings, whistle targets,
+//! notification templates) comes from its config file: [`crate::district`].
 
+use crate::district::{ConfigError, DistrictConfig};
 use gridwalk_domain::sla::EscalationRules;
 use gridwalk_domain::WhistleLevel;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -36,9 +41,13 @@ pub struct Config {
     pub recurrence_window: Duration,
     /// Our Open311 `jurisdiction_id`; a request naming another one gets 404.
     pub open311_jurisdiction_id: String,
+    /// The district's config file as parsed (the defaults without one). Its escalation and
+    /// whistle targets are copied into the fields above, which are the ones in effect.
+    pub district: Arc<DistrictConfig>,
 }
 
-/// The default targets of automatic whistles, one per level.
+/// The default targets of automatic whistles, one per level. `DistrictConfig::default()`
+/// declares each of them as a department, so a `department:NAME` scope reaches them.
 pub fn default_whistle_targets() -> BTreeMap<WhistleLevel, String> {
     BTreeMap::from([
         (WhistleLevel::PartyBranch, "党支部".to_owned()),
@@ -49,6 +58,7 @@ pub fn default_whistle_targets() -> BTreeMap<WhistleLevel, String> {
 
 impl Default for Config {
     fn default() -> Self {
+        let district = DistrictConfig::default();
         Config {
             json_body_limit: 2 * 1024 * 1024,
             photo_max_bytes: 10 * 1024 * 1024,
@@ -59,11 +69,39 @@ impl Default for Config {
             max_push_events: 1000,
             max_pull_limit: 1000,
             read_connections: 4,
-            escalation: EscalationRules::default(),
-            escalation_period: Duration::from_secs(60),
-            whistle_targets: default_whistle_targets(),
+            escalation: district.escalation.clone(),
+            escalation_period: district.escalation_period,
+            whistle_targets: district.whistle_targets.clone(),
             recurrence_window: Duration::from_secs(30 * 24 * 3600),
             open311_jurisdiction_id: "chaoyang.bj".to_owned(),
+            district: Arc::new(district),
         }
+    }
+}
+
+impl Config {
+    /// The defaults with a district's configuration: its escalation timings and whistle
+    /// targets take effect.
+    pub fn with_district(district: DistrictConfig) -> Config {
+        Config {
+            escalation: district.escalation.clone(),
+            escalation_period: district.escalation_period,
+            whistle_targets: district.whistle_targets.clone(),
+            district: Arc::new(district),
+            ..Config::default()
+        }
+    }
+
+    /// The defaults overridden by a config file's text ([`DistrictConfig::from_toml`]).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        DistrictConfig::from_toml(text).map(Config::with_district)
+    }
+
+    /// The defaults overridden by a config file. The registry check is separate
+    /// ([`DistrictConfig::check_registry`]): the registry is in the database.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        Config::from_toml(&text)
     }
 }

@@ -12,10 +12,12 @@
 //!         that knows rusqlite, and the only place where a scope becomes SQL
 //! ```
 //! Beside them, imported by every layer and importing none: [`model`] (plain shared data),
-//! [`error`], [`config`]. Time and randomness come in through [`gridwalk_clock::Clock`].
+//! [`error`], [`config`], [`district`] (the district's config file). Time and randomness come in
+//! through [`gridwalk_clock::Clock`].
 
 pub mod app;
 pub mod config;
+pub mod district;
 pub mod error;
 pub mod http;
 pub mod model;
@@ -23,6 +25,7 @@ pub mod store;
 
 pub use app::{admin, AppState};
 pub use config::Config;
+pub use district::{ConfigError, DistrictConfig};
 pub use error::{Error, Result};
 pub use http::{app, routes, serve};
 
@@ -63,10 +66,10 @@ mod layering {
             if !rel.starts_with("store/sqlite/") {
                 assert!(!code.contains(concat!("rusqlite", "::")), "{rel}: only store/sqlite may use rusqlite");
             }
-            if in_app || in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs") {
+            if in_app || in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs" | "district.rs") {
                 assert!(!code.contains(concat!("crate::", "http")), "{rel}: nothing below http/ imports it");
             }
-            if in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs") {
+            if in_store || matches!(rel.as_str(), "model.rs" | "error.rs" | "config.rs" | "district.rs") {
                 assert!(!code.contains(concat!("crate::", "app")), "{rel}: nothing below app/ imports it");
             }
         }

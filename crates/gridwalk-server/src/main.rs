@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use gridwalk_domain::{DeviceId, Role};
 use gridwalk_server::app::admin::{self, NewWorker};
 use gridwalk_server::app::registry::parse_scope_unit;
+use gridwalk_server::district::EXAMPLE_TOML;
 use gridwalk_server::{AppState, Config};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -25,6 +26,14 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:12345")]
         listen: SocketAddr,
+        /// The district's config file (TOML; see `config example`). Without it, the defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check or show the district's config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Load or import the district registry.
     Registry {
@@ -72,6 +81,20 @@ enum CourtyardCommand {
         data: PathBuf,
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a config file; with --data, also its routing rules against the stored registry.
+    /// Prints `ok`, or fails with `line N: message`.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Print a commented example config file.
+    Example,
 }
 
 #[derive(Subcommand)]
@@ -158,7 +181,29 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen } => serve(data, listen),
+        Command::Serve { data, listen, config } => {
+            let config = match config {
+                Some(path) => load_config(&path)?,
+                None => Config::default(),
+            };
+            serve(data, listen, config)
+        }
+        Command::Config { command: ConfigCommand::Check { config, data } } => {
+            let parsed = load_config(&config)?;
+            if let Some(data) = data {
+                let (registry, _version) = admin::stored_registry(&data)?;
+                if registry.subdistricts.is_empty() {
+                    eprintln!("warning: {} holds no registry; routing rules naming a subdistrict were not checked", data.display());
+                }
+                parsed.district.check_registry(&registry).with_context(|| format!("config file {}", config.display()))?;
+            }
+            println!("ok");
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{EXAMPLE_TOML}");
+            Ok(())
+        }
         Command::Registry { command: RegistryCommand::Demo { data } } => {
             let v = admin::load_demo_registry(&data)?;
             println!("demo registry loaded (version {v})");
@@ -251,10 +296,26 @@ fn report_rows<T>(file: &Path, result: Result<T, gridwalk_server::Error>) -> any
     }
 }
 
-fn serve(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+/// A config file read and parsed; an error names the file and its line.
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Config::from_file(path).with_context(|| format!("config file {}", path.display()))
+}
+
+fn serve(data: PathBuf, listen: SocketAddr, config: Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let state = AppState::open(&data, Config::default())?;
+        let district = config.district.clone();
+        let state = AppState::open(&data, config)?;
+        // The routing rules' subdistricts are checked against the registry as stored at start
+        // (a later import by the CLI is not re-checked).
+        let registry = state.registry();
+        if registry.registry.subdistricts.is_empty() {
+            if district.routing.iter().any(|r| r.subdistrict.is_some()) {
+                tracing::warn!("no registry loaded: routing rules naming a subdistrict are not checked");
+            }
+        } else {
+            district.check_registry(&registry.registry).context("the config file does not fit the registry")?;
+        }
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         // Tests and scripts wait for this exact line to learn the port.

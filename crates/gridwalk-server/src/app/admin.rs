@@ -27,6 +27,16 @@ pub fn open(data_dir: &Path) -> Result<Storage> {
     Ok(store)
 }
 
+/// The stored registry and its version, for checks that need it (`config check --data`). Refuses
+/// a data directory without a database rather than creating one.
+pub fn stored_registry(data_dir: &Path) -> Result<(Registry, u64)> {
+    let db = data_dir.join(DB_FILE);
+    if !db.is_file() {
+        return Err(Error::NotFound(format!("no database in {}", data_dir.display())));
+    }
+    Storage::new(SqliteStore::open(&db, 1)?).read_blocking(|r| Ok((r.registry()?, r.registry_version()?)))
+}
+
 fn now_ms() -> i64 {
     SystemClock::default().now_ms()
 }

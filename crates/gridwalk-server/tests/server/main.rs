@@ -5,7 +5,8 @@
 //! - `kit`: the shared fixture (data directory, workers, state on a system or manual clock) and HTTP helpers.
 //! - `api`: auth, push outcomes, pull scoping, hotline intake, blobs, hostile input.
 //! - `openapi`: the generated document against the checked-in `openapi.json`, the router and serde's JSON.
-//! - `workflow`: escalations on a manual clock, recurrence links, department scope, rates and pledges.
+//! - `workflow`: escalations on a manual clock (also as a config file sets them), recurrence links,
+//!   department scope, rates and pledges.
 //! - `open311`: GeoReport v2 conformance in JSON and XML, every filter and error, Chinese round trips.
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.

@@ -27,6 +27,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(fast_config())
+}
+
+fn fixture_with(config: gridwalk_server::Config) -> Fixture {
     let yard = registry_gen::demo_registry().courtyards[0].clone();
     let site = Site::demo(&[
         ("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard.code.clone())]),
@@ -36,7 +40,7 @@ fn fixture() -> Fixture {
         ("otherdept", Role::DepartmentStaff, vec![ScopeUnit::Department("区住建委".into())]),
     ]);
     let clock = Arc::new(ManualClock::new(kit::now_ms()));
-    let (state, app) = site.serve_at(fast_config(), clock.clone());
+    let (state, app) = site.serve_at(config, clock.clone());
     Fixture { site, app, state, clock, yard }
 }
 
@@ -183,6 +187,46 @@ async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server
         .query_row("SELECT count(*) FROM audit WHERE actor = 'system' AND action IN ('alert_supervisor', 'whistle_next')", [], |r| r.get(0))
         .unwrap();
     assert_eq!(audited, 3, "every escalation is audited once");
+}
+
+#[tokio::test]
+async fn a_config_file_sets_when_automatic_whistles_blow_and_whom_they_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("district.toml");
+    let file =
+        "[escalation]\nwhistle_after_hours = 24\n\n[whistle_targets]\nparty_branch = \"楼门党小组\"\ncommunity = \"街道城市管理科\"\n";
+    std::fs::write(&path, file).unwrap();
+    let config = gridwalk_server::Config::from_file(&path).expect("the config file parses");
+    let f = fixture_with(gridwalk_server::Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..config });
+    f.state.config().district.check_registry(&f.state.registry().registry).expect("the file fits the demo registry");
+    let boss = login(&f.app, "boss").await;
+    let order = HotlineIntake {
+        order_no: "12345-C1".into(),
+        place: IntakePlace::Courtyard { courtyard_id: f.yard.id },
+        category: "sanitation".into(),
+        description: "楼道堆物".into(),
+        received_at_ms: T0,
+        contact: None,
+    };
+    let (status, body) =
+        call(&f.app, Method::POST, "/api/v1/hotline/intake", Some(&boss.token), Some(serde_json::to_vec(&order).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let issue: IssueId = serde_json::from_value(body["issue_id"].clone()).unwrap();
+    let whistled = |v: &[Alert]| v.iter().filter(|a| a.kind == "whistle_next").map(|a| a.level.clone()).collect::<Vec<_>>();
+    let cases: [(i64, Vec<&str>); 3] =
+        [(T0 + 23 * H, vec![]), (T0 + 24 * H + 60_000, vec!["party_branch"]), (T0 + 48 * H + 60_000, vec!["community"])];
+    for (now, want) in cases {
+        f.clock.set(now);
+        let done = f.state.run_escalations().await.unwrap();
+        assert_eq!(whistled(&done), want, "at +{} h: the file's whistle_after_hours (24) sets when each level blows", (now - T0) / H);
+    }
+    let state = issue_state(&f, &boss, issue).await;
+    let whistles: Vec<(WhistleLevel, &str)> = state.whistles.iter().map(|w| (w.level, w.target.as_str())).collect();
+    assert_eq!(
+        whistles,
+        vec![(WhistleLevel::PartyBranch, "楼门党小组"), (WhistleLevel::Community, "街道城市管理科")],
+        "automatic whistles call the targets the config file names"
+    );
 }
 
 #[tokio::test]
