@@ -238,10 +238,7 @@ impl Tablet {
             Some(actor) => {
                 // The tablet holds the registry of its worker's scope: a courtyard it knows is in scope.
                 let in_scope = match &state.report {
-                    Some(r) => self
-                        .conn
-                        .prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?
-                        .exists([r.courtyard.to_string()])?,
+                    Some(r) => self.conn.prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?.exists([r.courtyard.to_string()])?,
                     None => false,
                 };
                 gridwalk_domain::rules::offered(&state, &actor, in_scope)

@@ -64,6 +64,22 @@ pub struct LoginResponse {
     pub device_id: DeviceId,
     pub worker: WorkerInfo,
     pub server_time_ms: i64,
+    /// Shown once, like `token`: a second credential that only answers
+    /// `GET /api/v1/notify/count` ("N new for you"), for a locked tablet to hold outside its
+    /// encrypted store.
+    #[serde(default)]
+    pub notify_token: String,
+}
+
+/// The answer of `GET /api/v1/notify/count`: a number, nothing about what it counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotifyCount {
+    /// Orders assigned or transferred to the device's worker, and urges on their issues,
+    /// stored after the cursor.
+    pub new: u32,
+    /// The newest sequence the server held when it answered.
+    pub latest_seq: u64,
 }
 
 /// One event in a device's log, with its gapless per-device sequence number.

@@ -8,3 +8,8 @@ CREATE INDEX courtyard_workers_worker ON courtyard_workers (worker_id);
 -- 'dispatcher'. The queues read it.
 ALTER TABLE issues ADD COLUMN assignee TEXT;
 CREATE INDEX issues_assignee ON issues (assignee) WHERE assignee IS NOT NULL;
+-- Notify-only tokens, one per device: they answer "N new for you" and nothing else, so a
+-- locked tablet may hold one outside its encrypted store. Revoked with the device.
+CREATE TABLE notify_tokens (
+    token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL UNIQUE REFERENCES devices(id), created_ms INTEGER NOT NULL
+);

@@ -63,6 +63,14 @@ pub fn create_device(tx: &dyn Tx, clock: &dyn Clock, worker: WorkerId, device_na
     Ok((device, token))
 }
 
+/// Give a device its notify-only token (kept only as its hash, in its own table, so it never
+/// passes for a session token and a session token never passes for it).
+pub fn create_notify_token(tx: &dyn Tx, device: DeviceId, now_ms: i64) -> Result<String> {
+    let token = new_token();
+    tx.insert_notify_token(device, &token_hash(&token), now_ms)?;
+    Ok(token)
+}
+
 pub fn check_name(field: &'static str, s: &str) -> Result<()> {
     if s.trim().is_empty() {
         return Err(ValidationError::EmptyText { field }.into());
@@ -77,7 +85,7 @@ pub fn check_name(field: &'static str, s: &str) -> Result<()> {
 }
 
 enum LoginOutcome {
-    LoggedIn { device: DeviceId, token: String },
+    LoggedIn { device: DeviceId, token: String, notify_token: String },
     Failed,
     Locked { until_ms: i64 },
 }
@@ -118,8 +126,9 @@ pub async fn login(db: &Storage, config: &Config, clock: Arc<dyn Clock>, req: Lo
                 Some(worker) => {
                     tx.clear_login_failures(&username)?;
                     let (device, token) = create_device(tx, clock.as_ref(), worker, &device_name)?;
+                    let notify_token = create_notify_token(tx, device, now_ms)?;
                     tx.audit(now_ms, &username, "login_ok", &format!("device {device} ({device_name})"))?;
-                    Ok(LoginOutcome::LoggedIn { device, token })
+                    Ok(LoginOutcome::LoggedIn { device, token, notify_token })
                 }
                 None => {
                     let n = tx.note_login_failure(&username)?;
@@ -134,8 +143,8 @@ pub async fn login(db: &Storage, config: &Config, clock: Arc<dyn Clock>, req: Lo
         })
         .await?;
     match (outcome, worker) {
-        (LoginOutcome::LoggedIn { device, token }, Some(worker)) => {
-            Ok(LoginResponse { token, device_id: device, worker, server_time_ms: now_ms })
+        (LoginOutcome::LoggedIn { device, token, notify_token }, Some(worker)) => {
+            Ok(LoginResponse { token, device_id: device, worker, server_time_ms: now_ms, notify_token })
         }
         (LoginOutcome::Locked { until_ms }, _) => Err(locked_error(until_ms, now_ms)),
         _ => Err(Error::InvalidCredentials),
@@ -149,12 +158,23 @@ pub struct Principal {
     pub device: DeviceId,
 }
 
+/// Which credential a bearer token must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Session,
+    NotifyOnly,
+}
+
 /// Resolve a bearer token to its caller; a revoked token's use is audited.
-pub async fn authenticate(db: &Storage, token: &str, now_ms: i64) -> Result<Principal> {
+pub async fn authenticate(db: &Storage, token: &str, now_ms: i64, kind: TokenKind) -> Result<Principal> {
     let hash = token_hash(token);
     let found = db
         .read(move |r| {
-            let Some(t) = r.device_by_token_hash(&hash)? else { return Ok(None) };
+            let found = match kind {
+                TokenKind::Session => r.device_by_token_hash(&hash)?,
+                TokenKind::NotifyOnly => r.device_by_notify_hash(&hash)?,
+            };
+            let Some(t) = found else { return Ok(None) };
             let record = r.worker_by_id(t.worker)?.ok_or_else(|| Error::Corrupt(format!("device {} has no worker", t.device)))?;
             Ok(Some((t, record.info)))
         })

@@ -175,11 +175,16 @@ impl AppState {
 
     /// Resolve a bearer token and take one request from its rate bucket.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        self.authenticate_as(token, auth::TokenKind::Session).await
+    }
+
+    /// Resolve a bearer token of the given kind (a session token, or a notify-only one).
+    pub async fn authenticate_as(&self, token: &str, kind: auth::TokenKind) -> Result<Principal> {
         let looks_right = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
         if !looks_right {
             return Err(Error::InvalidToken);
         }
-        let who = auth::authenticate(&self.inner.store, token, self.now_ms()).await?;
+        let who = auth::authenticate(&self.inner.store, token, self.now_ms(), kind).await?;
         if !self.inner.limiter.allow(who.device) {
             return Err(Error::RateLimited);
         }

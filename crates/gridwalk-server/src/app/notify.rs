@@ -11,8 +11,9 @@ use super::{Action, AppState, Principal};
 use crate::error::Result;
 pub use crate::model::Change;
 use crate::model::Scope;
-use crate::store::Storage;
+use crate::store::{Reader, Storage};
 use gridwalk_domain::DeviceId;
+use gridwalk_proto::NotifyCount;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -113,20 +114,48 @@ impl AppState {
     /// (at most [`MAX_WAIT_S`]) passes, or the server shuts down.
     pub async fn wait_for_news(&self, who: &Principal, after: u64, timeout_s: u64) -> Result<WaitResponse> {
         let grant = self.authorize(who, Action::Pull).await?;
-        let scope = grant.scope;
-        let device = who.device;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s.min(MAX_WAIT_S));
+        let (news, latest_seq) = self.wait_in_scope(&grant.scope, who.device, after, deadline, |_| Ok(true)).await?;
+        Ok(WaitResponse { news, latest_seq })
+    }
+
+    /// The locked tablet's question, asked with its notify-only token: how many new orders
+    /// (and urges) for me since `after`? Held like [`AppState::wait_for_news`] until the answer
+    /// is not 0. It answers a number and nothing else.
+    pub async fn notify_count(&self, token: &str, after: u64, timeout_s: u64) -> Result<NotifyCount> {
+        let who = self.authenticate_as(token, super::auth::TokenKind::NotifyOnly).await?;
+        let grant = self.authorize(&who, Action::Pull).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s.min(MAX_WAIT_S));
+        let worker = who.worker.id;
+        let (_, latest_seq) =
+            self.wait_in_scope(&grant.scope, who.device, after, deadline, move |r| Ok(r.news_for_worker(worker, after)? > 0)).await?;
+        let new = self.storage().read(move |r| r.news_for_worker(worker, after)).await?;
+        Ok(NotifyCount { new: u32::try_from(new).unwrap_or(u32::MAX), latest_seq })
+    }
+
+    /// Wait until `wanted` holds of the stored events after `after`, re-asking the database
+    /// only when a change lands in `scope` (so thousands of waiting devices cost one query per
+    /// change that concerns them, not one per commit each). Returns `(wanted, latest seq)`.
+    async fn wait_in_scope(
+        &self,
+        scope: &Scope,
+        device: DeviceId,
+        after: u64,
+        deadline: tokio::time::Instant,
+        wanted: impl Fn(&dyn Reader) -> Result<bool> + Clone + Send + 'static,
+    ) -> Result<(bool, u64)> {
         let feed = self.feed();
         let mut latest = feed.latest.subscribe();
         let mut closing = feed.closing.subscribe();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s.min(MAX_WAIT_S));
         // First the database, once: the device may be behind by more than the ring holds.
-        let s = scope.clone();
-        let pending = self.storage().read(move |r| Ok(!r.pull_page(&s, device, after, 1)?.is_empty())).await?;
-        if pending {
-            let latest_seq = *latest.borrow();
-            return Ok(WaitResponse { news: true, latest_seq });
-        }
+        let ask = |s: Scope| {
+            let wanted = wanted.clone();
+            self.storage().read(move |r| Ok(!r.pull_page(&s, device, after, 1)?.is_empty() && wanted(r)?))
+        };
         let mut seen = after.max(*latest.borrow_and_update());
+        if ask(scope.clone()).await? {
+            return Ok((true, seen));
+        }
         loop {
             tokio::select! {
                 changed = latest.changed() => if changed.is_err() { break },
@@ -134,20 +163,15 @@ impl AppState {
                 _ = tokio::time::sleep_until(deadline) => break,
             }
             let now = *latest.borrow_and_update();
-            let news = match feed.scan(&scope, device, seen) {
-                Some(found) => found,
-                None => {
-                    let s = scope.clone();
-                    self.storage().read(move |r| Ok(!r.pull_page(&s, device, after, 1)?.is_empty())).await?
-                }
-            };
-            if news {
-                return Ok(WaitResponse { news: true, latest_seq: now });
+            // In memory first; the database only when the ring says "maybe" or fell behind.
+            let maybe = feed.scan(scope, device, seen).unwrap_or(true);
+            if maybe && ask(scope.clone()).await? {
+                return Ok((true, now));
             }
             seen = now;
         }
         let latest_seq = *latest.borrow();
-        Ok(WaitResponse { news: false, latest_seq })
+        Ok((false, latest_seq))
     }
 }
 

@@ -39,6 +39,21 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The bearer token as sent, unresolved: for the notify-only route, which resolves it as a
+/// notify token (and so refuses a session token).
+pub struct Bearer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or(Error::MissingToken)?;
+        let value = header.to_str().map_err(|_| Error::InvalidToken)?;
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MissingToken)?;
+        Ok(Bearer(token.trim().to_owned()))
+    }
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }

@@ -96,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sync/push", post(sync::push))
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/sync/wait", get(sync::wait))
+        .route("/api/v1/notify/count", get(sync::notify_count))
         .route("/api/v1/registry", get(sync::registry))
         .route("/api/v1/issues", get(records::issues))
         .route("/api/v1/issues/{id}", get(records::issue))

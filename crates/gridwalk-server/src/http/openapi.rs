@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         sync::push,
         sync::pull,
         sync::wait,
+        sync::notify_count,
         sync::registry,
         records::issues,
         records::issue,
@@ -97,6 +98,10 @@ impl Modify for BearerAuth {
         let components = doc.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("per-device token from /api/v1/auth/login"));
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme.build()));
+        let notify = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("the notify-only token from /api/v1/auth/login: answers /api/v1/notify/count and nothing else"));
+        components.add_security_scheme("notify", SecurityScheme::Http(notify.build()));
     }
 }
 

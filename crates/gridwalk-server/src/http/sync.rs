@@ -1,6 +1,6 @@
 //! Enrolment and sync: login, push, pull, the registry.
 
-use super::extract::{Auth, JsonBody, QueryOf};
+use super::extract::{Auth, Bearer, JsonBody, QueryOf};
 use super::openapi::ErrorResponse;
 use crate::app::AppState;
 use crate::error::Error;
@@ -126,4 +126,23 @@ pub struct WaitQuery {
 )]
 pub async fn wait(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<WaitQuery>) -> Result<Response, Error> {
     Ok(Json(s.wait_for_news(&who, q.after, q.timeout_s.unwrap_or(25)).await?).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/notify/count",
+    summary = "For a locked tablet, with its notify-only token (from the login answer; every other route refuses it, and \
+               this one refuses a session token): how many orders were assigned or transferred to the device's worker, \
+               and urges on their issues, after the cursor. Held like /sync/wait until the count is not 0.",
+    security(("notify" = [])),
+    params(WaitQuery),
+    responses(
+        (status = 200, description = "NotifyCount", body = gridwalk_proto::NotifyCount),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn notify_count(State(s): State<AppState>, Bearer(token): Bearer, QueryOf(q): QueryOf<WaitQuery>) -> Result<Response, Error> {
+    Ok(Json(s.notify_count(&token, q.after, q.timeout_s.unwrap_or(25)).await?).into_response())
 }

@@ -52,6 +52,11 @@ pub trait Reader {
     fn workers(&self) -> Result<Vec<WorkerInfo>>;
     fn login_locked_until(&self, username: &str) -> Result<Option<i64>>;
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>>;
+    /// The device a notify-only token's hash names.
+    fn device_by_notify_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>>;
+    /// How many orders were assigned or transferred to `worker`, and urges on issues assigned to
+    /// them, stored after the global sequence `after`.
+    fn news_for_worker(&self, worker: WorkerId, after: u64) -> Result<u64>;
     fn devices(&self) -> Result<Vec<DeviceRow>>;
     fn device_exists(&self, id: DeviceId) -> Result<bool>;
 
@@ -154,6 +159,7 @@ pub trait Tx: Reader {
     fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()>;
     /// One audit line, in the same transaction as the action it records.
     fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()>;
+    fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()>;
     fn set_responsible_worker(&self, courtyard: CourtyardId, worker: WorkerId, now_ms: i64) -> Result<()>;
 }
 

@@ -344,3 +344,49 @@ async fn a_waiting_tablet_hears_of_an_order_for_it_at_once_and_of_nothing_else()
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "a bad timeout is a clear 400");
     feed.abort();
 }
+
+#[tokio::test]
+async fn a_locked_tablet_learns_only_how_many_new_orders_wait_with_its_notify_token() {
+    let f = fixture();
+    let feed = tokio::spawn(f.state.feed().run(f.state.storage().clone()));
+    f.responsible(&f.yard, "grid_worker");
+    let w = Device::new(&f.app, "grid_worker").await;
+    assert_eq!(w.who.notify_token.len(), 64, "the login hands out a notify-only token");
+    assert_ne!(w.who.notify_token, w.who.token, "distinct from the session token");
+    let cursor = w.pull(&f.app, 0).await.next_cursor;
+    let count = |token: String, timeout: u64| {
+        let app = f.app.clone();
+        tokio::spawn(async move {
+            call(&app, Method::GET, &format!("/api/v1/notify/count?after={cursor}&timeout_s={timeout}"), &token, None).await
+        })
+    };
+    let (status, body) = count(w.who.token.clone(), 1).await.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+        "the session token does not answer here"
+    );
+    let (status, _) = call(&f.app, Method::GET, "/api/v1/sync/pull?after=0", &w.who.notify_token, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the notify token opens nothing else");
+    let (status, body) = count(w.who.notify_token.clone(), 1).await.unwrap();
+    assert_eq!((status, body["new"].as_u64()), (StatusCode::OK, Some(0)), "nothing new yet: {body}");
+
+    let waiting = count(w.who.notify_token.clone(), 30);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    f.order(&f.yard, true).await;
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!((status, body["new"].as_u64()), (StatusCode::OK, Some(1)), "one new order for me, as soon as it is stored: {body}");
+    assert!(started.elapsed() < Duration::from_secs(10), "answered when the order landed, not at the timeout");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec!["latest_seq", "new"], "a count and a cursor, nothing about the order");
+    // An order for someone else is not counted.
+    f.responsible(&f.yard, "colleague");
+    f.order(&f.yard, false).await;
+    let (_, body) = count(w.who.notify_token.clone(), 0).await.unwrap();
+    assert_eq!(body["new"].as_u64(), Some(1), "only orders assigned to me count");
+    admin::revoke_device(f.site.dir.path(), w.who.device_id).unwrap();
+    let (status, body) = count(w.who.notify_token.clone(), 0).await.unwrap();
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")), "revoked with the device");
+    feed.abort();
+}

@@ -321,7 +321,7 @@ fn the_schemas_accept_what_serde_writes() {
     assert_fits(
         &doc,
         "LoginResponse",
-        &LoginResponse { token: "t".into(), device_id: id(DeviceId::from_parts, 8), worker, server_time_ms: 1 },
+        &LoginResponse { token: "t".into(), device_id: id(DeviceId::from_parts, 8), worker, server_time_ms: 1, notify_token: "n".into() },
     );
     let logged = events.iter().enumerate().map(|(i, e)| LoggedEvent { seq: i as u64 + 1, event: e.clone() }).collect();
     assert_fits(&doc, "PushRequest", &PushRequest { device_id: id(DeviceId::from_parts, 8), events: logged });

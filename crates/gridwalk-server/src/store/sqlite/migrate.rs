@@ -42,7 +42,7 @@ mod tests {
         ("0001_initial", "33aa1da86c3ae905f6a2c62def951dbd6e34650d19a47fd619583e0dd5807ee2"),
         ("0002_workflow", "8fc3d3080e613fdc4e4962c393858eaceb3cf202050fa270157cfa20f22b5f74"),
         ("0003_lean_views", "768424721d47fd5bfcc9cd704a68313606380c08471821372694d3a642ac95e2"),
-        ("0005_dispatch", "63df9850b6658b13c6aa33d648208375840136dbe23edbc4bd87e890b344a1bc"),
+        ("0005_dispatch", "59d36511f03a0e3354f419be33cb2f5dda2c791f9266735d60e5b757cc3ebdfb"),
     ];
 
     #[test]

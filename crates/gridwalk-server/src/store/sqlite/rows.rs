@@ -124,6 +124,35 @@ impl Reader for Sql<'_> {
             .transpose()
     }
 
+    fn device_by_notify_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>> {
+        let row = self
+            .0
+            .prepare_cached(
+                "SELECT d.id, d.worker_id, d.revoked_ms FROM notify_tokens n JOIN devices d ON d.id = n.device_id WHERE n.token_hash = ?1",
+            )?
+            .query_row([token_hash], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))
+            .optional()?;
+        row.map(|(d, w, revoked_ms)| Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms }))
+            .transpose()
+    }
+
+    fn news_for_worker(&self, worker: WorkerId, after: u64) -> Result<u64> {
+        // Only the events after the cursor are scanned (server_seq is the key), so a device
+        // that keeps its cursor fresh asks for a few rows at most.
+        let n: i64 = self
+            .0
+            .prepare_cached(
+                "SELECT count(*) FROM events e WHERE e.server_seq > ?1 AND e.entity_kind = 'issue' AND (
+                     (json_extract(e.json, '$.body.kind') IN ('assigned', 'transferred')
+                        AND json_extract(e.json, '$.body.payload.to.to') = 'worker'
+                        AND json_extract(e.json, '$.body.payload.to.id') = ?2)
+                  OR (json_extract(e.json, '$.body.kind') = 'urged'
+                        AND e.entity_id IN (SELECT id FROM issues WHERE assignee = ?3)))",
+            )?
+            .query_row(params![after.min(i64::MAX as u64) as i64, worker.to_string(), format!("worker:{worker}")], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     fn devices(&self) -> Result<Vec<DeviceRow>> {
         let mut stmt = self.0.prepare(
             "SELECT d.id, w.username, d.name, d.created_ms, d.revoked_ms, d.held_seq FROM devices d JOIN workers w ON w.id = d.worker_id
@@ -716,6 +745,15 @@ impl Tx for Sql<'_> {
             .prepare_cached("INSERT INTO audit (at_ms, actor, action, detail) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![at_ms, actor, action, detail])?;
         tracing::info!(actor, action, detail, "audit");
+        Ok(())
+    }
+
+    fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()> {
+        self.0.prepare_cached("INSERT INTO notify_tokens (token_hash, device_id, created_ms) VALUES (?1, ?2, ?3)")?.execute(params![
+            token_hash,
+            device.to_string(),
+            now_ms
+        ])?;
         Ok(())
     }
 
