@@ -36,6 +36,50 @@ pub struct Config {
     pub recurrence_window: Duration,
     /// Our Open311 `jurisdiction_id`; a request naming another one gets 404.
     pub open311_jurisdiction_id: String,
+    /// The messages a resident is sent when their issue is responded to, moves on in public, or
+    /// is resolved (告知进展、告知结果).
+    pub notice_templates: NoticeTemplates,
+    /// How those messages leave the server, and how often they are retried.
+    pub notice_sender: NoticeSenderConfig,
+    /// How often the background task sends the messages that are due.
+    pub notice_period: Duration,
+}
+
+/// The texts of the messages to residents, with placeholders `{order_no}` (the hotline order
+/// number, else the issue id), `{category}` (the category's Chinese label), `{courtyard}` (the
+/// courtyard's name) and `{note}` (the worker's note on the event). Plain data, so a district's
+/// configuration file can fill it; used by `app::notices`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeTemplates {
+    /// After the first response (响应).
+    pub responded: String,
+    /// After a progress step the worker marked public.
+    pub progress: String,
+    /// After the resolution (办结).
+    pub resolved: String,
+}
+
+impl Default for NoticeTemplates {
+    fn default() -> Self {
+        NoticeTemplates {
+            responded: "您反映的{category}问题（工单{order_no}）已有网格员响应，正在处理。".to_owned(),
+            progress: "您反映的{category}问题（工单{order_no}）有新进展：{note}。".to_owned(),
+            resolved: "您反映的{category}问题（工单{order_no}）已办结：{note}。如有意见请致电12345。".to_owned(),
+        }
+    }
+}
+
+/// Where the messages to residents go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NoticeSenderConfig {
+    /// Write each message to the log (phone masked) and count it as sent: no message leaves
+    /// the server. The default, until a district configures its SMS gateway.
+    #[default]
+    Log,
+    /// POST each message as JSON `{id, phone, text}` to `url` with `Idempotency-Key: <id>`.
+    /// A failure that may pass (5xx, timeout, no connection) is retried after
+    /// `retry_base * 2^attempts` (capped at an hour), up to `max_attempts` tries in all.
+    Webhook { url: String, max_attempts: u32, retry_base: Duration },
 }
 
 /// The default targets of automatic whistles, one per level.
@@ -64,6 +108,9 @@ impl Default for Config {
             whistle_targets: default_whistle_targets(),
             recurrence_window: Duration::from_secs(30 * 24 * 3600),
             open311_jurisdiction_id: "chaoyang.bj".to_owned(),
+            notice_templates: NoticeTemplates::default(),
+            notice_sender: NoticeSenderConfig::default(),
+            notice_period: Duration::from_secs(5),
         }
     }
 }

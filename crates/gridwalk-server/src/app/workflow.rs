@@ -4,6 +4,7 @@
 //! commits together with what caused it.
 
 use super::authored::{append_to_known, SYSTEM_ACTOR};
+use super::notices::NoticeTemplates;
 use super::query::summary;
 use super::registry::RegistryIndex;
 use crate::error::Result;
@@ -24,6 +25,7 @@ pub fn flag_recurrence(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
+    templates: &NoticeTemplates,
     new_issue: IssueId,
     window_ms: i64,
 ) -> Result<Option<IssueId>> {
@@ -39,8 +41,8 @@ pub fn flag_recurrence(
     else {
         return Ok(None);
     };
-    append_to_known(tx, registry, clock, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
-    append_to_known(tx, registry, clock, earlier, EventBody::Recurred { new_issue })?;
+    append_to_known(tx, registry, clock, templates, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
+    append_to_known(tx, registry, clock, templates, earlier, EventBody::Recurred { new_issue })?;
     tx.audit(now_ms, SYSTEM_ACTOR, "recurrence_flagged", &format!("issue {new_issue} repeats closed issue {earlier}"))?;
     Ok(Some(earlier))
 }
@@ -60,6 +62,7 @@ pub fn run_escalations(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
+    templates: &NoticeTemplates,
     rules: &EscalationRules,
     targets: &BTreeMap<WhistleLevel, String>,
 ) -> Result<Vec<Alert>> {
@@ -81,7 +84,7 @@ pub fn run_escalations(
             tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
             if let Escalation::WhistleNext { level } = esc {
                 let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
-                append_to_known(tx, registry, clock, state.id, EventBody::Whistled { level, target: target(&level), note })?;
+                append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
             }
             done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(&view) });
         }

@@ -7,9 +7,11 @@
 //! - `openapi`: the generated document against the checked-in `openapi.json`, the router and serde's JSON.
 //! - `workflow`: escalations on a manual clock, recurrence links, department scope, rates and pledges.
 //! - `open311`: GeoReport v2 conformance in JSON and XML, every filter and error, Chinese round trips.
+//! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
 
 mod api;
 mod kit;
+mod notices;
 mod open311;
 mod openapi;
 mod workflow;
