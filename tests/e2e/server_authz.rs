@@ -15,9 +15,10 @@ enum Endpoint {
     ListVisitsOfCourtyard,
     RegistryHasCourtyard,
     HotlineIntake,
+    IssueNotices,
 }
 
-const ENDPOINTS: [Endpoint; 7] = [
+const ENDPOINTS: [Endpoint; 8] = [
     Endpoint::PushReport,
     Endpoint::PullSeesIssue,
     Endpoint::GetIssue,
@@ -25,12 +26,13 @@ const ENDPOINTS: [Endpoint; 7] = [
     Endpoint::ListVisitsOfCourtyard,
     Endpoint::RegistryHasCourtyard,
     Endpoint::HotlineIntake,
+    Endpoint::IssueNotices,
 ];
 
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
-        (Endpoint::HotlineIntake, _) if !matches!(role, Role::Supervisor | Role::Admin) => "forbidden",
+        (Endpoint::HotlineIntake | Endpoint::IssueNotices, _) if !matches!(role, Role::Supervisor | Role::Admin) => "forbidden",
         // Department staff answer what is whistled to them; they do not file reports.
         (Endpoint::PushReport, true) if role == Role::DepartmentStaff => "not_permitted",
         (_, true) => "ok",
@@ -131,6 +133,9 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                         if seen { "ok" } else { "absent" }.into()
                     }
                     Endpoint::GetIssue => error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}"))).send().await.unwrap()).await,
+                    Endpoint::IssueNotices => {
+                        error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}/notices"))).send().await.unwrap()).await
+                    }
                     Endpoint::ListIssuesOfCourtyard => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues?courtyard_id={}", yard.id))).send().await.unwrap()).await
                     }
@@ -170,7 +175,7 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
     assert_eq!(cells, Role::ALL.len() * ENDPOINTS.len() * 2, "every cell of the matrix was checked");
     assert!(
         failures.is_empty(),
-        "a worker reads and writes only inside their scope, and only supervisors and admins take in hotline orders:\n{}",
+        "a worker reads and writes only inside their scope, and only supervisors and admins take in hotline orders and read the messages to residents:\n{}",
         failures.join("\n")
     );
 }

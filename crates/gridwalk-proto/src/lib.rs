@@ -319,3 +319,31 @@ pub struct PledgeProgress {
 pub struct PledgeList {
     pub pledges: Vec<PledgeProgress>,
 }
+
+/// One message to a resident about an issue (告知), as staff see it: the phone masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticeInfo {
+    /// The message's id: the id of the event it tells of (also its `Idempotency-Key`).
+    pub id: EventId,
+    /// `responded`, `progress` or `resolved`.
+    pub kind: String,
+    pub phone_masked: String,
+    pub text: String,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    /// Tries made so far.
+    pub attempts: u32,
+    /// When the next try is due (queued messages only).
+    pub next_attempt_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_ms: i64,
+    pub sent_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoticeList {
+    /// Oldest first.
+    pub notices: Vec<NoticeInfo>,
+}

@@ -44,6 +44,70 @@ pub struct Config {
     /// The district's config file as parsed (the defaults without one). Its escalation and
     /// whistle targets are copied into the fields above, which are the ones in effect.
     pub district: Arc<DistrictConfig>,
+    /// The messages a resident is sent when their issue is responded to, moves on in public, or
+    /// is resolved (告知进展、告知结果).
+    pub notice_templates: NoticeTemplates,
+    /// How those messages leave the server, and how often they are retried.
+    pub notice_sender: NoticeSenderConfig,
+    /// How often the background task sends the messages that are due.
+    pub notice_period: Duration,
+}
+
+/// The texts of the messages to residents, with placeholders `{order_no}` (the hotline order
+/// number, else the issue id), `{category}` (the category's Chinese label), `{courtyard}` (the
+/// courtyard's name) and `{note}` (the worker's note on the event). Plain data, so a district's
+/// configuration file can fill it; used by `app::notices`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeTemplates {
+    /// After the first response (响应).
+    pub responded: String,
+    /// After a progress step the worker marked public.
+    pub progress: String,
+    /// After the resolution (办结).
+    pub resolved: String,
+}
+
+/// The district's default `[messages]` texts: one source for them.
+impl Default for NoticeTemplates {
+    fn default() -> Self {
+        NoticeTemplates::of(&DistrictConfig::default().messages)
+    }
+}
+
+impl NoticeTemplates {
+    /// The templates of the district's `[messages]` section (the one source of their texts).
+    pub fn of(m: &crate::district::Messages) -> NoticeTemplates {
+        NoticeTemplates {
+            responded: m.responded.text().to_owned(),
+            progress: m.progress.text().to_owned(),
+            resolved: m.resolved.text().to_owned(),
+        }
+    }
+}
+
+impl NoticeSenderConfig {
+    /// The sender the district's `[messages.sender]` names.
+    pub fn of(s: &crate::district::SenderConfig) -> NoticeSenderConfig {
+        match s {
+            crate::district::SenderConfig::Log => NoticeSenderConfig::Log,
+            crate::district::SenderConfig::Webhook { url, max_attempts, retry_base } => {
+                NoticeSenderConfig::Webhook { url: url.clone(), max_attempts: *max_attempts, retry_base: *retry_base }
+            }
+        }
+    }
+}
+
+/// Where the messages to residents go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NoticeSenderConfig {
+    /// Write each message to the log (phone masked) and count it as sent: no message leaves
+    /// the server. The default, until a district configures its SMS gateway.
+    #[default]
+    Log,
+    /// POST each message as JSON `{id, phone, text}` to `url` with `Idempotency-Key: <id>`.
+    /// A failure that may pass (5xx, timeout, no connection) is retried after
+    /// `retry_base * 2^attempts` (capped at an hour), up to `max_attempts` tries in all.
+    Webhook { url: String, max_attempts: u32, retry_base: Duration },
 }
 
 /// The default targets of automatic whistles, one per level. `DistrictConfig::default()`
@@ -74,7 +138,10 @@ impl Default for Config {
             whistle_targets: district.whistle_targets.clone(),
             recurrence_window: Duration::from_secs(30 * 24 * 3600),
             open311_jurisdiction_id: "chaoyang.bj".to_owned(),
+            notice_templates: NoticeTemplates::of(&district.messages),
+            notice_sender: NoticeSenderConfig::of(&district.messages.sender),
             district: Arc::new(district),
+            notice_period: Duration::from_secs(5),
         }
     }
 }
@@ -87,6 +154,8 @@ impl Config {
             escalation: district.escalation.clone(),
             escalation_period: district.escalation_period,
             whistle_targets: district.whistle_targets.clone(),
+            notice_templates: NoticeTemplates::of(&district.messages),
+            notice_sender: NoticeSenderConfig::of(&district.messages.sender),
             district: Arc::new(district),
             ..Config::default()
         }

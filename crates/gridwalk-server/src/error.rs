@@ -83,6 +83,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the notice sender is misconfigured: {0}")]
+    BadNoticeSender(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -131,6 +133,7 @@ impl Error {
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io(_) => "io",
             Error::Corrupt(_) => "corrupt",
+            Error::BadNoticeSender(_) => "bad_notice_sender",
             Error::Internal(_) => "internal",
         }
     }
@@ -159,7 +162,12 @@ impl Error {
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
             Error::LoginLocked { .. } | Error::RateLimited => 429,
-            Error::Storage(_) | Error::SchemaTooNew { .. } | Error::Io(_) | Error::Corrupt(_) | Error::Internal(_) => 500,
+            Error::Storage(_)
+            | Error::SchemaTooNew { .. }
+            | Error::Io(_)
+            | Error::Corrupt(_)
+            | Error::BadNoticeSender(_)
+            | Error::Internal(_) => 500,
         }
     }
 

@@ -140,3 +140,87 @@ impl Change {
         self.device != own_device && (scope.contains(&self.place) || self.targets.iter().any(|t| scope.departments.contains(t)))
     }
 }
+
+/// What a message to a resident tells of (告知进展、告知结果).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    Responded,
+    Progress,
+    Resolved,
+}
+
+impl NoticeKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            NoticeKind::Responded => "responded",
+            NoticeKind::Progress => "progress",
+            NoticeKind::Resolved => "resolved",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<NoticeKind> {
+        [NoticeKind::Responded, NoticeKind::Progress, NoticeKind::Resolved].into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// Where a message is in its delivery: `queued` until the sender took it (`sent`) or it was
+/// given up (`failed`: refused, or out of attempts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoticeState {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl NoticeState {
+    pub fn code(self) -> &'static str {
+        match self {
+            NoticeState::Queued => "queued",
+            NoticeState::Sent => "sent",
+            NoticeState::Failed => "failed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<NoticeState> {
+        [NoticeState::Queued, NoticeState::Sent, NoticeState::Failed].into_iter().find(|s| s.code() == code)
+    }
+}
+
+/// A stored message to a resident. It holds the resident's phone: its `Debug` masks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NoticeRow {
+    /// The row's place in the queue (local to this database).
+    pub seq: i64,
+    /// The event it tells of; also the message's id on the wire.
+    pub event_id: gridwalk_domain::EventId,
+    pub issue_id: gridwalk_domain::IssueId,
+    pub kind: NoticeKind,
+    pub phone: String,
+    pub text: String,
+    pub state: NoticeState,
+    /// Tries made so far.
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+    pub created_ms: i64,
+    pub sent_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for NoticeRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoticeRow")
+            .field("seq", &self.seq)
+            .field("event_id", &self.event_id)
+            .field("issue_id", &self.issue_id)
+            .field("kind", &self.kind)
+            .field("phone", &gridwalk_domain::mask_phone(&self.phone))
+            .field("text", &self.text)
+            .field("state", &self.state)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_ms", &self.next_attempt_ms)
+            .field("last_error", &self.last_error)
+            .field("created_ms", &self.created_ms)
+            .field("sent_ms", &self.sent_ms)
+            .finish()
+    }
+}

@@ -5,6 +5,7 @@
 //! global sequence like any event, so tablets in scope pull them.
 
 use super::ingest::content_hash;
+use super::notices::{queue_notices, NoticeTemplates};
 use super::registry::RegistryIndex;
 use super::views::refold;
 use crate::error::{Error, Result};
@@ -57,8 +58,17 @@ fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
     Ok(next)
 }
 
-/// Append a server-authored event about issue `issue` at `place` and fold the issue.
-pub fn append(tx: &dyn Tx, registry: &RegistryIndex, clock: &dyn Clock, issue: IssueId, place: &Place, body: EventBody) -> Result<Event> {
+/// Append a server-authored event about issue `issue` at `place`, fold the issue, and queue the
+/// message to the resident the event tells of, if any (with `templates`).
+pub fn append(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    issue: IssueId,
+    place: &Place,
+    body: EventBody,
+) -> Result<Event> {
     let now_ms = clock.now_ms();
     let floor = tx.issue_view(issue)?.map(|v| v.state.last_hlc).unwrap_or(Hlc::ZERO);
     let event = Event {
@@ -76,12 +86,21 @@ pub fn append(tx: &dyn Tx, registry: &RegistryIndex, clock: &dyn Clock, issue: I
     let hash = content_hash(json.as_bytes());
     tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place, received_ms: now_ms })?;
     tx.set_held_seq(hotline_device(), seq)?;
-    refold(tx, registry, event.entity, place)?;
+    if let Some(state) = refold(tx, registry, event.entity, place)? {
+        queue_notices(tx, registry, templates, &state, &[event.id], now_ms)?;
+    }
     Ok(event)
 }
 
 /// [`append`] about an issue the server already holds.
-pub fn append_to_known(tx: &dyn Tx, registry: &RegistryIndex, clock: &dyn Clock, issue: IssueId, body: EventBody) -> Result<Event> {
+pub fn append_to_known(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    issue: IssueId,
+    body: EventBody,
+) -> Result<Event> {
     let place = tx.issue_place(issue)?.ok_or_else(|| Error::Corrupt(format!("server event about unknown issue {issue}")))?;
-    append(tx, registry, clock, issue, &place, body)
+    append(tx, registry, clock, templates, issue, &place, body)
 }

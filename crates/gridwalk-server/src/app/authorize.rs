@@ -20,6 +20,8 @@ pub enum Action {
     UploadPhoto,
     /// Alerts and the three rates: the supervisors' dashboard.
     ReadDashboard,
+    /// The messages sent to an issue's resident and their delivery state.
+    ReadNotices,
 }
 
 impl Action {
@@ -31,6 +33,7 @@ impl Action {
         Action::HotlineIntake,
         Action::UploadPhoto,
         Action::ReadDashboard,
+        Action::ReadNotices,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,15 +45,16 @@ impl Action {
             Action::HotlineIntake => "take in hotline work orders",
             Action::UploadPhoto => "upload photos",
             Action::ReadDashboard => "read alerts and rates",
+            Action::ReadNotices => "read the messages to residents",
         }
     }
 
     /// Taking in hotline orders is a desk job for supervisors and admins, and so is the
-    /// dashboard; everything else is open to every role inside its scope (department staff
+    /// dashboard and the messages to residents; everything else is open to every role inside its scope (department staff
     /// respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
-            Action::HotlineIntake | Action::ReadDashboard => matches!(role, Role::Supervisor | Role::Admin),
+            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices => matches!(role, Role::Supervisor | Role::Admin),
             Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto => true,
         }
     }
@@ -85,10 +89,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_supervisors_and_admins_take_hotline_orders_and_read_the_dashboard() {
+    fn only_supervisors_and_admins_take_hotline_orders_read_the_dashboard_and_the_messages_to_residents() {
         for role in Role::ALL {
             for action in Action::ALL {
-                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard);
+                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices);
                 let expected = !desk || matches!(role, Role::Supervisor | Role::Admin);
                 assert_eq!(action.allowed(*role), expected, "{role:?} × {action:?}");
             }

@@ -3,6 +3,7 @@
 
 use super::authored;
 use super::dispatch::nearest_courtyard;
+use super::notices::NoticeTemplates;
 use super::registry::RegistryIndex;
 use crate::error::{Error, Result};
 use crate::model::{Place, Scope};
@@ -71,6 +72,7 @@ pub fn intake(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
+    templates: &NoticeTemplates,
     actor: &str,
     report: IssueReport,
     place: Place,
@@ -90,9 +92,9 @@ pub fn intake(
     }
     let received = report.received_at_ms.unwrap_or(now_ms);
     let issue_id = IssueId::from_parts(now_ms.max(0) as u64, clock.random());
-    authored::append(tx, registry, clock, issue_id, &place, EventBody::IssueReported(report))?;
+    authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::IssueReported(report))?;
     let (to, reason) = dispatch_to(tx, &place)?;
-    authored::append(tx, registry, clock, issue_id, &place, EventBody::Assigned { to, reason: reason.to_owned() })?;
+    authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::Assigned { to, reason: reason.to_owned() })?;
     tx.insert_hotline_order(&order_no, issue_id, place.courtyard, received, now_ms)?;
     tx.audit(now_ms, actor, "hotline_intake", &format!("order {order_no} -> issue {issue_id} at courtyard {}", place.courtyard))?;
     Ok(HotlineIntakeResponse {

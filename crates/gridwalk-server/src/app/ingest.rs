@@ -3,6 +3,7 @@
 //! one writer job, so a push is all in one savepoint of a group commit.
 
 use super::auth::Principal;
+use super::notices::{queue_notices, NoticeTemplates};
 use super::registry::RegistryIndex;
 use super::views::refold;
 use super::workflow::flag_recurrence;
@@ -11,7 +12,7 @@ use crate::model::{Place, Refusal, Scope};
 use crate::store::{NewEvent, Tx};
 use gridwalk_clock::Clock;
 use gridwalk_domain::rules::{self, Actor, Relation};
-use gridwalk_domain::{fold, fold_issue, validate, Assignee, DeviceId, Entity, Event, EventBody, IssueId, IssueState};
+use gridwalk_domain::{fold, fold_issue, validate, Assignee, DeviceId, Entity, Event, EventBody, EventId, IssueId, IssueState};
 use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, PushResponse, PushResult};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -45,6 +46,8 @@ struct Touched {
     /// Each issue's state as this push leaves it so far (the stored view, stepped through the
     /// push's own admitted events), for the rules' "whose issue".
     states: HashMap<IssueId, IssueState>,
+    /// The events this push stored, by entity (what may tell the resident something).
+    accepted: HashMap<Entity, Vec<EventId>>,
 }
 
 impl Touched {
@@ -56,6 +59,7 @@ impl Touched {
 }
 
 /// Settle one push. The caller has checked that the request's device is the caller's.
+#[allow(clippy::too_many_arguments)]
 pub fn push(
     tx: &dyn Tx,
     clock: &dyn Clock,
@@ -64,6 +68,7 @@ pub fn push(
     registry: &RegistryIndex,
     req: PushRequest,
     recurrence_window_ms: i64,
+    templates: &NoticeTemplates,
 ) -> Result<PushResponse> {
     let now_ms = clock.now_ms();
     let device = req.device_id;
@@ -99,6 +104,7 @@ pub fn push(
                     tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place: &place, received_ms: now_ms })?;
                     let existing = touched.places.get(&event.entity).copied();
                     touched.touch(event.entity, existing.unwrap_or(place));
+                    touched.accepted.entry(event.entity).or_default().push(event.id);
                     if let (Entity::Issue(id), EventBody::IssueReported(_)) = (&event.entity, &event.body) {
                         touched.reported.push(*id);
                     }
@@ -116,10 +122,14 @@ pub fn push(
     tx.set_held_seq(device, held)?;
     // Each entity is folded once for the whole push, however many of its events came.
     for entity in &touched.order {
-        refold(tx, registry, *entity, &touched.places[entity])?;
+        if let Some(state) = refold(tx, registry, *entity, &touched.places[entity])? {
+            // 告知: the messages to the resident that this push's events tell of.
+            let accepted = touched.accepted.get(entity).map_or(&[][..], Vec::as_slice);
+            queue_notices(tx, registry, templates, &state, accepted, now_ms)?;
+        }
     }
     for id in touched.reported {
-        flag_recurrence(tx, registry, clock, id, recurrence_window_ms)?;
+        flag_recurrence(tx, registry, clock, templates, id, recurrence_window_ms)?;
     }
     Ok(PushResponse { results, acked_seq: held, server_time_ms: now_ms })
 }
@@ -204,7 +214,16 @@ fn admit(
     if !rules::may(who.worker.role, kind, relation) {
         return Ok(Err(rejected(
             "not_permitted",
-            format!("a {} may not record {} on an issue that is {:?}", who.worker.role.code(), kind.code(), relation).to_lowercase(),
+            format!(
+                "a {} may not record {} on an issue {}",
+                who.worker.role.code(),
+                kind.code(),
+                match relation {
+                    Relation::Mine => "assigned to them",
+                    Relation::Area => "in their area that is someone else's",
+                    Relation::Department => "whistled to their department",
+                }
+            ),
         )));
     }
     if let EventBody::ReportedIn { target, .. } = &e.body {

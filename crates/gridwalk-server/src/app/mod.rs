@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod dispatch;
 pub mod hotline;
 pub mod ingest;
+pub mod notices;
 pub mod notify;
 pub mod open311;
 pub mod query;
@@ -29,9 +30,10 @@ use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::rates::Period;
 use gridwalk_domain::{IssueId, IssueReport, IssueState, WorkerId};
 use gridwalk_proto::{
-    Alert, AlertList, BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, PledgeList, PullResponse,
-    PushRequest, PushResponse, RatesReport, RegistrySnapshot, VisitList,
+    Alert, AlertList, BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, NoticeList, PledgeList,
+    PullResponse, PushRequest, PushResponse, RatesReport, RegistrySnapshot, VisitList,
 };
+use notices::{DeliveryRound, NoticeSender, RetryPolicy};
 use query::{IssueFilter, VisitFilter};
 use registry::RegistryIndex;
 use std::path::{Path, PathBuf};
@@ -60,6 +62,10 @@ struct Inner {
     blob_lock: tokio::sync::Mutex<()>,
     /// What was just stored, for devices waiting for news.
     feed: Arc<notify::Feed>,
+    /// Where messages to residents go (`Config::notice_sender`).
+    notice_sender: Arc<dyn NoticeSender>,
+    /// One delivery round at a time: two would send the same due message twice.
+    delivery_lock: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -73,6 +79,7 @@ impl AppState {
     /// `clock`.
     pub fn open_with_clock(data_dir: &Path, config: Config, clock: Arc<dyn Clock>) -> Result<AppState> {
         std::fs::create_dir_all(data_dir)?;
+        let notice_sender = notices::sender_for(&config.notice_sender)?;
         let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), config.read_connections)?);
         let now = clock.now_ms();
         let (index, latest) = store.write_blocking(move |tx| {
@@ -96,6 +103,8 @@ impl AppState {
                 clock,
                 blob_lock: tokio::sync::Mutex::new(()),
                 feed: Arc::new(notify::Feed::new(latest)),
+                notice_sender,
+                delivery_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -200,7 +209,8 @@ impl AppState {
             return Err(Error::BatchTooLarge { max: self.inner.config.max_push_events });
         }
         let (who, clock, window) = (who.clone(), self.inner.clock.clone(), self.recurrence_window_ms());
-        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window)).await
+        let templates = self.inner.config.notice_templates.clone();
+        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window, &templates)).await
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
@@ -254,10 +264,11 @@ impl AppState {
         place: Place,
     ) -> Result<HotlineIntakeResponse> {
         let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
+        let templates = self.inner.config.notice_templates.clone();
         self.write_events(move |tx| {
-            let resp = hotline::intake(tx, &registry, clock.as_ref(), &actor, report, place)?;
+            let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;
             if resp.created {
-                workflow::flag_recurrence(tx, &registry, clock.as_ref(), resp.issue_id, window)?;
+                workflow::flag_recurrence(tx, &registry, clock.as_ref(), &templates, resp.issue_id, window)?;
             }
             Ok(resp)
         })
@@ -275,7 +286,34 @@ impl AppState {
         let rules = self.inner.config.escalation.clone();
         let targets = self.inner.config.whistle_targets.clone();
         let clock = self.inner.clock.clone();
-        self.write_events(move |tx| workflow::run_escalations(tx, &registry, clock.as_ref(), &rules, &targets)).await
+        let templates = self.inner.config.notice_templates.clone();
+        let district = self.inner.config.district.clone();
+        self.write_events(move |tx| {
+            let targets = workflow::WhistleTargets { fixed: &targets, district: &district };
+            workflow::run_escalations(tx, &registry, clock.as_ref(), &templates, &rules, &targets)
+        })
+        .await
+    }
+
+    /// The sender `Config::notice_sender` names, built when the state was opened.
+    pub fn notice_sender(&self) -> Arc<dyn NoticeSender> {
+        self.inner.notice_sender.clone()
+    }
+
+    /// One delivery round of the messages to residents through `sender`, at the clock's now:
+    /// what the background task does every `Config::notice_period` with [`AppState::notice_sender`];
+    /// tests call it with their own. Rounds never overlap. See [`notices`] for why each
+    /// message is delivered once.
+    pub async fn deliver_notices(&self, sender: &dyn NoticeSender) -> Result<DeliveryRound> {
+        let _one_round = self.inner.delivery_lock.lock().await;
+        let policy = RetryPolicy::of(&self.inner.config.notice_sender);
+        notices::deliver(&self.inner.store, self.inner.clock.as_ref(), sender, &policy).await
+    }
+
+    /// The messages to the resident of one issue, phones masked (supervisor, admin).
+    pub async fn issue_notices(&self, who: &Principal, id: IssueId) -> Result<NoticeList> {
+        let Grant { scope, .. } = self.authorize(who, Action::ReadNotices).await?;
+        self.inner.store.read(move |r| notices::issue_notices(r, &scope, id)).await
     }
 
     pub async fn alerts(&self, who: &Principal, limit: u32) -> Result<AlertList> {

@@ -6,7 +6,7 @@ use super::registry::RegistryIndex;
 use crate::error::Result;
 use crate::model::{IssueView, Place};
 use crate::store::{Reader, Tx};
-use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, IssueState};
+use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, HistoryEntry, IssueState};
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
@@ -43,29 +43,38 @@ pub fn last_note(s: &IssueState) -> Option<String> {
 }
 
 /// The lean view of a folded issue: its state without the history, and what lists need of it.
-pub fn issue_view(mut state: IssueState) -> IssueView {
+pub fn issue_view(state: IssueState) -> IssueView {
+    split_view(state).0
+}
+
+/// The lean view of a folded issue, and the history it left out.
+fn split_view(mut state: IssueState) -> (IssueView, Vec<HistoryEntry>) {
     let conflicts = state.conflicts().count() as u32;
     let last_note = last_note(&state);
     let updated_ms = state.history.iter().map(|h| h.event.corrected_ms()).max();
-    state.history = Vec::new();
-    IssueView { state, conflicts, last_note, updated_ms }
+    let history = std::mem::take(&mut state.history);
+    (IssueView { state, conflicts, last_note, updated_ms }, history)
 }
 
 /// Fold one entity from every stored event and write its view. `fallback` is where it sits
 /// if its report is not known yet (an orphan follow-up cannot be stored, so this is the place
-/// of the event that touched it).
-pub fn refold(tx: &dyn Tx, registry: &RegistryIndex, entity: Entity, fallback: &Place) -> Result<()> {
+/// of the event that touched it). Returns an issue's folded state, history included (what the
+/// caller may act on, e.g. the messages to the resident); `None` for a visit.
+pub fn refold(tx: &dyn Tx, registry: &RegistryIndex, entity: Entity, fallback: &Place) -> Result<Option<IssueState>> {
     let events = tx.entity_events(entity)?;
     match entity {
         Entity::Issue(id) => {
             let state = fold_issue(id, events);
             let place = state.report.as_ref().and_then(|r| registry.place(r.courtyard)).unwrap_or(*fallback);
-            tx.put_issue_view(&issue_view(state), &place)
+            let (view, history) = split_view(state);
+            tx.put_issue_view(&view, &place)?;
+            Ok(Some(IssueState { history, ..view.state }))
         }
         Entity::Visit(id) => {
             let state = fold_visit(id, events);
             let place = state.visit.as_ref().and_then(|v| registry.place(v.courtyard)).unwrap_or(*fallback);
-            tx.put_visit_view(&state, &place)
+            tx.put_visit_view(&state, &place)?;
+            Ok(None)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! commits together with what caused it.
 
 use super::authored::{append_to_known, SYSTEM_ACTOR};
+use super::notices::NoticeTemplates;
 use super::query::summary;
 use super::registry::RegistryIndex;
 use crate::error::Result;
@@ -24,6 +25,7 @@ pub fn flag_recurrence(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
+    templates: &NoticeTemplates,
     new_issue: IssueId,
     window_ms: i64,
 ) -> Result<Option<IssueId>> {
@@ -39,8 +41,8 @@ pub fn flag_recurrence(
     else {
         return Ok(None);
     };
-    append_to_known(tx, registry, clock, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
-    append_to_known(tx, registry, clock, earlier, EventBody::Recurred { new_issue })?;
+    append_to_known(tx, registry, clock, templates, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
+    append_to_known(tx, registry, clock, templates, earlier, EventBody::Recurred { new_issue })?;
     tx.audit(now_ms, SYSTEM_ACTOR, "recurrence_flagged", &format!("issue {new_issue} repeats closed issue {earlier}"))?;
     Ok(Some(earlier))
 }
@@ -52,16 +54,40 @@ fn escalation_key(e: &Escalation) -> (&'static str, &'static str) {
     }
 }
 
+/// Whom an automatic whistle calls: at the subdistrict level (街乡吹哨、部门报到) the district
+/// department the config file routes the issue's category and subdistrict to; at the other
+/// levels the configured fixed target.
+pub struct WhistleTargets<'a> {
+    pub fixed: &'a BTreeMap<WhistleLevel, String>,
+    pub district: &'a crate::district::DistrictConfig,
+}
+
+impl WhistleTargets<'_> {
+    pub fn target(&self, level: WhistleLevel, state: &gridwalk_domain::IssueState, registry: &RegistryIndex) -> String {
+        let fixed = || self.fixed.get(&level).cloned().unwrap_or_else(|| level.label_zh().to_owned());
+        if level != WhistleLevel::Subdistrict {
+            return fixed();
+        }
+        let routed = state.report.as_ref().and_then(|r| {
+            let place = registry.place(r.courtyard)?;
+            let sd = registry.registry.subdistricts.iter().find(|s| s.id == place.subdistrict)?;
+            Some(self.district.route(r.category, &sd.code, &sd.name).to_owned())
+        });
+        routed.unwrap_or_else(fixed)
+    }
+}
+
 /// Run the escalation rules over every open issue at the clock's now (issue times are
 /// clock-corrected). Each escalation happens once: it is recorded, audited, and a `WhistleNext`
-/// appends a server-authored `Whistled` event to the level's default target. Returns what was
+/// appends a server-authored `Whistled` event to the level's target ([`WhistleTargets`]). Returns what was
 /// done now.
 pub fn run_escalations(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
+    templates: &NoticeTemplates,
     rules: &EscalationRules,
-    targets: &BTreeMap<WhistleLevel, String>,
+    targets: &WhistleTargets<'_>,
 ) -> Result<Vec<Alert>> {
     let now_ms = clock.now_ms();
     let mut done = Vec::new();
@@ -69,7 +95,7 @@ pub fn run_escalations(
         let state = &view.state;
         for esc in sla::escalations(state, now_ms, rules) {
             let (kind, level) = escalation_key(&esc);
-            let target = |level: &WhistleLevel| targets.get(level).cloned().unwrap_or_else(|| level.label_zh().to_owned());
+            let target = |level: &WhistleLevel| targets.target(*level, state, registry);
             let detail = match &esc {
                 Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
                 Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
@@ -81,7 +107,7 @@ pub fn run_escalations(
             tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
             if let Escalation::WhistleNext { level } = esc {
                 let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
-                append_to_known(tx, registry, clock, state.id, EventBody::Whistled { level, target: target(&level), note })?;
+                append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
             }
             done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(&view) });
         }

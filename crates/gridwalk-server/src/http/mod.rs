@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/registry", get(sync::registry))
         .route("/api/v1/issues", get(records::issues))
         .route("/api/v1/issues/{id}", get(records::issue))
+        .route("/api/v1/issues/{id}/notices", get(records::issue_notices))
         .route("/api/v1/visits", get(records::visits))
         .route("/api/v1/hotline/intake", post(records::hotline))
         .route("/api/v1/blobs/{sha256}", get(blobs::blob_status).put(blobs::blob_put))
@@ -118,7 +119,8 @@ pub fn app(state: AppState) -> Router {
 
 /// Serve the API on a bound listener until `shutdown` resolves. Alongside, the escalation
 /// task runs [`crate::app::AppState::run_escalations`] every `Config::escalation_period` (first after one
-/// period), and stops with the server.
+/// period), and the notice task runs [`crate::app::AppState::deliver_notices`] every
+/// `Config::notice_period` (first at once); both stop with the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -126,6 +128,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let escalations = tokio::spawn(escalation_task(state.clone()));
     let feed = tokio::spawn(state.feed().run(state.storage().clone()));
+    let notices = tokio::spawn(notice_task(state.clone()));
     // Waiting devices are answered at once on shutdown: a held long-poll must not hold it up.
     let closing = state.feed();
     let shutdown = async move {
@@ -135,7 +138,27 @@ pub async fn serve(
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     escalations.abort();
     feed.abort();
+    // Stopping mid-send leaves that message queued: it is sent again, under the same id, by
+    // the next server on this data directory.
+    notices.abort();
     served
+}
+
+async fn notice_task(state: AppState) {
+    let period = state.config().notice_period.max(std::time::Duration::from_millis(10));
+    let sender = state.notice_sender();
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.deliver_notices(sender.as_ref()).await {
+            Ok(round) if !round.is_empty() => {
+                tracing::info!(sent = round.sent, retried = round.retried, failed = round.failed, "notice round")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "notice round failed"),
+        }
+    }
 }
 
 async fn escalation_task(state: AppState) {

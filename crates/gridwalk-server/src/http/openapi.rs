@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         sync::registry,
         records::issues,
         records::issue,
+        records::issue_notices,
         records::visits,
         records::hotline,
         blobs::blob_status,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridwalk_domain::{IssueId, IssueState, WorkerId};
-use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IssueList, PledgeList, VisitList};
+use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IssueList, NoticeList, PledgeList, VisitList};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -51,6 +51,27 @@ pub async fn issues(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): Quer
 pub async fn issue(State(s): State<AppState>, Auth(who): Auth, Segment(id): Segment) -> Result<Response, Error> {
     let id: IssueId = id.parse().map_err(|_| Error::InvalidId(format!("{id:?} is not an issue id")))?;
     Ok(Json(s.get_issue(&who, id).await?).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/issues/{id}/notices",
+    summary = "The messages sent to the issue's resident (responded, public progress, resolved) and their delivery state; \
+               phones masked (supervisor or admin).",
+    security(("bearer" = [])),
+    params(("id" = IssueId, Path, description = "issue id (UUID)")),
+    responses(
+        (status = 200, description = "NoticeList", body = NoticeList),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn issue_notices(State(s): State<AppState>, Auth(who): Auth, Segment(id): Segment) -> Result<Response, Error> {
+    let id: IssueId = id.parse().map_err(|_| Error::InvalidId(format!("{id:?} is not an issue id")))?;
+    Ok(Json(s.issue_notices(&who, id).await?).into_response())
 }
 
 #[utoipa::path(

@@ -30,6 +30,20 @@ pub struct NewEvent<'a> {
     pub received_ms: i64,
 }
 
+/// A message to a resident about to be queued (see `app::notices`).
+#[derive(Clone, Copy)]
+pub struct NewNotice<'a> {
+    pub event_id: EventId,
+    pub issue_id: IssueId,
+    pub kind: NoticeKind,
+    /// What may be told once per issue (`responded`, `resolved:<round>`, `progress:<event>`):
+    /// a second notice on the same topic is not queued.
+    pub topic: &'a str,
+    pub phone: &'a str,
+    pub text: &'a str,
+    pub now_ms: i64,
+}
+
 /// Which issue views a list wants, in id order after `after`.
 #[derive(Clone, Debug, Default)]
 pub struct IssueQuery {
@@ -126,6 +140,11 @@ pub trait Reader {
     fn responsible_workers(&self) -> Result<Vec<(CourtyardId, WorkerId)>>;
     /// Open issues assigned to `assignee` (a queue), oldest receipt first.
     fn assigned_views(&self, assignee: &Assignee, limit: u32) -> Result<Vec<IssueView>>;
+    /// Queued messages due at `now_ms`, oldest first, at most `limit`; per issue only the
+    /// oldest queued one, so an issue's messages go out in the order they were queued.
+    fn due_notices(&self, now_ms: i64, limit: u32) -> Result<Vec<NoticeRow>>;
+    /// Every message about one issue, oldest first.
+    fn issue_notices(&self, issue: IssueId) -> Result<Vec<NoticeRow>>;
 }
 
 /// What a write may do, inside one transaction.
@@ -161,6 +180,16 @@ pub trait Tx: Reader {
     fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()>;
     fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()>;
     fn set_responsible_worker(&self, courtyard: CourtyardId, worker: WorkerId, now_ms: i64) -> Result<()>;
+
+    /// Queue a message to a resident, due at once; false (nothing queued) when its event, or
+    /// its issue's topic, already has one.
+    fn insert_notice(&self, n: &NewNotice<'_>) -> Result<bool>;
+    /// One more try was taken by the sender: the message is `sent`. False if it was not queued.
+    fn mark_notice_sent(&self, seq: i64, now_ms: i64) -> Result<bool>;
+    /// One more try failed and another is due at `next_attempt_ms`.
+    fn mark_notice_retry(&self, seq: i64, next_attempt_ms: i64, error: &str) -> Result<()>;
+    /// One more try failed and none follows: the message is `failed`.
+    fn mark_notice_failed(&self, seq: i64, error: &str) -> Result<()>;
 }
 
 /// A write job as an engine runs it: given the transaction, it does its work and says whether

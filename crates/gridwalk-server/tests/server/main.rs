@@ -10,10 +10,12 @@
 //! - `open311`: GeoReport v2 conformance in JSON and XML, every filter and error, Chinese round trips.
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
+//! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
 
 mod api;
 mod dispatch;
 mod kit;
+mod notices;
 mod open311;
 mod openapi;
 mod workflow;

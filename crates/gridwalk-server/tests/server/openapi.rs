@@ -396,6 +396,20 @@ fn the_schemas_accept_what_serde_writes() {
     assert!(!state.whistles.is_empty(), "the sample issue is whistled");
     let progress = PledgeProgress { issue: summary, pledge, whistles: state.whistles.clone(), satisfaction: Some(Satisfaction::Satisfied) };
     assert_fits(&doc, "PledgeList", &PledgeList { pledges: vec![progress] });
+    let notice = NoticeInfo {
+        id: events[0].id,
+        kind: "responded".into(),
+        phone_masked: "138****5678".into(),
+        text: "您反映的问题已有网格员响应".into(),
+        state: "queued".into(),
+        attempts: 2,
+        next_attempt_ms: Some(1),
+        last_error: Some("gateway answered HTTP 503".into()),
+        created_ms: 1,
+        sent_ms: None,
+    };
+    let sent = NoticeInfo { state: "sent".into(), next_attempt_ms: None, last_error: None, sent_ms: Some(2), ..notice.clone() };
+    assert_fits(&doc, "NoticeList", &NoticeList { notices: vec![notice, sent] });
 }
 
 #[test]

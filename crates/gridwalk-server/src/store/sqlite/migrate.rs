@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../../migrations/0001_initial.sql")),
     ("0002_workflow", include_str!("../../../migrations/0002_workflow.sql")),
     ("0003_lean_views", include_str!("../../../migrations/0003_lean_views.sql")),
+    ("0004_notices", include_str!("../../../migrations/0004_notices.sql")),
     ("0005_dispatch", include_str!("../../../migrations/0005_dispatch.sql")),
 ];
 
@@ -42,6 +43,7 @@ mod tests {
         ("0001_initial", "33aa1da86c3ae905f6a2c62def951dbd6e34650d19a47fd619583e0dd5807ee2"),
         ("0002_workflow", "8fc3d3080e613fdc4e4962c393858eaceb3cf202050fa270157cfa20f22b5f74"),
         ("0003_lean_views", "768424721d47fd5bfcc9cd704a68313606380c08471821372694d3a642ac95e2"),
+        ("0004_notices", "a4b45475d0d95cbb89eca28cb3095459c2b03a44f18a7ddcce0fbb91fd64c244"),
         ("0005_dispatch", "59d36511f03a0e3354f419be33cb2f5dda2c791f9266735d60e5b757cc3ebdfb"),
     ];
 

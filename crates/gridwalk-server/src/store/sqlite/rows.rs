@@ -4,7 +4,7 @@ use super::scope_sql::{by_place, by_place_or_whistle};
 use super::Sql;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::store::{IssueQuery, NewEvent, Reader, Tx};
+use crate::store::{IssueQuery, NewEvent, NewNotice, Reader, Tx};
 use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use rusqlite::types::Value;
@@ -44,7 +44,56 @@ fn entity_of(kind: &str, id: &str) -> Result<Entity> {
     }
 }
 
+const NOTICE_COLUMNS: &str = "id, event_id, issue_id, kind, phone, text, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms";
+
+type RawNotice = (i64, String, String, String, String, String, String, i64, i64, Option<String>, i64, Option<i64>);
+
+fn notice_row(r: &Row<'_>) -> rusqlite::Result<RawNotice> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+    ))
+}
+
+fn notice_record(raw: RawNotice) -> Result<NoticeRow> {
+    let (seq, event_id, issue_id, kind, phone, text, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms) = raw;
+    Ok(NoticeRow {
+        seq,
+        event_id: parse("event id", &event_id)?,
+        issue_id: parse("issue id", &issue_id)?,
+        kind: NoticeKind::from_code(&kind).ok_or_else(|| Error::Corrupt(format!("notice kind {kind:?}")))?,
+        phone,
+        text,
+        state: NoticeState::from_code(&state).ok_or_else(|| Error::Corrupt(format!("notice state {state:?}")))?,
+        attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
+        next_attempt_ms,
+        last_error,
+        created_ms,
+        sent_ms,
+    })
+}
+
 impl Sql<'_> {
+    fn notices_where(&self, sql: &str, args: &[Value]) -> Result<Vec<NoticeRow>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(args), notice_row)?;
+        let mut out = Vec::new();
+        for raw in rows {
+            out.push(notice_record(raw?)?);
+        }
+        Ok(out)
+    }
+
     fn issue_views_where(&self, sql: &str, args: Vec<Value>) -> Result<Vec<IssueView>> {
         let mut stmt = self.0.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
@@ -503,6 +552,21 @@ impl Reader for Sql<'_> {
             vec![Value::Text(assignee_key(assignee)), Value::Integer(limit as i64)],
         )
     }
+
+    fn due_notices(&self, now_ms: i64, limit: u32) -> Result<Vec<NoticeRow>> {
+        let sql = format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices n
+             WHERE n.state = 'queued' AND n.next_attempt_ms <= ?1
+               AND NOT EXISTS (SELECT 1 FROM notices p WHERE p.issue_id = n.issue_id AND p.state = 'queued' AND p.id < n.id)
+             ORDER BY n.id LIMIT ?2"
+        );
+        self.notices_where(&sql, &[Value::Integer(now_ms), Value::Integer(i64::from(limit))])
+    }
+
+    fn issue_notices(&self, issue: IssueId) -> Result<Vec<NoticeRow>> {
+        let sql = format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE issue_id = ?1 ORDER BY id");
+        self.notices_where(&sql, &[Value::Text(issue.to_string())])
+    }
 }
 
 impl Tx for Sql<'_> {
@@ -764,6 +828,48 @@ impl Tx for Sql<'_> {
                  ON CONFLICT(courtyard_id) DO UPDATE SET worker_id = excluded.worker_id, set_ms = excluded.set_ms",
             )?
             .execute(params![courtyard.to_string(), worker.to_string(), now_ms])?;
+        Ok(())
+    }
+
+    fn insert_notice(&self, n: &NewNotice<'_>) -> Result<bool> {
+        // OR IGNORE: a second notice for the same event, or on the same topic of the same issue,
+        // is not queued (both are UNIQUE).
+        let inserted = self
+            .0
+            .prepare_cached(
+                "INSERT OR IGNORE INTO notices (event_id, issue_id, kind, topic, phone, text, state, attempts, next_attempt_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?7, ?7)",
+            )?
+            .execute(params![n.event_id.to_string(), n.issue_id.to_string(), n.kind.code(), n.topic, n.phone, n.text, n.now_ms])?;
+        Ok(inserted > 0)
+    }
+
+    fn mark_notice_sent(&self, seq: i64, now_ms: i64) -> Result<bool> {
+        let n = self
+            .0
+            .prepare_cached(
+                "UPDATE notices SET state = 'sent', attempts = attempts + 1, sent_ms = ?2
+                 WHERE id = ?1 AND state = 'queued'",
+            )?
+            .execute(params![seq, now_ms])?;
+        Ok(n > 0)
+    }
+
+    fn mark_notice_retry(&self, seq: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE notices SET attempts = attempts + 1, next_attempt_ms = ?2, last_error = ?3 WHERE id = ?1 AND state = 'queued'",
+            )?
+            .execute(params![seq, next_attempt_ms, error])?;
+        Ok(())
+    }
+
+    fn mark_notice_failed(&self, seq: i64, error: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE notices SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND state = 'queued'",
+            )?
+            .execute(params![seq, error])?;
         Ok(())
     }
 }
