@@ -79,6 +79,11 @@ fn text(field: &'static str, s: &str, max: usize, required: bool) -> Result<(), 
     Ok(())
 }
 
+/// A required free-text field of at most `max` characters.
+pub fn text_field(field: &'static str, s: &str, max: usize) -> Result<(), ValidationError> {
+    text(field, s, max, true)
+}
+
 pub fn location(l: &Location) -> Result<(), ValidationError> {
     point(l.lat, l.lon)?;
     if !l.accuracy_m.is_finite() || l.accuracy_m < 0.0 {

@@ -166,15 +166,27 @@ pub struct PullResponse {
     pub server_time_ms: i64,
 }
 
-/// Where a hotline work order happened: a known courtyard, or an address with coordinates
-/// (dispatched to the nearest courtyard).
+/// Where a hotline work order happened: a known courtyard (by id or code: a caller's mistake
+/// there is refused), or a free address, matched against the registry's names and
+/// cross-checked with the point when one is given. An address that cannot be placed is never
+/// refused: the order waits in the district dispatcher's queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum IntakePlace {
-    Courtyard { courtyard_id: CourtyardId },
-    CourtyardCode { code: String },
-    Address { address: String, lat: f64, lon: f64 },
+    Courtyard {
+        courtyard_id: CourtyardId,
+    },
+    CourtyardCode {
+        code: String,
+    },
+    Address {
+        address: String,
+        #[serde(default)]
+        lat: Option<f64>,
+        #[serde(default)]
+        lon: Option<f64>,
+    },
 }
 
 /// A 12345 hotline work order.
@@ -203,6 +215,62 @@ pub struct HotlineIntakeResponse {
     pub response_due_ms: i64,
     /// False when the order number was already taken in: the same issue is returned.
     pub created: bool,
+}
+
+/// An order the server could not place at a courtyard (HTTP 202): it waits in the district
+/// dispatcher's queue with the reason, until a dispatcher places it. The 1-hour clock still
+/// runs from `received_at_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HotlineQueued {
+    pub order_no: String,
+    /// The stable code of why (`outside_district`, `no_match`, `ambiguous`, `point_disagrees`, `conflicting`).
+    pub reason: String,
+    pub reason_zh: String,
+    pub reason_en: String,
+    /// What the address did name, when every reading agreed on it.
+    pub subdistrict_id: Option<SubdistrictId>,
+    pub community_id: Option<CommunityId>,
+    pub response_due_ms: i64,
+    /// False when the order number was already queued.
+    pub created: bool,
+}
+
+/// One order in the district dispatcher's queue, as the dispatcher reads it (the phone
+/// masked).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnplacedOrder {
+    pub order_no: String,
+    pub address: String,
+    pub category: String,
+    pub description: String,
+    pub contact_phone_masked: Option<String>,
+    pub received_at_ms: i64,
+    pub response_due_ms: i64,
+    pub reason: String,
+    pub reason_zh: String,
+    pub subdistrict_id: Option<SubdistrictId>,
+    pub community_id: Option<CommunityId>,
+    pub queued_ms: i64,
+}
+
+/// The dispatcher's desk: orders not placed yet, issues returned (退单) to the dispatcher, and
+/// issues waiting in a community's supervisor queue, all in the caller's scope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DispatchQueue {
+    pub unplaced: Vec<UnplacedOrder>,
+    pub returned: Vec<IssueSummary>,
+    pub community: Vec<IssueSummary>,
+}
+
+/// Place a queued order at a courtyard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    pub courtyard_id: CourtyardId,
 }
 
 /// How much of a blob the server holds: the resume point of an upload.

@@ -59,6 +59,8 @@ pub enum Error {
     WeakPassword { min: usize },
     #[error("unknown worker {0}")]
     UnknownWorker(String),
+    #[error("queued order {0} was already placed")]
+    AlreadyPlaced(String),
     #[error("username {0} is taken")]
     UsernameTaken(String),
     #[error("unknown device {0}")]
@@ -121,6 +123,7 @@ impl Error {
             Error::BadScope(_) => "bad_scope",
             Error::WeakPassword { .. } => "weak_password",
             Error::UnknownWorker(_) => "unknown_worker",
+            Error::AlreadyPlaced(_) => "already_placed",
             Error::UsernameTaken(_) => "username_taken",
             Error::UnknownDevice(_) => "unknown_device",
             Error::OffsetMismatch { .. } => "offset_mismatch",
@@ -157,7 +160,7 @@ impl Error {
             Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } => 403,
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } => 409,
+            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,

@@ -224,3 +224,22 @@ impl std::fmt::Debug for NoticeRow {
             .finish()
     }
 }
+
+/// An order waiting in the district dispatcher's queue, as stored.
+#[derive(Clone, PartialEq)]
+pub struct UnplacedRow {
+    pub order: gridwalk_proto::HotlineIntake,
+    /// The `Unplaced` reason's code.
+    pub reason: String,
+    pub subdistrict: Option<gridwalk_domain::SubdistrictId>,
+    pub community: Option<gridwalk_domain::CommunityId>,
+    pub queued_ms: i64,
+    pub placed_issue: Option<gridwalk_domain::IssueId>,
+}
+
+impl std::fmt::Debug for UnplacedRow {
+    // The order holds the resident's phone: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnplacedRow").field("order_no", &self.order.order_no).field("reason", &self.reason).finish_non_exhaustive()
+    }
+}

@@ -22,6 +22,8 @@ pub enum Action {
     ReadDashboard,
     /// The messages sent to an issue's resident and their delivery state.
     ReadNotices,
+    /// The dispatcher's desk: read the queues, place a queued order.
+    Dispatch,
 }
 
 impl Action {
@@ -34,6 +36,7 @@ impl Action {
         Action::UploadPhoto,
         Action::ReadDashboard,
         Action::ReadNotices,
+        Action::Dispatch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Action {
             Action::HotlineIntake => "take in hotline work orders",
             Action::UploadPhoto => "upload photos",
             Action::ReadDashboard => "read alerts and rates",
+            Action::Dispatch => "dispatch orders",
             Action::ReadNotices => "read the messages to residents",
         }
     }
@@ -54,7 +58,9 @@ impl Action {
     /// respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
-            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices => matches!(role, Role::Supervisor | Role::Admin),
+            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch => {
+                matches!(role, Role::Supervisor | Role::Admin)
+            }
             Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto => true,
         }
     }
@@ -62,7 +68,7 @@ impl Action {
     /// Actions whose answer must reflect a registry import at once (a pull hands tablets the
     /// new registry; an order is placed on it). The others may use one at most a second old.
     fn wants_fresh_registry(self) -> bool {
-        matches!(self, Action::Pull | Action::ReadRegistry | Action::HotlineIntake)
+        matches!(self, Action::Pull | Action::ReadRegistry | Action::HotlineIntake | Action::Dispatch)
     }
 }
 
@@ -92,7 +98,7 @@ mod tests {
     fn only_supervisors_and_admins_take_hotline_orders_read_the_dashboard_and_the_messages_to_residents() {
         for role in Role::ALL {
             for action in Action::ALL {
-                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices);
+                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch);
                 let expected = !desk || matches!(role, Role::Supervisor | Role::Admin);
                 assert_eq!(action.allowed(*role), expected, "{role:?} × {action:?}");
             }

@@ -2,49 +2,99 @@
 //! own hotline worker and device, so it travels to tablets by the same pull as everything else.
 
 use super::authored;
-use super::dispatch::nearest_courtyard;
 use super::notices::NoticeTemplates;
 use super::registry::RegistryIndex;
 use crate::error::{Error, Result};
-use crate::model::{Place, Scope};
+use crate::model::{Place, Scope, UnplacedRow};
 use crate::store::Tx;
 use gridwalk_clock::Clock;
-use gridwalk_domain::{validate, Assignee, CourtyardId, EventBody, IssueId, IssueReport, IssueSource, Location, RESPONSE_WINDOW_MS};
-use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IntakePlace};
+use gridwalk_domain::address::{Placement, Unplaced};
+use gridwalk_domain::{
+    validate, Assignee, CommunityId, CourtyardId, EventBody, GeoPoint, IssueId, IssueReport, IssueSource, Location, SubdistrictId,
+    RESPONSE_WINDOW_MS,
+};
+use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, HotlineQueued, IntakePlace};
 
-/// Where the order goes: the courtyard and, for an address, the position it gave.
-pub fn place_order(registry: &RegistryIndex, place: &IntakePlace) -> Result<(CourtyardId, Option<Location>)> {
+/// Where an order goes: a courtyard (with the point it gave, if any), or the dispatcher's queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placed {
+    Courtyard(CourtyardId, Option<Location>),
+    Unplaced { reason: Unplaced, subdistrict: Option<SubdistrictId>, community: Option<CommunityId> },
+}
+
+/// Place an order. A courtyard named by id or code must exist (a caller's mistake is
+/// refused); a free address is matched against the registry's names and cross-checked with the
+/// point, and what cannot be placed goes to the dispatcher, never to a far courtyard.
+pub fn place_order(registry: &RegistryIndex, place: &IntakePlace) -> Result<Placed> {
     match place {
-        IntakePlace::Courtyard { courtyard_id } => {
-            registry.courtyard(*courtyard_id).map(|c| (c.id, None)).ok_or_else(|| Error::UnknownCourtyard(courtyard_id.to_string()))
-        }
+        IntakePlace::Courtyard { courtyard_id } => registry
+            .courtyard(*courtyard_id)
+            .map(|c| Placed::Courtyard(c.id, None))
+            .ok_or_else(|| Error::UnknownCourtyard(courtyard_id.to_string())),
         IntakePlace::CourtyardCode { code } => {
-            registry.courtyard_by_code(code).map(|c| (c.id, None)).ok_or_else(|| Error::UnknownCourtyard(code.clone()))
+            registry.courtyard_by_code(code).map(|c| Placed::Courtyard(c.id, None)).ok_or_else(|| Error::UnknownCourtyard(code.clone()))
         }
         IntakePlace::Address { address, lat, lon } => {
-            validate::point(*lat, *lon)?;
-            if address.trim().is_empty() {
+            let point = match (lat, lon) {
+                (Some(lat), Some(lon)) => {
+                    validate::point(*lat, *lon)?;
+                    Some(GeoPoint { lat: *lat, lon: *lon })
+                }
+                (None, None) => None,
+                _ => return Err(Error::InvalidQuery("give both lat and lon, or neither".into())),
+            };
+            if address.trim().is_empty() && point.is_none() {
                 return Err(gridwalk_domain::ValidationError::EmptyText { field: "address" }.into());
             }
-            let (c, _) = nearest_courtyard(&registry.registry.courtyards, *lat, *lon)
-                .ok_or_else(|| Error::UnknownCourtyard("no courtyard in the registry".into()))?;
-            Ok((c.id, Some(Location { lat: *lat, lon: *lon, accuracy_m: 0.0 })))
+            if !address.trim().is_empty() {
+                validate::text_field("address", address, validate::MAX_DESCRIPTION_CHARS)?;
+            }
+            Ok(match registry.address_index().locate(address, point) {
+                Placement::Courtyard { courtyard, .. } => {
+                    Placed::Courtyard(courtyard, point.map(|p| Location { lat: p.lat, lon: p.lon, accuracy_m: 0.0 }))
+                }
+                Placement::Unplaced { reason, subdistrict, community } => Placed::Unplaced { reason, subdistrict, community },
+            })
         }
     }
 }
 
-/// Check an order before it takes any server time: everything here is the caller's fault.
-pub fn prepare(registry: &RegistryIndex, scope: &Scope, order: &HotlineIntake) -> Result<(IssueReport, Place)> {
+/// What became of an order: filed as an issue, or queued for the dispatcher.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IntakeOutcome {
+    Filed(HotlineIntakeResponse),
+    Queued(HotlineQueued),
+}
+
+/// The answer for an order number already filed as `issue_id`.
+pub fn filed_answer(tx: &dyn Tx, order_no: &str, issue_id: IssueId, received: i64) -> Result<HotlineIntakeResponse> {
+    let place = tx.issue_place(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
+    Ok(HotlineIntakeResponse {
+        issue_id,
+        courtyard_id: place.courtyard,
+        subdistrict_id: place.subdistrict,
+        community_id: place.community,
+        response_due_ms: received + RESPONSE_WINDOW_MS,
+        created: false,
+    })
+}
+
+/// An order checked and ready: filed at a place, or queued for the dispatcher.
+#[derive(Clone, Debug)]
+pub enum Prepared {
+    Filed(IssueReport, Place),
+    Queued(UnplacedRow),
+}
+
+/// Check an order before it takes any server time: everything refused here is the caller's
+/// fault. Where it goes is decided here too.
+pub fn prepare(registry: &RegistryIndex, scope: &Scope, order: &HotlineIntake, now_ms: i64) -> Result<Prepared> {
     let category = validate::parse_category(&order.category)?;
-    if order.received_at_ms <= 0 {
-        return Err(Error::InvalidTime("received_at_ms must be milliseconds since the Unix epoch".into()));
+    if !(1..=validate::MAX_TIME_MS).contains(&order.received_at_ms) {
+        return Err(Error::InvalidTime("received_at_ms must be milliseconds since the Unix epoch, before 2100".into()));
     }
-    let (courtyard, location) = place_order(registry, &order.place)?;
-    let place = registry.place(courtyard).ok_or_else(|| Error::UnknownCourtyard(courtyard.to_string()))?;
-    if !scope.contains(&place) {
-        return Err(Error::OutOfScope(format!("courtyard {courtyard}")));
-    }
-    let report = IssueReport {
+    validate::text_field("order_no", &order.order_no, validate::MAX_NAME_CHARS)?;
+    let report = |courtyard, location| IssueReport {
         courtyard,
         category,
         source: IssueSource::Hotline,
@@ -54,8 +104,55 @@ pub fn prepare(registry: &RegistryIndex, scope: &Scope, order: &HotlineIntake) -
         received_at_ms: Some(order.received_at_ms),
         external_ref: Some(order.order_no.clone()),
     };
-    validate::issue_report(&report)?;
-    Ok((report, place))
+    match place_order(registry, &order.place)? {
+        Placed::Courtyard(courtyard, location) => {
+            let place = registry.place(courtyard).ok_or_else(|| Error::UnknownCourtyard(courtyard.to_string()))?;
+            if !scope.contains(&place) {
+                return Err(Error::OutOfScope(format!("courtyard {courtyard}")));
+            }
+            let report = report(courtyard, location);
+            validate::issue_report(&report)?;
+            Ok(Prepared::Filed(report, place))
+        }
+        Placed::Unplaced { reason, subdistrict, community } => {
+            // Validated like a report (a stand-in courtyard: only the text fields are checked).
+            validate::issue_report(&report(CourtyardId(uuid::Uuid::nil()), None))?;
+            Ok(Prepared::Queued(UnplacedRow {
+                order: order.clone(),
+                reason: reason.code().to_owned(),
+                subdistrict,
+                community,
+                queued_ms: now_ms,
+                placed_issue: None,
+            }))
+        }
+    }
+}
+
+/// Queue an unplaceable order (inside a writer job). Idempotent on the order number; an order
+/// number already filed as an issue answers as filed.
+pub fn queue(tx: &dyn Tx, actor: &str, row: UnplacedRow) -> Result<HotlineQueued> {
+    let order_no = row.order.order_no.clone();
+    let created = tx.insert_unplaced_order(&row)?;
+    let stored = tx.unplaced_order(&order_no)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} was not queued")))?;
+    if created {
+        tx.audit(row.queued_ms, actor, "hotline_queued", &format!("order {order_no}: {} (dispatcher's queue)", row.reason))?;
+    }
+    Ok(queued_answer(&stored, created))
+}
+
+pub fn queued_answer(row: &UnplacedRow, created: bool) -> HotlineQueued {
+    let reason = Unplaced::from_code(&row.reason);
+    HotlineQueued {
+        order_no: row.order.order_no.clone(),
+        reason: row.reason.clone(),
+        reason_zh: reason.map_or("", |r| r.label_zh()).to_owned(),
+        reason_en: reason.map_or("", |r| r.label_en()).to_owned(),
+        subdistrict_id: row.subdistrict,
+        community_id: row.community,
+        response_due_ms: row.order.received_at_ms.saturating_add(RESPONSE_WINDOW_MS),
+        created,
+    }
 }
 
 /// Whom a new order goes to: the courtyard's responsible grid worker, or with none, the
@@ -80,15 +177,7 @@ pub fn intake(
     let now_ms = clock.now_ms();
     let order_no = report.external_ref.clone().unwrap_or_default();
     if let Some((issue_id, received)) = tx.hotline_order(&order_no)? {
-        let place = tx.issue_place(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
-        return Ok(HotlineIntakeResponse {
-            issue_id,
-            courtyard_id: place.courtyard,
-            subdistrict_id: place.subdistrict,
-            community_id: place.community,
-            response_due_ms: received + RESPONSE_WINDOW_MS,
-            created: false,
-        });
+        return filed_answer(tx, &order_no, issue_id, received);
     }
     let received = report.received_at_ms.unwrap_or(now_ms);
     let issue_id = IssueId::from_parts(now_ms.max(0) as u64, clock.random());

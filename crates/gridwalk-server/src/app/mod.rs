@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod authored;
 pub mod authorize;
+pub mod desk;
 pub mod dispatch;
 pub mod hotline;
 pub mod ingest;
@@ -22,7 +23,7 @@ pub use authorize::{Action, Grant};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::Place;
+use crate::model::{Place, UnplacedRow};
 use crate::store::sqlite::{SqliteStore, DB_FILE};
 use crate::store::{blobs, Storage};
 use auth::RateLimiter;
@@ -30,9 +31,10 @@ use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::rates::Period;
 use gridwalk_domain::{IssueId, IssueReport, IssueState, WorkerId};
 use gridwalk_proto::{
-    Alert, AlertList, BlobStatus, HotlineIntake, HotlineIntakeResponse, IssueList, LoginRequest, LoginResponse, NoticeList, PledgeList,
-    PullResponse, PushRequest, PushResponse, RatesReport, RegistrySnapshot, VisitList,
+    Alert, AlertList, BlobStatus, HotlineIntake, IssueList, LoginRequest, LoginResponse, NoticeList, PledgeList, PullResponse, PushRequest,
+    PushResponse, RatesReport, RegistrySnapshot, VisitList,
 };
+use hotline::{IntakeOutcome, Prepared};
 use notices::{DeliveryRound, NoticeSender, RetryPolicy};
 use query::{IssueFilter, VisitFilter};
 use registry::RegistryIndex;
@@ -248,29 +250,44 @@ impl AppState {
         self.inner.store.read(move |r| query::list_visits(r, &registry, &scope, &filter)).await
     }
 
-    pub async fn hotline_intake(&self, who: &Principal, order: HotlineIntake) -> Result<HotlineIntakeResponse> {
+    /// Take in a 12345 order: filed as an issue at its courtyard, or, when its address cannot be
+    /// placed, queued for the district dispatcher with the reason. Never refused for its place.
+    pub async fn hotline_intake(&self, who: &Principal, order: HotlineIntake) -> Result<IntakeOutcome> {
         let Grant { registry, scope } = self.authorize(who, Action::HotlineIntake).await?;
-        let (report, place) = hotline::prepare(&registry, &scope, &order)?;
-        self.take_in(registry, who.worker.username.clone(), report, place).await
+        match hotline::prepare(&registry, &scope, &order, self.now_ms())? {
+            Prepared::Filed(report, place) => self.take_in(registry, who.worker.username.clone(), report, place).await,
+            Prepared::Queued(row) => self.queue_order(who.worker.username.clone(), row).await,
+        }
+    }
+
+    /// Queue an order no courtyard could be found for (from the hotline desk or Open311).
+    pub async fn queue_order(&self, actor: String, row: UnplacedRow) -> Result<IntakeOutcome> {
+        self.write_events(move |tx| {
+            // An order number already filed answers as filed: a resend never queues it twice.
+            if let Some((issue_id, received)) = tx.hotline_order(&row.order.order_no)? {
+                return hotline::filed_answer(tx, &row.order.order_no, issue_id, received).map(IntakeOutcome::Filed);
+            }
+            hotline::queue(tx, &actor, row).map(IntakeOutcome::Queued)
+        })
+        .await
     }
 
     /// Store a prepared hotline report (from the hotline desk or Open311) and, in the same
-    /// transaction, link it to the issue it repeats, if any.
-    pub async fn take_in(
-        &self,
-        registry: Arc<RegistryIndex>,
-        actor: String,
-        report: IssueReport,
-        place: Place,
-    ) -> Result<HotlineIntakeResponse> {
+    /// transaction, link it to the issue it repeats, if any. An order number still waiting in
+    /// the dispatcher's queue stays there (the dispatcher places it).
+    pub async fn take_in(&self, registry: Arc<RegistryIndex>, actor: String, report: IssueReport, place: Place) -> Result<IntakeOutcome> {
         let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
         let templates = self.inner.config.notice_templates.clone();
         self.write_events(move |tx| {
+            let order_no = report.external_ref.clone().unwrap_or_default();
+            if let Some(row) = tx.unplaced_order(&order_no)?.filter(|r| r.placed_issue.is_none()) {
+                return Ok(IntakeOutcome::Queued(hotline::queued_answer(&row, false)));
+            }
             let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;
             if resp.created {
                 workflow::flag_recurrence(tx, &registry, clock.as_ref(), &templates, resp.issue_id, window)?;
             }
-            Ok(resp)
+            Ok(IntakeOutcome::Filed(resp))
         })
         .await
     }

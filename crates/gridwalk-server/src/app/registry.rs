@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Place, Scope};
+use gridwalk_domain::address::AddressIndex;
 use gridwalk_domain::{CommunityId, Courtyard, CourtyardId, Registry, SubdistrictId};
 use gridwalk_proto::{RegistrySnapshot, ScopeUnit};
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,8 @@ pub struct RegistryIndex {
     community_parent: HashMap<CommunityId, SubdistrictId>,
     community_by_code: HashMap<String, CommunityId>,
     subdistrict_by_code: HashMap<String, SubdistrictId>,
+    /// Built on first use: only intake needs it.
+    address: std::sync::OnceLock<AddressIndex>,
 }
 
 impl RegistryIndex {
@@ -26,7 +29,21 @@ impl RegistryIndex {
         let community_parent = registry.communities.iter().map(|c| (c.id, c.subdistrict)).collect();
         let community_by_code = registry.communities.iter().map(|c| (c.code.clone(), c.id)).collect();
         let subdistrict_by_code = registry.subdistricts.iter().map(|s| (s.code.clone(), s.id)).collect();
-        RegistryIndex { registry, version, courtyard_by_id, courtyard_by_code, community_parent, community_by_code, subdistrict_by_code }
+        RegistryIndex {
+            registry,
+            version,
+            courtyard_by_id,
+            courtyard_by_code,
+            community_parent,
+            community_by_code,
+            subdistrict_by_code,
+            address: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The registry's names, indexed for placing free addresses.
+    pub fn address_index(&self) -> &AddressIndex {
+        self.address.get_or_init(|| AddressIndex::new(&self.registry))
     }
 
     pub fn courtyard(&self, id: CourtyardId) -> Option<&Courtyard> {

@@ -35,6 +35,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         records::issue_notices,
         records::visits,
         records::hotline,
+        records::dispatch_queue,
+        records::place_order,
         blobs::blob_status,
         blobs::blob_put,
         dashboard::alerts,

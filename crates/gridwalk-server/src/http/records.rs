@@ -2,6 +2,7 @@
 
 use super::extract::{Auth, JsonBody, QueryOf, Segment};
 use super::openapi::ErrorResponse;
+use crate::app::hotline::IntakeOutcome;
 use crate::app::query::{IssueFilter, VisitFilter};
 use crate::app::AppState;
 use crate::error::Error;
@@ -10,7 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridwalk_domain::{IssueId, IssueState, WorkerId};
-use gridwalk_proto::{HotlineIntake, HotlineIntakeResponse, IssueList, NoticeList, PledgeList, VisitList};
+use gridwalk_proto::{
+    DispatchQueue, HotlineIntake, HotlineIntakeResponse, HotlineQueued, IssueList, NoticeList, PlaceOrder, PledgeList, VisitList,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -103,6 +106,7 @@ pub async fn visits(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): Quer
     responses(
         (status = 201, description = "HotlineIntakeResponse (created)", body = HotlineIntakeResponse),
         (status = 200, description = "HotlineIntakeResponse (already taken in)", body = HotlineIntakeResponse),
+        (status = 202, description = "HotlineQueued (the address could not be placed: queued for the dispatcher)", body = HotlineQueued),
         (status = 400, response = ErrorResponse),
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
@@ -113,9 +117,56 @@ pub async fn visits(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): Quer
     ),
 )]
 pub async fn hotline(State(s): State<AppState>, Auth(who): Auth, JsonBody(order): JsonBody<HotlineIntake>) -> Result<Response, Error> {
-    let resp = s.hotline_intake(&who, order).await?;
-    let status = if resp.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(resp)).into_response())
+    Ok(match s.hotline_intake(&who, order).await? {
+        IntakeOutcome::Filed(resp) => (if resp.created { StatusCode::CREATED } else { StatusCode::OK }, Json(resp)).into_response(),
+        IntakeOutcome::Queued(q) => (StatusCode::ACCEPTED, Json(q)).into_response(),
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/dispatch/queue",
+    summary = "The dispatcher's desk (supervisor or admin, in scope): orders whose address could not be placed, issues \
+               returned to the dispatcher, issues waiting in a community's supervisor queue. Phones masked.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "DispatchQueue", body = DispatchQueue),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn dispatch_queue(State(s): State<AppState>, Auth(who): Auth) -> Result<Response, Error> {
+    Ok(Json(s.dispatch_queue(&who).await?).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/dispatch/orders/{order_no}/place",
+    summary = "Place a queued order at a courtyard (supervisor or admin, in scope): files its issue with the receipt time it \
+               came with, dispatched like any order.",
+    security(("bearer" = [])),
+    params(("order_no" = String, Path, description = "the queued order's number")),
+    request_body = PlaceOrder,
+    responses(
+        (status = 201, description = "HotlineIntakeResponse", body = HotlineIntakeResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 409, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 422, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn place_order(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Segment(order_no): Segment,
+    JsonBody(body): JsonBody<PlaceOrder>,
+) -> Result<Response, Error> {
+    Ok((StatusCode::CREATED, Json(s.place_queued_order(&who, &order_no, body.courtyard_id).await?)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -134,10 +134,16 @@ pub trait Reader {
     /// The most recent audit entries, newest first.
     fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
 
+    /// A queued (or once queued) order by its number.
+    fn unplaced_order(&self, order_no: &str) -> Result<Option<UnplacedRow>>;
+    /// Orders still waiting for a dispatcher, oldest first.
+    fn unplaced_orders(&self, limit: u32) -> Result<Vec<UnplacedRow>>;
     /// A courtyard's responsible grid worker (责任网格员).
     fn responsible_worker(&self, courtyard: CourtyardId) -> Result<Option<WorkerId>>;
     /// Every courtyard's responsible worker.
     fn responsible_workers(&self) -> Result<Vec<(CourtyardId, WorkerId)>>;
+    /// Open issues waiting in any community's supervisor queue, oldest receipt first.
+    fn community_queue_views(&self, limit: u32) -> Result<Vec<IssueView>>;
     /// Open issues assigned to `assignee` (a queue), oldest receipt first.
     fn assigned_views(&self, assignee: &Assignee, limit: u32) -> Result<Vec<IssueView>>;
     /// Queued messages due at `now_ms`, oldest first, at most `limit`; per issue only the
@@ -178,6 +184,10 @@ pub trait Tx: Reader {
     fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()>;
     /// One audit line, in the same transaction as the action it records.
     fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()>;
+    /// Queue an order that could not be placed; false if its number was already queued.
+    fn insert_unplaced_order(&self, row: &UnplacedRow) -> Result<bool>;
+    /// A dispatcher placed a queued order: its issue.
+    fn mark_order_placed(&self, order_no: &str, issue: IssueId, now_ms: i64) -> Result<()>;
     fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()>;
     fn set_responsible_worker(&self, courtyard: CourtyardId, worker: WorkerId, now_ms: i64) -> Result<()>;
 

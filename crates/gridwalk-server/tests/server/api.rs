@@ -302,8 +302,10 @@ async fn hotline_intake_is_idempotent_and_lands_in_the_courtyards_scope() {
     let r = get(&f.app, &format!("/api/v1/issues/{}", first.issue_id), Some(&faraway.token)).await;
     assert_eq!(r.code(), "out_of_scope", "an issue outside the scope is refused");
 
-    let by_point =
-        order("12345-0002", IntakePlace::Address { address: "某路1号".into(), lat: f.yard_out.point.lat, lon: f.yard_out.point.lon });
+    let by_point = order(
+        "12345-0002",
+        IntakePlace::Address { address: "某路1号".into(), lat: Some(f.yard_out.point.lat), lon: Some(f.yard_out.point.lon) },
+    );
     let r: HotlineIntakeResponse =
         serde_json::from_value(post_json(&f.app, "/api/v1/hotline/intake", Some(&root.token), &by_point).await.body).unwrap();
     assert_eq!(r.courtyard_id, f.yard_out.id, "an address with coordinates goes to the nearest courtyard");

@@ -390,3 +390,73 @@ async fn a_locked_tablet_learns_only_how_many_new_orders_wait_with_its_notify_to
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")), "revoked with the device");
     feed.abort();
 }
+
+/// Orders placed by a free Chinese address: matched at the right courtyard, or, when they
+/// cannot be, queued for the dispatcher with the reason, never refused and never filed far away.
+#[tokio::test]
+async fn an_order_is_placed_by_its_address_or_queued_for_the_dispatcher_with_the_reason() {
+    let f = fixture();
+    let root = kit::login(&f.app, "root").await;
+    let reg = registry_gen::demo_registry();
+    let yard33 = reg.courtyards.iter().find(|c| c.name == "惠新西街33号院").unwrap().clone();
+    let intake = |no: &str, address: &str, point: Option<(f64, f64)>| HotlineIntake {
+        order_no: no.into(),
+        place: IntakePlace::Address { address: address.into(), lat: point.map(|p| p.0), lon: point.map(|p| p.1) },
+        category: "street_light".into(),
+        description: "路灯不亮".into(),
+        received_at_ms: kit::now_ms() - 5 * 60_000,
+        contact: Some(ResidentContact { name: None, phone: "13812345678".into() }),
+    };
+    let send = |o: HotlineIntake| {
+        let (app, token) = (f.app.clone(), root.token.clone());
+        async move { call(&app, Method::POST, "/api/v1/hotline/intake", &token, Some(serde_json::to_vec(&o).unwrap())).await }
+    };
+    let (status, body) = send(intake("A-1", "北京市朝阳区小关街道惠新西街33号院2号楼3单元", None)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["courtyard_id"].as_str(), Some(yard33.id.to_string().as_str()), "the courtyard named in a free address");
+    let far = (yard33.point.lat + 0.05, yard33.point.lon);
+    let cases = [
+        ("A-2", "北京市海淀区中关村大街1号", None, "outside_district"),
+        ("A-3", "惠新西街33号院", Some(far), "point_disagrees"),
+        ("A-4", "某某路", None, "no_match"),
+    ];
+    for (no, address, point, reason) in cases {
+        let (status, body) = send(intake(no, address, point)).await;
+        assert_eq!((status, body["reason"].as_str()), (StatusCode::ACCEPTED, Some(reason)), "{address}: queued with its reason: {body}");
+        assert!(!body["reason_zh"].as_str().unwrap_or_default().is_empty(), "the reason has its Chinese label");
+    }
+    assert_eq!(f.site.count("SELECT count(*) FROM issues"), 1, "a queued order files nothing at a courtyard");
+    let (status, again) = send(intake("A-2", "北京市海淀区中关村大街1号", None)).await;
+    assert_eq!((status, again["created"].as_bool()), (StatusCode::ACCEPTED, Some(false)), "a resend is queued once");
+
+    let (status, desk) = call(&f.app, Method::GET, "/api/v1/dispatch/queue", &root.token, None).await;
+    assert_eq!(status, StatusCode::OK, "{desk}");
+    let desk: DispatchQueue = serde_json::from_value(desk).unwrap();
+    let queued: Vec<&str> = desk.unplaced.iter().map(|u| u.order_no.as_str()).collect();
+    assert_eq!(queued, vec!["A-2", "A-3", "A-4"], "the desk lists the queued orders, oldest first");
+    assert_eq!(desk.unplaced[0].contact_phone_masked.as_deref(), Some("138****5678"), "the desk shows the phone masked");
+    let walker = kit::login(&f.app, "grid_worker").await;
+    let (status, _) = call(&f.app, Method::GET, "/api/v1/dispatch/queue", &walker.token, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the desk is for supervisors and admins");
+
+    let place = |no: &str, yard: CourtyardId| {
+        let (app, token, uri) = (f.app.clone(), root.token.clone(), format!("/api/v1/dispatch/orders/{no}/place"));
+        async move { call(&app, Method::POST, &uri, &token, Some(serde_json::to_vec(&PlaceOrder { courtyard_id: yard }).unwrap())).await }
+    };
+    let (status, body) = place("A-3", yard33.id).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let placed: HotlineIntakeResponse = serde_json::from_value(body).unwrap();
+    let state = f.state(placed.issue_id).await;
+    assert_eq!(state.received_at_ms, Some(desk.unplaced[1].received_at_ms), "the clock runs from receipt, not from placing");
+    assert!(matches!(state.assignee, Some(Assignee::Community(_))), "and the placed order is dispatched like any");
+    let (status, body) = place("A-3", yard33.id).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("already_placed")), "an order is placed once");
+    let (status, body) = place("A-9", yard33.id).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    let (status, body) = send(intake("A-3", "惠新西街33号院", Some(far))).await;
+    assert_eq!(
+        (status, body["issue_id"].as_str()),
+        (StatusCode::OK, Some(placed.issue_id.to_string().as_str())),
+        "a resend of a placed order answers with its issue"
+    );
+}

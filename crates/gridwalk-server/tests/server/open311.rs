@@ -325,8 +325,20 @@ async fn requests_are_placed_by_address_string_or_address_id() {
         assert_eq!(got[0]["lat"].as_f64(), Some(f.yard.point.lat), "without a point the courtyard's point is given");
         assert_eq!(got[0]["media_url"], Value::Null);
     }
-    let r = post(&f.app, "json", &[("api_key", &f.key), ("service_code", "other"), ("address_string", "no such place")]).await;
-    assert_error(&r, "json", 400, "unknown_address", "an address that names no courtyard is bad input");
+    let r = post(
+        &f.app,
+        "json",
+        &[("api_key", &f.key), ("service_code", "other"), ("address_string", "北京市海淀区中关村大街1号"), ("description", "井盖缺失")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "an address no courtyard matches is still taken in: {}", r.text);
+    let answer = r.json();
+    assert!(
+        answer[0]["token"].as_str().is_some_and(|t| t.starts_with("open311-")),
+        "it is answered with a token, as GeoReport v2 allows: {answer}"
+    );
+    assert_eq!(answer[0]["service_request_id"], Value::Null, "no issue is filed at a courtyard for it");
+    assert!(answer[0]["service_notice"].as_str().unwrap().contains("派单员"), "the notice says it waits for the dispatcher");
     let r = post(&f.app, "json", &[("api_key", &f.key), ("service_code", "other"), ("address_id", YARD)]).await;
     assert_eq!(r.status, StatusCode::CREATED, "an empty description is allowed (the spec makes it optional)");
     let id = r.json()[0]["service_request_id"].as_str().unwrap().to_owned();

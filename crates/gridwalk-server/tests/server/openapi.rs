@@ -343,7 +343,7 @@ fn the_schemas_accept_what_serde_writes() {
     for place in [
         IntakePlace::Courtyard { courtyard_id: reg.courtyards[0].id },
         IntakePlace::CourtyardCode { code: "CY01-C01-Y01".into() },
-        IntakePlace::Address { address: "惠新西街".into(), lat: 39.9, lon: 116.5 },
+        IntakePlace::Address { address: "惠新西街".into(), lat: Some(39.9), lon: Some(116.5) },
     ] {
         let contact = Some(ResidentContact { name: Some("王阿姨".into()), phone: "13812345678".into() });
         let order =

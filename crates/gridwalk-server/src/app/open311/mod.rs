@@ -13,11 +13,12 @@ pub mod services;
 pub mod w3c;
 
 use super::hotline;
+use super::hotline::{IntakeOutcome, Prepared};
 use super::registry::RegistryIndex;
 use super::AppState;
 use crate::model::{IssueView, Scope};
 use error::Open311Error;
-use gridwalk_domain::{IssueId, IssueStatus, ResidentContact};
+use gridwalk_domain::{IssueId, ResidentContact};
 use gridwalk_proto::{HotlineIntake, IntakePlace};
 use params::{NewRequest, Params, RequestQuery, Where};
 use services::Service;
@@ -82,17 +83,23 @@ impl AppState {
         Ok(())
     }
 
-    /// `POST requests`: the request becomes a hotline issue; its id and response deadline are
-    /// the answer.
-    pub async fn open311_file(&self, key_id: String, r: NewRequest) -> R<(IssueId, i64)> {
+    /// `POST requests`: the request becomes a hotline issue (its id and response deadline are
+    /// the answer), or, when its address cannot be placed, waits in the dispatcher's queue (the
+    /// answer is then a `token`, as GeoReport v2 allows).
+    pub async fn open311_file(&self, key_id: String, r: NewRequest) -> R<Filed> {
         let registry = self.fresh_registry().await?;
         let now = self.now_ms();
         let order_no =
             format!("{ORDER_PREFIX}{}", uuid::Builder::from_unix_timestamp_millis(now.max(0) as u64, &self.clock().random()).into_uuid());
         let order = to_order(&registry, &r, order_no, now)?;
-        let (report, place) = hotline::prepare(&registry, &Scope::district(), &order)?;
-        let resp = self.take_in(registry, keys::actor(&key_id), report, place).await?;
-        Ok((resp.issue_id, resp.response_due_ms))
+        let outcome = match hotline::prepare(&registry, &Scope::district(), &order, now)? {
+            Prepared::Filed(report, place) => self.take_in(registry, keys::actor(&key_id), report, place).await?,
+            Prepared::Queued(row) => self.queue_order(keys::actor(&key_id), row).await?,
+        };
+        Ok(match outcome {
+            IntakeOutcome::Filed(resp) => Filed::Issue { id: resp.issue_id, due_ms: resp.response_due_ms },
+            IntakeOutcome::Queued(q) => Filed::Queued { token: q.order_no, reason_zh: q.reason_zh, due_ms: q.response_due_ms },
+        })
     }
 
     /// `GET requests`: the filter over every issue in the district (newest first, at most
@@ -120,7 +127,7 @@ impl AppState {
                     (Some(cs), Some(r)) => cs.contains(&r.category),
                     _ => true,
                 };
-                let closed = v.state.status == IssueStatus::Closed;
+                let closed = v.state.status.is_final();
                 category_ok && ((closed && statuses.closed) || (!closed && statuses.open))
             }
         };
@@ -128,22 +135,32 @@ impl AppState {
     }
 }
 
-fn courtyard_code_for(registry: &RegistryIndex, address: &str) -> R<String> {
-    let a = address.trim();
-    registry
-        .courtyard_by_code(a)
-        .or_else(|| registry.registry.courtyards.iter().find(|c| c.name == a))
-        .map(|c| c.code.clone())
-        .ok_or_else(|| Open311Error::UnknownAddress(a.to_owned()))
+/// What `POST requests` did with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filed {
+    Issue {
+        id: IssueId,
+        due_ms: i64,
+    },
+    /// Not placeable at a courtyard: queued for the dispatcher under this token.
+    Queued {
+        token: String,
+        reason_zh: String,
+        due_ms: i64,
+    },
 }
 
 /// The hotline work order an Open311 request becomes.
 pub fn to_order(registry: &RegistryIndex, r: &NewRequest, order_no: String, now_ms: i64) -> R<HotlineIntake> {
     let place = match &r.place {
         Where::Point { lat, lon, address } => {
-            IntakePlace::Address { address: address.clone().unwrap_or_else(|| format!("{lat},{lon}")), lat: *lat, lon: *lon }
+            IntakePlace::Address { address: address.clone().unwrap_or_default(), lat: Some(*lat), lon: Some(*lon) }
         }
-        Where::Address(a) => IntakePlace::CourtyardCode { code: courtyard_code_for(registry, a)? },
+        // An exact courtyard code is the courtyard; anything else is a free address.
+        Where::Address(a) => match registry.courtyard_by_code(a.trim()) {
+            Some(c) => IntakePlace::CourtyardCode { code: c.code.clone() },
+            None => IntakePlace::Address { address: a.trim().to_owned(), lat: None, lon: None },
+        },
     };
     Ok(HotlineIntake {
         order_no,
@@ -174,7 +191,7 @@ pub fn service_request(registry: &RegistryIndex, v: &IssueView) -> Option<Servic
     };
     Some(ServiceRequest {
         id: s.id,
-        closed: s.status == IssueStatus::Closed,
+        closed: s.status.is_final(),
         status_notes: v.last_note.clone(),
         service: services::service(report.category),
         description,

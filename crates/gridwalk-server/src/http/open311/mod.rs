@@ -8,6 +8,7 @@ pub mod xml;
 
 use crate::app::open311::error::Open311Error;
 use crate::app::open311::params::{self, Params, RequestQuery};
+use crate::app::open311::Filed;
 use crate::app::open311::{services, w3c, ServiceRequest};
 use crate::app::AppState;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -169,13 +170,21 @@ async fn post_request(state: AppState, req: Request) -> R<Answer> {
     state.open311_jurisdiction(&p)?;
     let key = state.open311_key(&p, true).await?.ok_or(Open311Error::MissingApiKey)?;
     let new = params::new_request(&p)?;
-    let (id, due_ms) = state.open311_file(key, new).await?;
-    let notice = format!("已受理，将于 {} 前与您联系", w3c::format(due_ms));
-    Ok(requests_answer(vec![vec![
-        ("service_request_id", id.to_string().into()),
-        ("service_notice", notice.into()),
-        ("account_id", Node::Null),
-    ]]))
+    Ok(match state.open311_file(key, new).await? {
+        Filed::Issue { id, due_ms } => {
+            let notice = format!("已受理，将于 {} 前与您联系", w3c::format(due_ms));
+            requests_answer(vec![vec![
+                ("service_request_id", id.to_string().into()),
+                ("service_notice", notice.into()),
+                ("account_id", Node::Null),
+            ]])
+        }
+        // GeoReport v2 lets a request be answered with a token when it is not filed at once.
+        Filed::Queued { token, reason_zh, due_ms } => {
+            let notice = format!("已受理，地址待派单员确认（{reason_zh}），将于 {} 前与您联系", w3c::format(due_ms));
+            requests_answer(vec![vec![("token", token.into()), ("service_notice", notice.into()), ("account_id", Node::Null)]])
+        }
+    })
 }
 
 fn finish(format: Format, ok: StatusCode, r: R<Answer>) -> Response {

@@ -44,7 +44,7 @@ mod tests {
         ("0002_workflow", "8fc3d3080e613fdc4e4962c393858eaceb3cf202050fa270157cfa20f22b5f74"),
         ("0003_lean_views", "768424721d47fd5bfcc9cd704a68313606380c08471821372694d3a642ac95e2"),
         ("0004_notices", "a4b45475d0d95cbb89eca28cb3095459c2b03a44f18a7ddcce0fbb91fd64c244"),
-        ("0005_dispatch", "59d36511f03a0e3354f419be33cb2f5dda2c791f9266735d60e5b757cc3ebdfb"),
+        ("0005_dispatch", "8d55d1c10bbb252b6ef2392827c868344ccaf61d934879ece13ce7f3c6939a26"),
     ];
 
     #[test]

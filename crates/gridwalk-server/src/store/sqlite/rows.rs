@@ -525,6 +525,14 @@ impl Reader for Sql<'_> {
         Ok(events)
     }
 
+    fn unplaced_order(&self, order_no: &str) -> Result<Option<UnplacedRow>> {
+        Ok(self.unplaced_where("WHERE order_no = ?1", vec![Value::Text(order_no.to_owned())])?.pop())
+    }
+
+    fn unplaced_orders(&self, limit: u32) -> Result<Vec<UnplacedRow>> {
+        self.unplaced_where("WHERE placed_issue IS NULL ORDER BY queued_ms, order_no LIMIT ?1", vec![Value::Integer(i64::from(limit))])
+    }
+
     fn responsible_worker(&self, courtyard: CourtyardId) -> Result<Option<WorkerId>> {
         let w: Option<String> = self
             .0
@@ -543,6 +551,14 @@ impl Reader for Sql<'_> {
             out.push((parse("courtyard id", &c)?, parse("worker id", &w)?));
         }
         Ok(out)
+    }
+
+    fn community_queue_views(&self, limit: u32) -> Result<Vec<IssueView>> {
+        self.issue_views_where(
+            "SELECT view_json FROM issues WHERE assignee LIKE 'community:%' AND status NOT IN ('closed', 'duplicate', 'cancelled')
+             ORDER BY received_at_ms, id LIMIT ?1",
+            vec![Value::Integer(limit as i64)],
+        )
     }
 
     fn assigned_views(&self, assignee: &Assignee, limit: u32) -> Result<Vec<IssueView>> {
@@ -812,6 +828,32 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
+    fn insert_unplaced_order(&self, row: &UnplacedRow) -> Result<bool> {
+        let n = self
+            .0
+            .prepare_cached(
+                "INSERT OR IGNORE INTO unplaced_orders (order_no, intake_json, reason, subdistrict_id, community_id, received_at_ms, queued_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                row.order.order_no,
+                serde_json::to_string(&row.order)?,
+                row.reason,
+                row.subdistrict.map(|s| s.to_string()),
+                row.community.map(|c| c.to_string()),
+                row.order.received_at_ms,
+                row.queued_ms,
+            ])?;
+        Ok(n > 0)
+    }
+
+    fn mark_order_placed(&self, order_no: &str, issue: IssueId, now_ms: i64) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE unplaced_orders SET placed_issue = ?2, placed_ms = ?3 WHERE order_no = ?1 AND placed_issue IS NULL")?
+            .execute(params![order_no, issue.to_string(), now_ms])?;
+        Ok(())
+    }
+
     fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()> {
         self.0.prepare_cached("INSERT INTO notify_tokens (token_hash, device_id, created_ms) VALUES (?1, ?2, ?3)")?.execute(params![
             token_hash,
@@ -871,6 +913,36 @@ impl Tx for Sql<'_> {
             )?
             .execute(params![seq, error])?;
         Ok(())
+    }
+}
+
+impl Sql<'_> {
+    fn unplaced_where(&self, tail: &str, args: Vec<Value>) -> Result<Vec<UnplacedRow>> {
+        let sql = format!("SELECT intake_json, reason, subdistrict_id, community_id, queued_ms, placed_issue FROM unplaced_orders {tail}");
+        let mut stmt = self.0.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, reason, sd, cm, queued_ms, placed) = row?;
+            out.push(UnplacedRow {
+                order: serde_json::from_str(&json)?,
+                reason,
+                subdistrict: sd.map(|s| parse("subdistrict id", &s)).transpose()?,
+                community: cm.map(|c| parse("community id", &c)).transpose()?,
+                queued_ms,
+                placed_issue: placed.map(|i| parse("issue id", &i)).transpose()?,
+            });
+        }
+        Ok(out)
     }
 }
 
