@@ -16,9 +16,11 @@ enum Endpoint {
     RegistryHasCourtyard,
     HotlineIntake,
     IssueNotices,
+    /// The dispatcher's desk lists the issue (it waits in its community's supervisor queue).
+    DispatchDeskSeesIssue,
 }
 
-const ENDPOINTS: [Endpoint; 8] = [
+const ENDPOINTS: [Endpoint; 9] = [
     Endpoint::PushReport,
     Endpoint::PullSeesIssue,
     Endpoint::GetIssue,
@@ -27,17 +29,20 @@ const ENDPOINTS: [Endpoint; 8] = [
     Endpoint::RegistryHasCourtyard,
     Endpoint::HotlineIntake,
     Endpoint::IssueNotices,
+    Endpoint::DispatchDeskSeesIssue,
 ];
 
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
-        (Endpoint::HotlineIntake | Endpoint::IssueNotices, _) if !matches!(role, Role::Supervisor | Role::Admin) => "forbidden",
+        (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue, _) if !matches!(role, Role::Supervisor | Role::Admin) => {
+            "forbidden"
+        }
         // Department staff answer what is whistled to them; they do not file reports.
         (Endpoint::PushReport, true) if role == Role::DepartmentStaff => "not_permitted",
         (_, true) => "ok",
         (Endpoint::PushReport, false) => "out_of_scope",
-        (Endpoint::PullSeesIssue | Endpoint::RegistryHasCourtyard, false) => "absent",
+        (Endpoint::PullSeesIssue | Endpoint::RegistryHasCourtyard | Endpoint::DispatchDeskSeesIssue, false) => "absent",
         (_, false) => "out_of_scope",
     }
 }
@@ -135,6 +140,15 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                     Endpoint::GetIssue => error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}"))).send().await.unwrap()).await,
                     Endpoint::IssueNotices => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}/notices"))).send().await.unwrap()).await
+                    }
+                    Endpoint::DispatchDeskSeesIssue => {
+                        let resp = auth(http.get(format!("{base}/api/v1/dispatch/queue"))).send().await.unwrap();
+                        if resp.status().is_success() {
+                            let desk: DispatchQueue = resp.json().await.unwrap();
+                            if desk.community.iter().any(|i| i.id == issue) { "ok" } else { "absent" }.into()
+                        } else {
+                            error_code(resp).await
+                        }
                     }
                     Endpoint::ListIssuesOfCourtyard => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues?courtyard_id={}", yard.id))).send().await.unwrap()).await
