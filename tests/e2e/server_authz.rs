@@ -35,7 +35,9 @@ const ENDPOINTS: [Endpoint; 9] = [
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
-        (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue, _) if !matches!(role, Role::Supervisor | Role::Admin) => {
+        (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue, _)
+            if !matches!(role, Role::Supervisor | Role::Admin) =>
+        {
             "forbidden"
         }
         // Department staff answer what is whistled to them; they do not file reports.
