@@ -150,8 +150,20 @@ pub struct RegistrySnapshot {
     pub management_grids: Vec<ManagementGrid>,
     pub technical_grids: Vec<TechnicalGrid>,
     pub courtyards: Vec<Courtyard>,
+    /// Each courtyard's responsible grid worker (责任网格员), where one is named.
+    #[serde(default)]
+    pub responsible: Vec<ResponsibleWorker>,
     /// The registry version this snapshot is at.
     pub version: u64,
+}
+
+/// A courtyard's responsible grid worker, as tablets show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResponsibleWorker {
+    pub courtyard_id: CourtyardId,
+    pub worker_id: WorkerId,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

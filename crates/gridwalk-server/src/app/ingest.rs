@@ -43,6 +43,8 @@ struct Touched {
     places: HashMap<Entity, Place>,
     order: Vec<Entity>,
     reported: Vec<IssueId>,
+    /// (duplicate, original) pairs this push closed: the original gets the link back.
+    duplicates: Vec<(IssueId, IssueId)>,
     /// Each issue's state as this push leaves it so far (the stored view, stepped through the
     /// push's own admitted events), for the rules' "whose issue".
     states: HashMap<IssueId, IssueState>,
@@ -108,6 +110,9 @@ pub fn push(
                     if let (Entity::Issue(id), EventBody::IssueReported(_)) = (&event.entity, &event.body) {
                         touched.reported.push(*id);
                     }
+                    if let (Entity::Issue(id), EventBody::ClosedAsDuplicate { of, .. }) = (&event.entity, &event.body) {
+                        touched.duplicates.push((*id, *of));
+                    }
                     PushOutcome::Accepted
                 }
                 Err(refusal) => {
@@ -130,6 +135,10 @@ pub fn push(
     }
     for id in touched.reported {
         flag_recurrence(tx, registry, clock, templates, id, recurrence_window_ms)?;
+    }
+    // Linked both ways: the issue a report was closed into learns of the duplicate.
+    for (duplicate, original) in touched.duplicates {
+        crate::app::authored::append_to_known(tx, registry, clock, templates, original, EventBody::DuplicateLinked { duplicate })?;
     }
     Ok(PushResponse { results, acked_seq: held, server_time_ms: now_ms })
 }
@@ -229,6 +238,12 @@ fn admit(
     if let EventBody::ReportedIn { target, .. } = &e.body {
         if who.worker.role == gridwalk_domain::Role::DepartmentStaff && !actor.departments.contains(target) {
             return Ok(Err(rejected("not_permitted", format!("department staff report in only for their own department, not {target}"))));
+        }
+    }
+    if let EventBody::ClosedAsDuplicate { of, .. } = &e.body {
+        let known = touched.places.contains_key(&Entity::Issue(*of)) || tx.issue_place(*of)?.is_some();
+        if !known || Entity::Issue(*of) == e.entity {
+            return Ok(Err(rejected("unknown_issue", format!("a report is closed as a duplicate of another known issue, not {of}"))));
         }
     }
     if let EventBody::Transferred { to, .. } = &e.body {

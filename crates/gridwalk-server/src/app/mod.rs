@@ -86,7 +86,7 @@ impl AppState {
         let now = clock.now_ms();
         let (index, latest) = store.write_blocking(move |tx| {
             authored::ensure_hotline_identity(tx, now)?;
-            let index = RegistryIndex::new(tx.registry()?, tx.registry_version()?);
+            let index = RegistryIndex::load(tx)?;
             if views::stale(tx)? {
                 let n = views::rebuild(tx, &index)?;
                 tracing::info!(entities = n, version = views::VIEWS_VERSION, "views rebuilt from the events");
@@ -165,7 +165,7 @@ impl AppState {
         if stored == cached.version {
             return Ok(cached);
         }
-        let fresh = Arc::new(self.inner.store.read(|r| Ok(RegistryIndex::new(r.registry()?, r.registry_version()?))).await?);
+        let fresh = Arc::new(self.inner.store.read(|r| RegistryIndex::load(r)).await?);
         if let Ok(mut slot) = self.inner.registry.write() {
             *slot = fresh.clone();
         }

@@ -3,9 +3,10 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Place, Scope};
+use crate::store::Reader;
 use gridwalk_domain::address::AddressIndex;
-use gridwalk_domain::{CommunityId, Courtyard, CourtyardId, Registry, SubdistrictId};
-use gridwalk_proto::{RegistrySnapshot, ScopeUnit};
+use gridwalk_domain::{CommunityId, Courtyard, CourtyardId, Registry, SubdistrictId, WorkerId};
+use gridwalk_proto::{RegistrySnapshot, ResponsibleWorker, ScopeUnit};
 use std::collections::{HashMap, HashSet};
 
 /// The registry with lookups by id and code.
@@ -18,6 +19,8 @@ pub struct RegistryIndex {
     community_parent: HashMap<CommunityId, SubdistrictId>,
     community_by_code: HashMap<String, CommunityId>,
     subdistrict_by_code: HashMap<String, SubdistrictId>,
+    /// Each courtyard's responsible grid worker and their name.
+    responsible: HashMap<CourtyardId, (WorkerId, String)>,
     /// Built on first use: only intake needs it.
     address: std::sync::OnceLock<AddressIndex>,
 }
@@ -37,8 +40,20 @@ impl RegistryIndex {
             community_parent,
             community_by_code,
             subdistrict_by_code,
+            responsible: HashMap::new(),
             address: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The stored registry, its version and the courtyards' responsible workers. Naming a
+    /// responsible worker bumps the version, so tablets pull the change with the registry.
+    pub fn load(r: &dyn Reader) -> Result<RegistryIndex> {
+        let mut index = RegistryIndex::new(r.registry()?, r.registry_version()?);
+        let names: HashMap<WorkerId, String> = r.workers()?.into_iter().map(|w| (w.id, w.name)).collect();
+        for (yard, worker) in r.responsible_workers()? {
+            index.responsible.insert(yard, (worker, names.get(&worker).cloned().unwrap_or_default()));
+        }
+        Ok(index)
     }
 
     /// The registry's names, indexed for placing free addresses.
@@ -119,6 +134,12 @@ impl RegistryIndex {
             communities: r.communities.iter().filter(|c| communities.contains(&c.id)).cloned().collect(),
             management_grids: r.management_grids.iter().filter(|g| grids.contains(&g.id)).cloned().collect(),
             technical_grids: r.technical_grids.iter().filter(|t| yard_ids.contains(&t.courtyard)).cloned().collect(),
+            responsible: courtyards
+                .iter()
+                .filter_map(|c| {
+                    self.responsible.get(&c.id).map(|(w, name)| ResponsibleWorker { courtyard_id: c.id, worker_id: *w, name: name.clone() })
+                })
+                .collect(),
             courtyards,
             version: self.version,
         }

@@ -276,6 +276,14 @@ async fn nobody_grades_their_own_work_and_duplicates_count_in_no_rate() {
     let d = f.order(&f.yard, false).await;
     assert_eq!(boss.push(&f.app, d, vec![EventBody::ClosedAsDuplicate { of: a, note: "同一工单".into() }]).await, vec!["accepted"]);
     assert_eq!(f.state(d).await.status, IssueStatus::Duplicate);
+    assert_eq!(f.state(d).await.duplicate_of, Some(a), "the duplicate names its original");
+    assert_eq!(f.state(a).await.duplicates, vec![d], "and the original is linked back by the server");
+    let nowhere = IssueId::from_parts(1, [0xdd; 10]);
+    let e = f.order(&f.yard, false).await;
+    let out = boss.push(&f.app, e, vec![EventBody::ClosedAsDuplicate { of: nowhere, note: String::new() }]).await;
+    assert_eq!(out, vec!["unknown_issue"], "a duplicate of an unknown issue is refused");
+    boss.push(&f.app, e, vec![EventBody::Cancelled { reason: "误报，居民已撤回".into() }]).await;
+    assert_eq!(f.state(e).await.status, IssueStatus::Cancelled, "a supervisor cancels a mistaken report");
     let now = kit::now_ms();
     let uri = format!("/api/v1/rates?by=district&period=month&from={}&to={}", now - 3_600_000, now + 3_600_000);
     let (status, body) = call(&f.app, Method::GET, &uri, &boss.who.token, None).await;

@@ -252,6 +252,18 @@ fn every_body() -> Vec<EventBody> {
         EventBody::Recurred { new_issue: issue },
         EventBody::RecurrenceFlagged { earlier_issue: issue },
         EventBody::Pledged { kind: PledgeKind::Chronic, note: "n".into() },
+        EventBody::Assigned { to: Assignee::Worker(id(WorkerId::from_parts, 7)), reason: "派至责任网格员".into() },
+        EventBody::Assigned { to: Assignee::Community(id(CommunityId::from_parts, 6)), reason: String::new() },
+        EventBody::Accepted { note: String::new() },
+        EventBody::Returned { reason: ReturnReason::NotMyArea, note: "n".into() },
+        EventBody::Transferred { to: Assignee::Dispatcher, note: "n".into() },
+        EventBody::Urged { note: "n".into() },
+        EventBody::ExtensionRequested { until_ms: 99, reason: "r".into() },
+        EventBody::ExtensionDecided { approved: false, note: "n".into() },
+        EventBody::Reviewed { approved: true, note: String::new() },
+        EventBody::ClosedAsDuplicate { of: id(IssueId::from_parts, 3), note: String::new() },
+        EventBody::DuplicateLinked { duplicate: id(IssueId::from_parts, 4) },
+        EventBody::Cancelled { reason: "误报".into() },
     ]
 }
 
@@ -279,6 +291,11 @@ fn the_schemas_accept_what_serde_writes() {
         communities: reg.communities.clone(),
         management_grids: reg.management_grids.clone(),
         technical_grids: reg.technical_grids.clone(),
+        responsible: vec![ResponsibleWorker {
+            courtyard_id: reg.courtyards[0].id,
+            worker_id: id(WorkerId::from_parts, 9),
+            name: "王丽".into(),
+        }],
         courtyards: reg.courtyards.clone(),
         version: 3,
     };

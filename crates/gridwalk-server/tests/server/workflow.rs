@@ -409,3 +409,34 @@ async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_or
     assert_eq!(issue_state(&f, &boss, id).await.recurrence_of, Some(first), "an Open311 repeat of a closed issue is flagged");
     assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::InProgress, "and the earlier issue reopens");
 }
+
+/// A bad config file stops the server at start with the file's line, and stores nothing.
+#[test]
+fn serve_refuses_a_bad_config_file_with_its_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "unknown department",
+            "default_department = \"区城管委\"\n\n[[routing]]\ncategory = \"noise\"\ndepartment = \"区不存在局\"\n",
+            "line 5",
+        ),
+        ("unknown category", "[[routing]]\ncategory = \"ufo\"\ndepartment = \"区城管委\"\n", "line 2"),
+    ];
+    for (what, text, line) in cases {
+        let file = dir.path().join("district.toml");
+        std::fs::write(&file, text).unwrap();
+        let data = dir.path().join(format!("data-{}", what.replace(' ', "-")));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--config")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: serve refuses the file");
+        assert!(stderr.contains(line), "{what}: the error names {line}: {stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "{what}: it never starts listening");
+        assert!(!data.exists(), "{what}: nothing is stored");
+    }
+}

@@ -870,7 +870,9 @@ impl Tx for Sql<'_> {
                  ON CONFLICT(courtyard_id) DO UPDATE SET worker_id = excluded.worker_id, set_ms = excluded.set_ms",
             )?
             .execute(params![courtyard.to_string(), worker.to_string(), now_ms])?;
-        Ok(())
+        // Tablets hold the responsible workers with the registry: a new version makes them pull it.
+        let version = self.registry_version()? + 1;
+        self.set_meta("registry_version", &version.to_string())
     }
 
     fn insert_notice(&self, n: &NewNotice<'_>) -> Result<bool> {
