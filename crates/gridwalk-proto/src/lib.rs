@@ -277,6 +277,28 @@ pub struct DispatchQueue {
     pub community: Vec<IssueSummary>,
 }
 
+/// The hotline centre's callback to the resident (回访) on an order, recorded through the API
+/// (not by the worker who resolved it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HotlineCallback {
+    pub order_no: String,
+    /// satisfied | basically_satisfied | dissatisfied
+    pub satisfaction: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What a callback did to the issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HotlineCallbackResponse {
+    pub issue_id: IssueId,
+    /// The issue's status after the callback (closed, or in_progress again when dissatisfied).
+    pub status: String,
+}
+
 /// Place a queued order at a courtyard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -61,6 +61,8 @@ pub enum Error {
     UnknownWorker(String),
     #[error("queued order {0} was already placed")]
     AlreadyPlaced(String),
+    #[error("issue {0} is not resolved: a callback follows a resolution")]
+    NotResolved(String),
     #[error("username {0} is taken")]
     UsernameTaken(String),
     #[error("unknown device {0}")]
@@ -124,6 +126,7 @@ impl Error {
             Error::WeakPassword { .. } => "weak_password",
             Error::UnknownWorker(_) => "unknown_worker",
             Error::AlreadyPlaced(_) => "already_placed",
+            Error::NotResolved(_) => "not_resolved",
             Error::UsernameTaken(_) => "username_taken",
             Error::UnknownDevice(_) => "unknown_device",
             Error::OffsetMismatch { .. } => "offset_mismatch",
@@ -160,7 +163,7 @@ impl Error {
             Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } => 403,
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) => 409,
+            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) | Error::NotResolved(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,

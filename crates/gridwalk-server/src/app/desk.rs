@@ -2,13 +2,14 @@
 //! returned (退单) to the dispatcher, and issues waiting in a community's supervisor queue; and
 //! placing a queued order, which files its issue with the clock still running from receipt.
 
+use super::authored;
 use super::hotline::{self, IntakeOutcome, Prepared};
 use super::query::summary;
 use super::{workflow, Action, AppState, Grant, Principal};
 use crate::error::{Error, Result};
 use crate::model::{IssueView, UnplacedRow};
-use gridwalk_domain::{mask_phone, Assignee, CourtyardId, RESPONSE_WINDOW_MS};
-use gridwalk_proto::{DispatchQueue, HotlineIntakeResponse, IntakePlace, UnplacedOrder};
+use gridwalk_domain::{mask_phone, validate, Assignee, CourtyardId, EventBody, IssueStatus, Satisfaction, RESPONSE_WINDOW_MS};
+use gridwalk_proto::{DispatchQueue, HotlineCallback, HotlineCallbackResponse, HotlineIntakeResponse, IntakePlace, UnplacedOrder};
 
 /// The most entries each part of the desk lists.
 pub const DESK_LIMIT: u32 = 500;
@@ -37,6 +38,40 @@ fn unplaced_order(row: &UnplacedRow) -> UnplacedOrder {
 }
 
 impl AppState {
+    /// The hotline centre records its callback to the resident (supervisor or admin): a
+    /// server-authored `callback_recorded` by the hotline identity, which never resolved
+    /// anything, so it may close the issue. Only on a resolved issue.
+    pub async fn hotline_callback(&self, who: &Principal, cb: HotlineCallback) -> Result<HotlineCallbackResponse> {
+        let Grant { registry, scope } = self.authorize(who, Action::HotlineIntake).await?;
+        let satisfaction = Satisfaction::from_code(&cb.satisfaction).ok_or_else(|| {
+            Error::InvalidQuery(format!("unknown satisfaction {:?}: satisfied, basically_satisfied or dissatisfied", cb.satisfaction))
+        })?;
+        let body = EventBody::CallbackRecorded { satisfaction, note: cb.note.clone() };
+        validate::body(&body)?;
+        let (clock, templates, actor) = (self.inner.clock.clone(), self.config().notice_templates.clone(), who.worker.username.clone());
+        self.write_events(move |tx| {
+            let (issue, _) = tx.hotline_order(&cb.order_no)?.ok_or_else(|| Error::NotFound(format!("order {}", cb.order_no)))?;
+            let place = tx.issue_place(issue)?.ok_or_else(|| Error::Corrupt(format!("order {} has no issue", cb.order_no)))?;
+            if !scope.contains(&place) {
+                return Err(Error::OutOfScope(format!("issue {issue}")));
+            }
+            let status = tx.issue_view(issue)?.map(|v| v.state.status);
+            if status != Some(IssueStatus::Resolved) {
+                return Err(Error::NotResolved(issue.to_string()));
+            }
+            authored::append(tx, &registry, clock.as_ref(), &templates, issue, &place, body)?;
+            tx.audit(
+                clock.now_ms(),
+                &actor,
+                "hotline_callback",
+                &format!("order {} -> issue {issue}: {}", cb.order_no, satisfaction.code()),
+            )?;
+            let status = tx.issue_view(issue)?.map(|v| v.state.status.code()).unwrap_or_default();
+            Ok(HotlineCallbackResponse { issue_id: issue, status: status.to_owned() })
+        })
+        .await
+    }
+
     /// The desk, within the caller's scope. An unplaced order has no courtyard: it shows to a
     /// district-wide dispatcher, and to one whose scope holds the community or subdistrict the
     /// address did name.

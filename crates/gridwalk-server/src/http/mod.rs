@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/issues/{id}/notices", get(records::issue_notices))
         .route("/api/v1/visits", get(records::visits))
         .route("/api/v1/hotline/intake", post(records::hotline))
+        .route("/api/v1/hotline/callback", post(records::hotline_callback))
         .route("/api/v1/dispatch/queue", get(records::dispatch_queue))
         .route("/api/v1/dispatch/orders/{order_no}/place", post(records::place_order))
         .route("/api/v1/blobs/{sha256}", get(blobs::blob_status).put(blobs::blob_put))

@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         records::issue_notices,
         records::visits,
         records::hotline,
+        records::hotline_callback,
         records::dispatch_queue,
         records::place_order,
         blobs::blob_status,

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridwalk_domain::{IssueId, IssueState, WorkerId};
 use gridwalk_proto::{
-    DispatchQueue, HotlineIntake, HotlineIntakeResponse, HotlineQueued, IssueList, NoticeList, PlaceOrder, PledgeList, VisitList,
+    DispatchQueue, HotlineCallback, HotlineCallbackResponse, HotlineIntake, HotlineIntakeResponse, HotlineQueued, IssueList, NoticeList,
+    PlaceOrder, PledgeList, VisitList,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -121,6 +122,32 @@ pub async fn hotline(State(s): State<AppState>, Auth(who): Auth, JsonBody(order)
         IntakeOutcome::Filed(resp) => (if resp.created { StatusCode::CREATED } else { StatusCode::OK }, Json(resp)).into_response(),
         IntakeOutcome::Queued(q) => (StatusCode::ACCEPTED, Json(q)).into_response(),
     })
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/hotline/callback",
+    summary = "The hotline centre's callback to the resident on a resolved order (supervisor or admin): recorded by the \
+               server's hotline identity, never the resolver; satisfied closes, dissatisfied reopens.",
+    security(("bearer" = [])),
+    request_body = HotlineCallback,
+    responses(
+        (status = 200, description = "HotlineCallbackResponse", body = HotlineCallbackResponse),
+        (status = 400, response = ErrorResponse),
+        (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 409, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 429, response = ErrorResponse),
+    ),
+)]
+pub async fn hotline_callback(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    JsonBody(cb): JsonBody<HotlineCallback>,
+) -> Result<Response, Error> {
+    Ok(Json(s.hotline_callback(&who, cb).await?).into_response())
 }
 
 #[utoipa::path(

@@ -468,3 +468,39 @@ async fn an_order_is_placed_by_its_address_or_queued_for_the_dispatcher_with_the
         "a resend of a placed order answers with its issue"
     );
 }
+
+#[tokio::test]
+async fn the_hotline_centre_records_its_callback_through_the_api_and_it_closes_the_issue() {
+    let f = fixture();
+    f.responsible(&f.yard, "grid_worker");
+    let issue = f.order(&f.yard, true).await;
+    let order_no = f.state(issue).await.report.unwrap().external_ref.unwrap();
+    let root = kit::login(&f.app, "root").await;
+    let callback = |token: String, satisfaction: &str| {
+        let body = serde_json::to_vec(&HotlineCallback {
+            order_no: order_no.clone(),
+            satisfaction: satisfaction.into(),
+            note: "居民表示满意".into(),
+        })
+        .unwrap();
+        let app = f.app.clone();
+        async move { call(&app, Method::POST, "/api/v1/hotline/callback", &token, Some(body)).await }
+    };
+    let (status, body) = callback(root.token.clone(), "satisfied").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("not_resolved")), "a callback follows a resolution");
+    let mut w = Device::new(&f.app, "grid_worker").await;
+    w.push(&f.app, issue, vec![EventBody::IssueResolved { note: "已处理".into(), photo_sha256: None }]).await;
+    let (status, _) = callback(w.who.token.clone(), "satisfied").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the worker cannot record it through the API either");
+    let (status, body) = callback(root.token.clone(), "sure").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "a bad satisfaction is refused: {body}");
+    let (status, body) = callback(root.token.clone(), "satisfied").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("closed")),
+        "the hotline centre's satisfied callback closes it: {body}"
+    );
+    let s = f.state(issue).await;
+    assert_eq!(s.satisfaction, Some(Satisfaction::Satisfied));
+    assert!(s.conflicts().next().is_none(), "recorded by the hotline identity, not the resolver: no own-work conflict");
+}
