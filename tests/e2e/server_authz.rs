@@ -18,9 +18,12 @@ enum Endpoint {
     IssueNotices,
     /// The dispatcher's desk lists the issue (it waits in its community's supervisor queue).
     DispatchDeskSeesIssue,
+    /// The hotline centre's callback (the seeded orders are not resolved: in scope the desk
+    /// gets as far as `not_resolved`).
+    HotlineCallback,
 }
 
-const ENDPOINTS: [Endpoint; 9] = [
+const ENDPOINTS: [Endpoint; 10] = [
     Endpoint::PushReport,
     Endpoint::PullSeesIssue,
     Endpoint::GetIssue,
@@ -30,18 +33,20 @@ const ENDPOINTS: [Endpoint; 9] = [
     Endpoint::HotlineIntake,
     Endpoint::IssueNotices,
     Endpoint::DispatchDeskSeesIssue,
+    Endpoint::HotlineCallback,
 ];
 
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
-        (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue, _)
+        (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue | Endpoint::HotlineCallback, _)
             if !matches!(role, Role::Supervisor | Role::Admin) =>
         {
             "forbidden"
         }
         // Department staff answer what is whistled to them; they do not file reports.
         (Endpoint::PushReport, true) if role == Role::DepartmentStaff => "not_permitted",
+        (Endpoint::HotlineCallback, true) => "not_resolved",
         (_, true) => "ok",
         (Endpoint::PushReport, false) => "out_of_scope",
         (Endpoint::PullSeesIssue | Endpoint::RegistryHasCourtyard | Endpoint::DispatchDeskSeesIssue, false) => "absent",
@@ -142,6 +147,14 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                     Endpoint::GetIssue => error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}"))).send().await.unwrap()).await,
                     Endpoint::IssueNotices => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues/{issue}/notices"))).send().await.unwrap()).await
+                    }
+                    Endpoint::HotlineCallback => {
+                        let cb = HotlineCallback {
+                            order_no: format!("seed-{}", usize::from(!in_scope)),
+                            satisfaction: "satisfied".into(),
+                            note: String::new(),
+                        };
+                        error_code(auth(http.post(format!("{base}/api/v1/hotline/callback"))).json(&cb).send().await.unwrap()).await
                     }
                     Endpoint::DispatchDeskSeesIssue => {
                         let resp = auth(http.get(format!("{base}/api/v1/dispatch/queue"))).send().await.unwrap();
