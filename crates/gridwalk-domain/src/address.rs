@@ -18,6 +18,7 @@
 
 use crate::ids::{CommunityId, CourtyardId, SubdistrictId};
 use crate::registry::{in_chaoyang, GeoPoint, Registry};
+use crate::vocab::vocab;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -68,28 +69,7 @@ impl Placement {
     }
 }
 
-macro_rules! labelled {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => ($code:literal, $zh:literal, $en:literal)),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The stable wire and database code.
-            pub fn code(self) -> &'static str { match self { $($name::$variant => $code),+ } }
-            pub fn label_zh(self) -> &'static str { match self { $($name::$variant => $zh),+ } }
-            pub fn label_en(self) -> &'static str { match self { $($name::$variant => $en),+ } }
-            pub fn from_code(code: &str) -> Option<Self> {
-                match code { $($code => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-labelled!(
+vocab!(
     /// What decided a courtyard placement.
     MatchedBy {
         /// The address names exactly one courtyard (after the subdistrict / community it names).
@@ -102,7 +82,7 @@ labelled!(
     }
 );
 
-labelled!(
+vocab!(
     /// Why an order could not be placed at a courtyard.
     Unplaced {
         /// The address names another Beijing district, another city or province, or the point

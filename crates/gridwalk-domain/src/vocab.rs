@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 macro_rules! vocab {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => ($code:literal, $zh:literal, $en:literal)),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => ($code:literal, $zh:literal, $en:literal)),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -23,6 +23,8 @@ macro_rules! vocab {
         }
     };
 }
+// Other modules with closed vocabularies (the address matcher's reasons) use the same macro.
+pub(crate) use vocab;
 
 vocab!(
     /// What an issue is about (诉求类别).

@@ -69,14 +69,18 @@ pub enum IntakeOutcome {
 /// The answer for an order number already filed as `issue_id`.
 pub fn filed_answer(tx: &dyn Tx, order_no: &str, issue_id: IssueId, received: i64) -> Result<HotlineIntakeResponse> {
     let place = tx.issue_place(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
-    Ok(HotlineIntakeResponse {
+    Ok(answer(issue_id, &place, received, false))
+}
+
+fn answer(issue_id: IssueId, place: &Place, received: i64, created: bool) -> HotlineIntakeResponse {
+    HotlineIntakeResponse {
         issue_id,
         courtyard_id: place.courtyard,
         subdistrict_id: place.subdistrict,
         community_id: place.community,
-        response_due_ms: received + RESPONSE_WINDOW_MS,
-        created: false,
-    })
+        response_due_ms: received.saturating_add(RESPONSE_WINDOW_MS),
+        created,
+    }
 }
 
 /// An order checked and ready: filed at a place, or queued for the dispatcher.
@@ -186,12 +190,5 @@ pub fn intake(
     authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::Assigned { to, reason: reason.to_owned() })?;
     tx.insert_hotline_order(&order_no, issue_id, place.courtyard, received, now_ms)?;
     tx.audit(now_ms, actor, "hotline_intake", &format!("order {order_no} -> issue {issue_id} at courtyard {}", place.courtyard))?;
-    Ok(HotlineIntakeResponse {
-        issue_id,
-        courtyard_id: place.courtyard,
-        subdistrict_id: place.subdistrict,
-        community_id: place.community,
-        response_due_ms: received + RESPONSE_WINDOW_MS,
-        created: true,
-    })
+    Ok(answer(issue_id, &place, received, true))
 }
