@@ -62,6 +62,11 @@ impl ServerProcess {
         self.proc.kill();
     }
 
+    /// The server's process id, e.g. to read its memory from /proc/<pid>/status.
+    pub fn pid(&self) -> u32 {
+        self.proc.id()
+    }
+
     /// The bound address, e.g. to restart on the same port or to put a proxy in front.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.base_url.trim_start_matches("http://").parse().expect("host:port")

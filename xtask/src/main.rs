@@ -231,6 +231,10 @@ fn bench(args: &[String]) -> Result<()> {
         build_ui()?;
         run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
     }
+    // The dispatch benchmark runs the release server binary as a process of its own.
+    if args.is_empty() || args.iter().any(|a| "server.dispatch_4000_waiting".starts_with(a.as_str())) {
+        run(cargo().args(["build", "--release", "-p", "gridwalk-server", "--bin", "gridwalk-server"]))?;
+    }
     let run_dir = new_run_dir()?;
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "gridwalk-e2e", "--bin", "gridwalk-bench", "--"]).args(args).env(RUN_DIR_ENV, &run_dir);

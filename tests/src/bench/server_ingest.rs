@@ -31,7 +31,7 @@ fn event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -> Eve
     crate::server::report_event(worker, device, seq, report)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -13,6 +13,7 @@ const BENCHES: &[Bench] = &[
     ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)]),
     ("server.ingest_4000_devices", bench::server_ingest::run_in),
     ("server.views", bench::server_views::run),
+    ("server.dispatch_4000_waiting", bench::dispatch::run),
     ("sync", bench::sync::run),
     ("app.cold_start_today", bench::app_start::run),
 ];
