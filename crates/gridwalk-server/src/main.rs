@@ -301,15 +301,8 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::from_file(path).with_context(|| format!("config file {}", path.display()))
 }
 
-/// The most threads reads (and other blocking work) may use at once.
-const BLOCKING_THREADS: usize = 16;
-
 fn serve(data: PathBuf, listen: SocketAddr, config: Config) -> anyhow::Result<()> {
-    // Reads run on tokio's blocking pool, and a read finding the SQLite pool empty opens one
-    // more connection rather than wait. Uncapped (512 threads), a burst of thousands of waiting
-    // devices opened hundreds of connections, each with its own page cache; capped, at most
-    // this many reads run at once and the rest queue for a thread.
-    let rt = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let district = config.district.clone();
         let state = AppState::open(&data, config)?;
