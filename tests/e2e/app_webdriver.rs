@@ -109,7 +109,9 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     // be stopped; nothing leaves the queue.
     s.click("[data-testid=tab-sync]");
     s.wait("[data-testid=sync-queue-count][data-count='2']", 20);
-    assert_eq!(s.exec("return document.querySelectorAll('[data-testid=queue-item]').length", json!([])), json!(2));
+    // The count comes from the shared sync state, the list from a load after the screen
+    // mounts: wait for the list rather than race it.
+    s.wait_until("both queued records listed", "return document.querySelectorAll('[data-testid=queue-item]').length === 2", 20);
     s.click("[data-testid=sync-start]");
     s.wait_until("the retry notice", "return document.body.innerText.includes('正在重试')", 20);
     s.click("[data-testid=sync-cancel]");
