@@ -232,7 +232,10 @@ fn a_dispatched_order_reaches_the_tablet_by_itself_and_a_locked_tablet_counts_th
     s.type_into("[data-testid=action-note]", "已电话联系居民，今晚到现场");
     s.click("[data-testid=action-submit]");
     s.wait("[data-testid=issue-status][data-status=responded]", 20);
-    shoot(&s, "order-responded");
+    // One size only: under Xvfb, WebKit stops painting this screen after a resize from portrait
+    // to landscape (the screenshot then never returns), so it is taken at the current size.
+    s.wait_until("toasts to close", "return [...document.querySelectorAll('.van-toast')].every(t => t.style.display === 'none')", 10);
+    s.screenshot(&screenshots().join("order-responded-1280x800.png"));
 
     // The automatic sync pushes both within seconds: the server has the response.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -4,7 +4,9 @@ export type SyncState = 'queued' | 'synced' | 'rejected' | 'withdrawn'
 export type CategoryCode =
   | 'street_light' | 'sanitation' | 'leak' | 'illegal_building' | 'wall_breaking' | 'property_management'
   | 'elderly_care' | 'garbage_sorting' | 'lift' | 'parking' | 'noise' | 'greening' | 'heating' | 'other'
-export type SourceCode = 'visit' | 'hotline_12345' | 'mobile_committee' | 'online' | 'deliberation_hall'
+// serde's names of gridwalk_domain::IssueSource (its Hotline variant's code() is hotline_12345, but
+// the JSON the shell speaks is the serde name, hotline).
+export type SourceCode = 'visit' | 'hotline' | 'mobile_committee' | 'online' | 'deliberation_hall'
 export type VisitModeCode = 'walk_through' | 'in_depth' | 'stationed'
 export type SatisfactionCode = 'satisfied' | 'basically_satisfied' | 'dissatisfied'
 export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed' | 'duplicate' | 'cancelled'

@@ -115,7 +115,7 @@ export default {
       greening: 'Greening', heating: 'Heating', other: 'Other',
     },
     source: {
-      visit: 'Walk-around visit', hotline_12345: '12345 hotline', mobile_committee: "Mobile residents' committee",
+      visit: 'Walk-around visit', hotline: '12345 hotline', mobile_committee: "Mobile residents' committee",
       online: 'Online (app, WeChat)', deliberation_hall: "Residents' deliberation hall",
     },
     whistle: { party_branch: 'Party branch → party members', community: 'Community → subdistrict sections', subdistrict: 'Subdistrict → district departments' },

@@ -105,7 +105,7 @@ export default {
       noise: '噪声扰民', greening: '绿化养护', heating: '供暖', other: '其他',
     },
     source: {
-      visit: '走访发现', hotline_12345: '12345热线', mobile_committee: '移动居委会', online: '网上渠道',
+      visit: '走访发现', hotline: '12345热线', mobile_committee: '移动居委会', online: '网上渠道',
       deliberation_hall: '居民议事厅',
     },
     whistle: { party_branch: '支部吹哨、党员报到', community: '社区吹哨、科室报到', subdistrict: '街乡吹哨、部门报到' },

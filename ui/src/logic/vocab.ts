@@ -24,7 +24,7 @@ export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
 
 export const WHISTLE_LEVELS: WhistleLevelCode[] = ['party_branch', 'community', 'subdistrict']
 export const PLEDGE_KINDS: PledgeKindCode[] = ['chronic', 'bottleneck', 'frequent']
-export const SOURCES: SourceCode[] = ['visit', 'hotline_12345', 'mobile_committee', 'online', 'deliberation_hall']
+export const SOURCES: SourceCode[] = ['visit', 'hotline', 'mobile_committee', 'online', 'deliberation_hall']
 export const VISIT_MODES: VisitModeCode[] = ['walk_through', 'in_depth', 'stationed']
 export const SATISFACTION: SatisfactionCode[] = ['satisfied', 'basically_satisfied', 'dissatisfied']
 export const STATUSES: StatusCode[] = ['reported', 'responded', 'in_progress', 'resolved', 'closed', 'duplicate', 'cancelled']
