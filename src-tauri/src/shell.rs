@@ -347,8 +347,9 @@ impl Shell {
         s.save(&self.dir).map_err(io_err)
     }
 
-    /// Drop the tablet (closing the store) if it has been idle too long. Never waits for a
-    /// running sync: it holds the store, and the worker is not idle while it runs.
+    /// Drop the tablet (closing the store) if it has been idle too long. Never waits for the
+    /// store: whoever holds it (a command, one step of a sync) is done within moments, and the
+    /// next look, 5 s later, locks. A sync caught between steps ends with `locked`.
     pub fn lock_if_idle(&self) -> bool {
         let idle_ms = self.idle_minutes.load(Ordering::SeqCst) * 60_000;
         if self.clock.now_ms() - self.last_activity_ms.load(Ordering::SeqCst) < idle_ms {
