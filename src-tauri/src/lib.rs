@@ -2,19 +2,23 @@
 //!
 //! Every command is a one-line adapter: it runs one core call on the unlocked [`Tablet`] off the
 //! UI thread and hands the UI either the result or `{code, message}`. Sync progress reaches the
-//! UI as `sync-progress` events, an idle lock as a `locked` event. The webview never sees SQL,
-//! the store key or the token.
+//! UI as `sync-progress` events, an idle lock as a `locked` event, the end of every sync as
+//! `synced`, new orders for this worker as `new-orders`, and the locked count as `lock-news`.
+//! The webview never sees SQL, the store key or the tokens.
 
-mod shell;
+pub mod autosync;
+pub mod shell;
 pub mod unlock;
 
 use gridwalk_core::sync::{Progress, RejectedRecord, SyncReport};
 use gridwalk_core::*;
-use gridwalk_domain::{CourtyardId, EventId, IssueId, PledgeKind, Satisfaction, VisitId, WhistleLevel};
-use gridwalk_proto::LoggedEvent;
-use shell::{err, AppStatus, CmdResult, Shell};
+use gridwalk_domain::{Assignee, CourtyardId, EventId, IssueId, PledgeKind, ReturnReason, Satisfaction, VisitId, WhistleLevel};
+use gridwalk_proto::{LoggedEvent, WorkerInfo};
+use shell::{err, AppStatus, CmdResult, Outlet, RaisedNotification, Shell};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_notification::NotificationExt;
 
 /// Run a blocking closure on the shell off the UI and async threads (the store is blocking
 /// SQLite; the sync engine uses blocking reqwest, which must not run on an async worker).
@@ -22,6 +26,14 @@ async fn blocking<T: Send + 'static>(app: AppHandle, f: impl FnOnce(&Shell) -> C
     tauri::async_runtime::spawn_blocking(move || f(&app.state::<Shell>()))
         .await
         .map_err(|e| err("internal", format!("the command's thread failed: {e}")))?
+}
+
+/// Run one core call that records on the unlocked tablet; it pokes the automatic sync.
+async fn recording<T: Send + 'static>(
+    app: AppHandle,
+    f: impl FnOnce(&mut Tablet) -> gridwalk_core::Result<T> + Send + 'static,
+) -> CmdResult<T> {
+    blocking(app, move |s| s.record(f)).await
 }
 
 /// Run one core call on the unlocked tablet.
@@ -89,12 +101,12 @@ async fn issue(app: AppHandle, id: IssueId) -> CmdResult<IssueDetail> {
 
 #[tauri::command]
 async fn record_visit(app: AppHandle, visit: NewVisit) -> CmdResult<VisitId> {
-    on_tablet(app, move |t| t.record_visit(visit)).await
+    recording(app, move |t| t.record_visit(visit)).await
 }
 
 #[tauri::command]
 async fn report_issue(app: AppHandle, issue: NewIssue) -> CmdResult<IssueId> {
-    on_tablet(app, move |t| t.report_issue(issue)).await
+    recording(app, move |t| t.report_issue(issue)).await
 }
 
 /// The photo's bytes come as the raw request body (no JSON array of numbers).
@@ -114,52 +126,138 @@ async fn photo(app: AppHandle, sha256: String) -> CmdResult<tauri::ipc::Response
 
 #[tauri::command]
 async fn respond(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.respond(id, &note)).await
+    recording(app, move |t| t.respond(id, &note)).await
 }
 
 #[tauri::command]
 async fn add_note(app: AppHandle, id: IssueId, text: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.add_note(id, &text)).await
+    recording(app, move |t| t.add_note(id, &text)).await
 }
 
 #[tauri::command]
 async fn resolve(app: AppHandle, id: IssueId, note: String, photo: Option<String>) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.resolve(id, &note, photo)).await
+    recording(app, move |t| t.resolve(id, &note, photo)).await
 }
 
 #[tauri::command]
 async fn record_callback(app: AppHandle, id: IssueId, satisfaction: Satisfaction, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.record_callback(id, satisfaction, &note)).await
+    recording(app, move |t| t.record_callback(id, satisfaction, &note)).await
 }
 
 #[tauri::command]
 async fn reopen(app: AppHandle, id: IssueId, reason: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.reopen(id, &reason)).await
+    recording(app, move |t| t.reopen(id, &reason)).await
 }
 
 #[tauri::command]
 async fn add_progress(app: AppHandle, id: IssueId, note: String, public: bool) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.add_progress(id, &note, public)).await
+    recording(app, move |t| t.add_progress(id, &note, public)).await
 }
 
 #[tauri::command]
 async fn whistle(app: AppHandle, id: IssueId, level: WhistleLevel, target: String, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.whistle(id, level, &target, &note)).await
+    recording(app, move |t| t.whistle(id, level, &target, &note)).await
 }
 
 #[tauri::command]
 async fn report_in(app: AppHandle, id: IssueId, target: String, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.report_in(id, &target, &note)).await
+    recording(app, move |t| t.report_in(id, &target, &note)).await
 }
 
 #[tauri::command]
 async fn close_issue(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.close(id, &note)).await
+    recording(app, move |t| t.close(id, &note)).await
 }
 
 #[tauri::command]
 async fn pledge(app: AppHandle, id: IssueId, kind: PledgeKind, note: String) -> CmdResult<EventId> {
-    on_tablet(app, move |t| t.pledge(id, kind, &note)).await
+    recording(app, move |t| t.pledge(id, kind, &note)).await
+}
+
+#[tauri::command]
+async fn attach_photo(app: AppHandle, id: IssueId, sha256: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.attach_photo(id, &sha256)).await
+}
+
+#[tauri::command]
+async fn accept(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.accept(id, &note)).await
+}
+
+#[tauri::command]
+async fn return_order(app: AppHandle, id: IssueId, reason: ReturnReason, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.return_order(id, reason, &note)).await
+}
+
+#[tauri::command]
+async fn request_extension(app: AppHandle, id: IssueId, until_ms: i64, reason: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.request_extension(id, until_ms, &reason)).await
+}
+
+#[tauri::command]
+async fn transfer(app: AppHandle, id: IssueId, to: Assignee, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.transfer(id, to, &note)).await
+}
+
+#[tauri::command]
+async fn urge(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.urge(id, &note)).await
+}
+
+#[tauri::command]
+async fn review(app: AppHandle, id: IssueId, approved: bool, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.review(id, approved, &note)).await
+}
+
+#[tauri::command]
+async fn decide_extension(app: AppHandle, id: IssueId, approved: bool, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.decide_extension(id, approved, &note)).await
+}
+
+#[tauri::command]
+async fn close_as_duplicate(app: AppHandle, id: IssueId, of: IssueId, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.close_as_duplicate(id, of, &note)).await
+}
+
+#[tauri::command]
+async fn cancel_issue(app: AppHandle, id: IssueId, reason: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.cancel(id, &reason)).await
+}
+
+#[tauri::command]
+async fn today(app: AppHandle) -> CmdResult<Today> {
+    on_tablet(app, |t| t.today()).await
+}
+
+#[tauri::command]
+async fn department_inbox(app: AppHandle) -> CmdResult<Vec<IssueRow>> {
+    on_tablet(app, |t| t.department_inbox()).await
+}
+
+#[tauri::command]
+async fn communities(app: AppHandle) -> CmdResult<Vec<CommunityRow>> {
+    on_tablet(app, |t| t.communities()).await
+}
+
+#[tauri::command]
+async fn worker(app: AppHandle) -> CmdResult<Option<WorkerInfo>> {
+    on_tablet(app, |t| t.worker()).await
+}
+
+#[tauri::command]
+async fn set_sync_period(app: AppHandle, seconds: u32) -> CmdResult<()> {
+    blocking(app, move |s| s.set_sync_period(seconds)).await
+}
+
+#[tauri::command]
+async fn set_locale(app: AppHandle, locale: String) -> CmdResult<()> {
+    blocking(app, move |s| s.set_locale(&locale)).await
+}
+
+/// Every OS notification raised since the app started (works while locked: it holds no content).
+#[tauri::command]
+fn notifications_raised(shell: tauri::State<'_, Shell>) -> Vec<RaisedNotification> {
+    shell.notifications_raised()
 }
 
 #[tauri::command]
@@ -179,7 +277,7 @@ async fn rejected_records(app: AppHandle) -> CmdResult<Vec<RejectedRecord>> {
 
 #[tauri::command]
 async fn withdraw_rejected(app: AppHandle, seq: u64) -> CmdResult<()> {
-    on_tablet(app, move |t| t.withdraw_rejected(seq)).await
+    recording(app, move |t| t.withdraw_rejected(seq)).await
 }
 
 /// One sync run; progress goes out as `sync-progress` events.
@@ -203,12 +301,35 @@ fn data_dir(app: &tauri::App) -> std::path::PathBuf {
     }
 }
 
+/// Events to the webview, notifications through tauri-plugin-notification.
+struct TauriOutlet(AppHandle);
+
+impl Outlet for TauriOutlet {
+    fn emit(&self, event: &str, payload: serde_json::Value) {
+        let _ = self.0.emit(event, payload);
+    }
+    fn notify(&self, title: &str, body: &str) -> Result<(), String> {
+        self.0.notification().builder().title(title).body(body).show().map_err(|e| e.to_string())
+    }
+}
+
+/// A named background thread with the shell.
+fn spawn(app: &tauri::App, name: &str, f: fn(&Shell) -> !) -> std::io::Result<()> {
+    let handle = app.handle().clone();
+    std::thread::Builder::new().name(name.into()).spawn(move || f(&handle.state::<Shell>())).map(drop)
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let shell = Shell::new(data_dir(app))?;
+            shell.set_outlet(Arc::new(TauriOutlet(app.handle().clone())));
             app.manage(shell);
+            // The automatic sync (scheduler) and the long-polls between syncs (waiter).
+            spawn(app, "auto-sync", autosync::run_scheduler)?;
+            spawn(app, "sync-wait", autosync::run_waiter)?;
             // The idle lock: drop the store (and its key) after the configured idle time.
             let handle = app.handle().clone();
             std::thread::Builder::new().name("idle-lock".into()).spawn(move || loop {
@@ -245,6 +366,23 @@ pub fn run() {
             report_in,
             close_issue,
             pledge,
+            attach_photo,
+            accept,
+            return_order,
+            request_extension,
+            transfer,
+            urge,
+            review,
+            decide_extension,
+            close_as_duplicate,
+            cancel_issue,
+            today,
+            department_inbox,
+            communities,
+            worker,
+            set_sync_period,
+            set_locale,
+            notifications_raised,
             sync_state,
             outbox,
             rejected_records,

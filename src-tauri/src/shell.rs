@@ -1,20 +1,28 @@
 //! The shell's state: where the data lives, the unlocked [`Tablet`] (or none while locked), the
-//! idle clock, and enrolment / unlock / lock. Everything else is a one-line command in lib.rs.
+//! idle clock, enrolment / unlock / lock, the one sync gate, and the notifications it raises.
+//! Everything else is a one-line command in lib.rs. Tauri-free: what reaches the UI or the OS
+//! goes through an [`Outlet`].
 
+use crate::autosync::Auto;
 use crate::unlock::{self, Attempts};
-use gridwalk_core::sync::{self, HttpTransport};
-use gridwalk_core::{Clock, CoreError, SystemClock, Tablet};
+use gridwalk_core::sync::{self, auto, HttpTransport, StoreAccess};
+use gridwalk_core::{Clock, CoreError, NewOrder, SystemClock, Tablet};
 use gridwalk_proto::ErrorBody;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub type CmdResult<T> = Result<T, ErrorBody>;
 
 pub const STORE_FILE: &str = "tablet.db";
 const ENROLLING_FILE: &str = "tablet.db.enrolling";
 const SETTINGS_FILE: &str = "app.json";
+/// The notify-only token, the server and the last pull cursor, outside the encrypted store.
+pub const NOTIFY_FILE: &str = "notify.json";
+/// Every OS notification the shell raised (JSON lines; content-free titles and counts).
+pub const NOTIFICATIONS_LOG: &str = "notifications.log";
 pub const DEFAULT_IDLE_MINUTES: u32 = 5;
 
 pub fn err(code: &str, message: impl Into<String>) -> ErrorBody {
@@ -37,6 +45,12 @@ pub struct Settings {
     pub username: Option<String>,
     pub worker_name: Option<String>,
     pub idle_minutes: Option<u32>,
+    /// How often the automatic sync pulls (seconds), within `auto::PERIOD_RANGE_S`.
+    #[serde(default)]
+    pub sync_period_s: Option<u32>,
+    /// The UI's language, so notifications raised while the webview is locked speak it too.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl Settings {
@@ -60,7 +74,98 @@ pub struct AppStatus {
     pub server_url: Option<String>,
     pub username: Option<String>,
     pub worker_name: Option<String>,
+    pub sync_period_s: u32,
+    /// New orders counted while locked (through the notify-only token), for the lock screen.
+    pub locked_news: u32,
     pub version: &'static str,
+}
+
+/// The notify-only token and what it needs, kept outside the encrypted store (mode 0600) so a
+/// locked tablet can ask "how many new orders for me?" without the PIN. It opens nothing else:
+/// the server refuses it on every other route; revoking the device revokes it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct NotifyFile {
+    pub server_url: String,
+    pub notify_token: String,
+    /// The pull cursor of the last sync: the count runs from here.
+    pub after: u64,
+}
+
+impl std::fmt::Debug for NotifyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyFile").field("server_url", &self.server_url).field("after", &self.after).finish_non_exhaustive()
+    }
+}
+
+impl NotifyFile {
+    pub fn load(dir: &Path) -> Option<NotifyFile> {
+        let f: NotifyFile = serde_json::from_slice(&std::fs::read(dir.join(NOTIFY_FILE)).ok()?).ok()?;
+        (!f.notify_token.is_empty()).then_some(f)
+    }
+
+    /// Written whole under a temporary name with mode 0600, then renamed over the old one.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let tmp = dir.join(format!("{NOTIFY_FILE}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).expect("serializable"))?;
+        f.sync_all()?;
+        std::fs::rename(tmp, dir.join(NOTIFY_FILE))
+    }
+}
+
+/// One OS notification the shell raised, as `notifications_raised` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaisedNotification {
+    pub at_ms: i64,
+    /// `new_orders` (pulled by a sync) or `locked_count` (counted while locked).
+    pub reason: String,
+    pub title: String,
+    pub body: String,
+    /// The notification plugin took it. On Linux that means it was handed to the session's
+    /// notification service; whether one is running is the desktop's business.
+    pub plugin_ok: bool,
+    pub error: Option<String>,
+}
+
+/// Where the shell's events and notifications go: Tauri in the app, a recorder in tests.
+pub trait Outlet: Send + Sync {
+    fn emit(&self, event: &str, payload: serde_json::Value);
+    /// Raise an OS notification; `Err` carries the plugin's message.
+    fn notify(&self, title: &str, body: &str) -> Result<(), String>;
+}
+
+struct Silent;
+
+impl Outlet for Silent {
+    fn emit(&self, _: &str, _: serde_json::Value) {}
+    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
+        Err("no outlet".into())
+    }
+}
+
+/// The notification text: content-free (a count, no place, no resident), since an OS
+/// notification may show on a screen anyone can see.
+pub fn notice_text(locale: Option<&str>, n: u32) -> (String, String) {
+    match locale {
+        Some(l) if l.starts_with("en") => ("Gridwalk".into(), if n == 1 { "1 new order".into() } else { format!("{n} new orders") }),
+        _ => ("网格走访".into(), format!("有 {n} 条新工单")),
+    }
+}
+
+/// The store as the sync engine reaches it from the shell: the tablet's mutex, held for one
+/// step at a time. A locked app is `locked`.
+struct ShellStore<'a>(&'a Shell);
+
+impl StoreAccess for ShellStore<'_> {
+    fn with<T>(&self, f: impl FnOnce(&mut Tablet) -> gridwalk_core::Result<T>) -> gridwalk_core::Result<T> {
+        let mut guard = self.0.tablet.lock().map_err(|_| CoreError::Locked)?;
+        f(guard.as_mut().ok_or(CoreError::Locked)?)
+    }
 }
 
 pub struct Shell {
@@ -71,6 +176,12 @@ pub struct Shell {
     idle_minutes: AtomicI64,
     pub cancel: AtomicBool,
     settings: Mutex<Settings>,
+    /// One sync at a time: the manual 同步 waits for it, the automatic one skips when taken.
+    sync_gate: Mutex<()>,
+    pub auto: Auto,
+    locked_news: AtomicU32,
+    raised: Mutex<Vec<RaisedNotification>>,
+    outlet: OnceLock<Arc<dyn Outlet>>,
 }
 
 impl Shell {
@@ -85,6 +196,7 @@ impl Shell {
         unlock::device_secret(&dir)?;
         let settings = Settings::load(&dir);
         let idle = settings.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
+        let period = settings.sync_period_s.filter(|p| auto::PERIOD_RANGE_S.contains(p)).unwrap_or(auto::DEFAULT_PERIOD_S);
         Ok(Shell {
             last_activity_ms: AtomicI64::new(clock.now_ms()),
             idle_minutes: AtomicI64::new(idle as i64),
@@ -93,7 +205,102 @@ impl Shell {
             tablet: Mutex::new(None),
             cancel: AtomicBool::new(false),
             settings: Mutex::new(settings),
+            sync_gate: Mutex::new(()),
+            auto: Auto::new(period),
+            locked_news: AtomicU32::new(0),
+            raised: Mutex::new(Vec::new()),
+            outlet: OnceLock::new(),
         })
+    }
+
+    /// Where events and notifications go (set once, by the app's setup).
+    pub fn set_outlet(&self, outlet: Arc<dyn Outlet>) {
+        let _ = self.outlet.set(outlet);
+    }
+
+    pub fn emit(&self, event: &str, payload: serde_json::Value) {
+        match self.outlet.get() {
+            Some(o) => o.emit(event, payload),
+            None => Silent.emit(event, payload),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.tablet.lock().map(|t| t.is_some()).unwrap_or(false)
+    }
+
+    /// Run `f` on the open store without counting as activity (background work must not keep
+    /// the idle lock away). A locked app is [`CoreError::Locked`].
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Tablet) -> gridwalk_core::Result<T>) -> gridwalk_core::Result<T> {
+        ShellStore(self).with(f)
+    }
+
+    /// [`Shell::with_tablet`] for a command that records: a success pokes the automatic sync.
+    pub fn record<T>(&self, f: impl FnOnce(&mut Tablet) -> gridwalk_core::Result<T>) -> CmdResult<T> {
+        let out = self.with_tablet(f)?;
+        self.auto.poke(self.clock.now_ms());
+        Ok(out)
+    }
+
+    pub fn set_sync_period(&self, seconds: u32) -> CmdResult<()> {
+        if !auto::PERIOD_RANGE_S.contains(&seconds) {
+            return Err(err("bad_sync_period", "the sync period must be between 15 and 3600 seconds"));
+        }
+        self.auto.set_period_s(seconds);
+        let mut s = self.settings.lock().expect("settings");
+        s.sync_period_s = Some(seconds);
+        s.save(&self.dir).map_err(io_err)
+    }
+
+    pub fn set_locale(&self, locale: &str) -> CmdResult<()> {
+        if !matches!(locale, "zh-CN" | "en") {
+            return Err(err("bad_locale", "the language must be zh-CN or en"));
+        }
+        let mut s = self.settings.lock().expect("settings");
+        s.locale = Some(locale.to_owned());
+        s.save(&self.dir).map_err(io_err)
+    }
+
+    /// Raise an OS notification and log it (the log is what tests and the UI read back).
+    pub fn raise(&self, reason: &str, n: u32) -> RaisedNotification {
+        let locale = self.settings.lock().expect("settings").locale.clone();
+        let (title, body) = notice_text(locale.as_deref(), n);
+        let result = match self.outlet.get() {
+            Some(o) => o.notify(&title, &body),
+            None => Silent.notify(&title, &body),
+        };
+        let entry = RaisedNotification {
+            at_ms: self.clock.now_ms(),
+            reason: reason.to_owned(),
+            title,
+            body,
+            plugin_ok: result.is_ok(),
+            error: result.err(),
+        };
+        self.raised.lock().unwrap_or_else(|p| p.into_inner()).push(entry.clone());
+        let line = serde_json::to_string(&entry).expect("serializable") + "\n";
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(NOTIFICATIONS_LOG))
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        entry
+    }
+
+    pub fn notifications_raised(&self) -> Vec<RaisedNotification> {
+        self.raised.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The locked watcher counted `total` new orders since the lock: tell the lock screen and
+    /// the OS.
+    pub fn locked_news(&self, total: u32) {
+        self.locked_news.store(total, Ordering::SeqCst);
+        self.raise("locked_count", total);
+        self.emit("lock-news", serde_json::json!({ "count": total }));
     }
 
     fn store_path(&self) -> PathBuf {
@@ -112,6 +319,8 @@ impl Shell {
             server_url: s.server_url,
             username: s.username,
             worker_name: s.worker_name,
+            sync_period_s: self.auto.plan().period_ms as u32 / 1000,
+            locked_news: self.locked_news.load(Ordering::SeqCst),
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -138,8 +347,9 @@ impl Shell {
         s.save(&self.dir).map_err(io_err)
     }
 
-    /// Drop the tablet (closing the store) if it has been idle too long. Never waits for a
-    /// running sync: it holds the store, and the worker is not idle while it runs.
+    /// Drop the tablet (closing the store) if it has been idle too long. Never waits for the
+    /// store: whoever holds it (a command, one step of a sync) is done within moments, and the
+    /// next look, 5 s later, locks. A sync caught between steps ends with `locked`.
     pub fn lock_if_idle(&self) -> bool {
         let idle_ms = self.idle_minutes.load(Ordering::SeqCst) * 60_000;
         if self.clock.now_ms() - self.last_activity_ms.load(Ordering::SeqCst) < idle_ms {
@@ -148,6 +358,7 @@ impl Shell {
         match self.tablet.try_lock() {
             Ok(mut guard) if guard.is_some() => {
                 *guard = None;
+                self.auto.set_unlocked(false);
                 true
             }
             _ => false,
@@ -156,6 +367,7 @@ impl Shell {
 
     pub fn lock(&self) -> CmdResult<()> {
         *self.tablet.lock().map_err(|_| err("internal", "the store lock was poisoned"))? = None;
+        self.auto.set_unlocked(false);
         Ok(())
     }
 
@@ -178,6 +390,9 @@ impl Shell {
                 Attempts::default().save(&self.dir).map_err(io_err)?;
                 *self.tablet.lock().expect("tablet lock") = Some(t);
                 self.touch();
+                // The sync brings what the count announced; the lock screen's count is done.
+                self.locked_news.store(0, Ordering::SeqCst);
+                self.auto.set_unlocked(true);
                 Ok(())
             }
             Err(CoreError::WrongKey) => {
@@ -233,18 +448,77 @@ impl Shell {
             s.worker_name = Some(login.worker.name.clone());
             s.save(&self.dir).map_err(io_err)?;
         }
+        if !login.notify_token.is_empty() {
+            NotifyFile { server_url: url.to_owned(), notify_token: login.notify_token.clone(), after: 0 }
+                .save(&self.dir)
+                .map_err(io_err)?;
+        }
         self.unlock(pin)?;
         Ok(login.worker.name)
     }
 
-    /// One sync run against the server the tablet enrolled with.
+    /// One sync run against the server the tablet enrolled with (the 同步 button). Waits for an
+    /// automatic sync that is running, then runs its own; a 停止 pressed meanwhile stops both.
     pub fn sync(&self, progress: &mut dyn FnMut(&sync::Progress)) -> CmdResult<sync::SyncReport> {
+        self.touch();
         self.cancel.store(false, Ordering::SeqCst);
-        self.with_tablet(|t| {
-            let url = t.sync_state()?.server_url.ok_or(CoreError::NotEnrolled)?;
-            let transport = HttpTransport::new(&url).map_err(|e| CoreError::Offline(format!("{e:?}")))?;
-            sync::sync(t, &transport, &sync::SyncOptions::default(), &self.cancel, progress)
-        })
+        let _gate = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
+        self.sync_holding_gate(sync::SyncOptions::default(), progress)
+    }
+
+    /// The automatic sync: `None` when another one holds the gate. It retries little itself
+    /// (the scheduler backs off between syncs) and never counts as the worker's activity.
+    pub fn try_auto_sync(&self) -> Option<CmdResult<sync::SyncReport>> {
+        let _gate = match self.sync_gate.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        self.cancel.store(false, Ordering::SeqCst);
+        let opts = sync::SyncOptions { max_attempts: 2, ..Default::default() };
+        Some(self.sync_holding_gate(opts, &mut |p: &sync::Progress| self.emit("sync-progress", serde_json::json!(p))))
+    }
+
+    fn sync_holding_gate(&self, opts: sync::SyncOptions, progress: &mut dyn FnMut(&sync::Progress)) -> CmdResult<sync::SyncReport> {
+        self.auto.started(self.clock.now_ms());
+        // The pull cursor before, and whether a sync ever succeeded (the first pull is history).
+        let mut before = None;
+        let result = self
+            .with_store(|t| {
+                let state = t.sync_state()?;
+                before = state.last_success_ms.map(|_| state.pull_cursor);
+                state.server_url.ok_or(CoreError::NotEnrolled)
+            })
+            .and_then(|url| Ok(HttpTransport::new(&url)?))
+            .and_then(|transport| sync::sync_with(&ShellStore(self), &transport, &opts, &self.cancel, progress));
+        self.auto.finished(self.clock.now_ms(), result.is_ok());
+        self.after_sync(before, &result);
+        result.map_err(core_err)
+    }
+
+    /// After every sync: keep the notify file's cursor, announce new orders for me, tell the
+    /// UI (screens reload on `synced`).
+    fn after_sync(&self, before: Option<u64>, result: &gridwalk_core::Result<sync::SyncReport>) {
+        if let (Ok(cursor), Some(mut file)) = (self.with_store(|t| t.pull_cursor()), NotifyFile::load(&self.dir)) {
+            if file.after != cursor {
+                file.after = cursor;
+                let _ = file.save(&self.dir);
+            }
+        }
+        // The first pull brings the whole history: nothing in it is news.
+        let orders: Vec<NewOrder> = match before {
+            Some(cursor) => self.with_store(|t| t.orders_for_me(cursor)).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if !orders.is_empty() {
+            self.raise("new_orders", orders.len() as u32);
+            self.emit("new-orders", serde_json::json!(orders));
+        }
+        let payload = match result {
+            Ok(r) => serde_json::json!({ "ok": true, "report": r }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e.to_body() }),
+        };
+        self.emit("synced", payload);
     }
 }
 
@@ -301,6 +575,118 @@ mod tests {
         assert!(shell.lock_if_idle(), "5 idle minutes: locked");
         assert!(!shell.status().unlocked);
         assert_eq!(shell.with_tablet(|t| t.sync_state()).unwrap_err().code, "locked", "commands need the PIN again");
+    }
+
+    /// Records what the shell emits and notifies.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl Outlet for Recorder {
+        fn emit(&self, event: &str, payload: serde_json::Value) {
+            self.0.lock().unwrap().push((event.to_owned(), payload));
+        }
+        fn notify(&self, title: &str, body: &str) -> Result<(), String> {
+            self.0.lock().unwrap().push(("notify".into(), serde_json::json!([title, body])));
+            Ok(())
+        }
+    }
+
+    fn identity() -> gridwalk_core::Identity {
+        gridwalk_core::Identity {
+            worker: gridwalk_domain::WorkerId::from_parts(1, [1; 10]),
+            device: gridwalk_domain::DeviceId::from_parts(1, [2; 10]),
+        }
+    }
+
+    #[test]
+    fn the_sync_period_is_bounded_and_kept_in_the_settings() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (dir, shell) = enrolled(clock);
+        assert_eq!(shell.status().sync_period_s, auto::DEFAULT_PERIOD_S, "a minute by default");
+        for bad in [0, 14, 3601] {
+            assert_eq!(shell.set_sync_period(bad).unwrap_err().code, "bad_sync_period", "{bad} s is out of range");
+        }
+        shell.set_sync_period(15).unwrap();
+        assert_eq!(shell.status().sync_period_s, 15);
+        assert_eq!(Settings::load(dir.path()).sync_period_s, Some(15), "kept in app.json");
+        let again = Shell::with_clock(dir.path().to_owned(), Arc::new(ManualClock::new(1))).unwrap();
+        assert_eq!(again.status().sync_period_s, 15, "and read back on the next start");
+    }
+
+    #[test]
+    fn records_poke_the_automatic_sync_and_a_failed_one_backs_off() {
+        use crate::autosync::{tick, Tick};
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (_dir, shell) = enrolled(clock.clone());
+        assert_eq!(tick(&shell), Tick::Idle, "locked: no automatic sync");
+        shell.unlock(PIN).unwrap();
+        // No server was ever reached (this store has no server address): the sync fails.
+        assert_eq!(tick(&shell), Tick::Synced { ok: false }, "unlocked and never synced: at once");
+        assert_eq!(tick(&shell), Tick::Sleep(std::time::Duration::from_secs(60)), "offline with nothing to send: the period");
+        for failures in 1..=5u32 {
+            shell.record(|t| t.set_identity(identity())).unwrap();
+            assert!(shell.auto.snapshot().last_poke_ms.is_some(), "a record pokes the automatic sync");
+            let Tick::Sleep(wait) = tick(&shell) else { panic!("after a failure the scheduler waits") };
+            // 2 s debounce, or the backoff 2 s · 2^(n−1) · [½, 1) when that is longer.
+            let floor = 2_000.max(1_000 << (failures - 1));
+            assert!(wait.as_millis() >= floor as u128, "after {failures} failures a record waits at least {floor} ms: {wait:?}");
+            clock.advance(wait.as_millis() as i64);
+            assert_eq!(tick(&shell), Tick::Synced { ok: false }, "retried once the wait is over");
+        }
+        shell.lock().unwrap();
+        assert_eq!(tick(&shell), Tick::Idle, "locking stops the automatic sync");
+    }
+
+    #[test]
+    fn one_sync_at_a_time() {
+        use crate::autosync::{tick, Tick};
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (_dir, shell) = enrolled(clock);
+        shell.unlock(PIN).unwrap();
+        let gate = shell.sync_gate.lock().unwrap();
+        assert!(shell.try_auto_sync().is_none(), "while a sync holds the gate the automatic one does not start");
+        assert_eq!(tick(&shell), Tick::Busy, "the scheduler sees it busy");
+        drop(gate);
+        assert!(shell.try_auto_sync().is_some(), "once it is free, it runs");
+    }
+
+    #[test]
+    fn the_locked_count_is_raised_content_free_logged_and_shown() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (dir, shell) = enrolled(clock);
+        let outlet = Arc::new(Recorder::default());
+        shell.set_outlet(outlet.clone());
+        shell.locked_news(2);
+        assert_eq!(shell.status().locked_news, 2, "the lock screen reads the count from the status");
+        let raised = shell.notifications_raised();
+        assert_eq!(raised.len(), 1);
+        assert_eq!((raised[0].body.as_str(), raised[0].plugin_ok), ("有 2 条新工单", true), "a count and nothing else, in Chinese first");
+        let log = std::fs::read_to_string(dir.path().join(NOTIFICATIONS_LOG)).unwrap();
+        assert_eq!(serde_json::from_str::<RaisedNotification>(log.trim()).unwrap(), raised[0], "the log file holds the same entry");
+        let seen = outlet.0.lock().unwrap().clone();
+        assert!(seen.iter().any(|(e, p)| e == "lock-news" && p["count"] == 2), "the lock screen is told: {seen:?}");
+        shell.set_locale("en").unwrap();
+        assert_eq!(shell.raise("new_orders", 1).body, "1 new order", "in the UI's language");
+        assert_eq!(shell.set_locale("fr").unwrap_err().code, "bad_locale");
+        shell.unlock(PIN).unwrap();
+        assert_eq!(shell.status().locked_news, 0, "unlocking clears it: the sync brings the orders");
+    }
+
+    #[test]
+    fn the_notify_file_is_private_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(NotifyFile::load(dir.path()).is_none(), "no file: nothing to ask with");
+        let f = NotifyFile { server_url: "http://127.0.0.1:1".into(), notify_token: "nt-secret".into(), after: 42 };
+        f.save(dir.path()).unwrap();
+        let back = NotifyFile::load(dir.path()).unwrap();
+        assert_eq!((back.server_url.as_str(), back.notify_token.as_str(), back.after), ("http://127.0.0.1:1", "nt-secret", 42));
+        assert!(!format!("{back:?}").contains("nt-secret"), "the token never reaches a log line");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(NOTIFY_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "notify.json is readable by the app only");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The real tablet app, driven through WebDriver under Xvfb, against a real server: enrol, lose
 //! the server, record a visit and an issue offline (both show as queued), get the server back
-//! on the same port, sync from the Sync screen, and find both records on the server. Saves
-//! screenshots at both tablet sizes under target/screenshots/.
+//! on the same port, sync from the Sync screen, and find both records on the server. Then 接诉即办
+//! without the 同步 button: a hotline order dispatched to the worker shows on the tablet by
+//! itself (banner, Today, countdown), is accepted and answered from the issue screen, and the
+//! server has it; locked, the tablet counts the next order without the PIN. Saves screenshots
+//! at both tablet sizes under target/screenshots/.
 
 use gridwalk_e2e::app_driver::{app_binary, start_tauri_driver, start_xvfb, Server, Session};
 use serde_json::json;
@@ -13,6 +16,10 @@ const PASSWORD: &str = "xiaoguan-2024";
 const PIN: &str = "246810";
 const ISSUE_TEXT: &str = "惠新西街3号楼东侧路灯不亮，居民夜间出行不便";
 const VISIT_NOTES: &str = "走访惠新西街：楼道堆物已清理，居民反映停车紧张";
+
+const DESK: &str = "zhao.desk";
+const DESK_PASSWORD: &str = "12345-desk-2024";
+const YARD: &str = "惠新西街33号院";
 
 fn screenshots() -> PathBuf {
     // tests/ → the workspace's target/screenshots
@@ -141,5 +148,120 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     s.type_into("[data-testid=courtyards-search]", "惠新");
     s.wait("[data-testid=courtyard-row]", 20);
     shoot(&s, "courtyards");
+    s.quit();
+}
+
+/// Enrol the app on the enrolment screen and wait for its first sync.
+fn enrol(s: &Session, server: &Server) {
+    s.wait("[data-testid=enrol-screen]", 60);
+    s.type_into("[data-testid=enrol-server]", &server.url);
+    s.type_into("[data-testid=enrol-username]", USER);
+    s.type_into("[data-testid=enrol-password]", PASSWORD);
+    s.type_into("[data-testid=enrol-pin]", PIN);
+    s.type_into("[data-testid=enrol-pin2]", PIN);
+    s.click("[data-testid=enrol-submit]");
+    s.wait("[data-testid=sync-result][data-status=ok]", 90);
+}
+
+/// A 12345 order at `yard`, filed on the server by the hotline desk; returns the issue id.
+fn file_order(server: &Server, yard: &gridwalk_domain::Courtyard, order_no: &str, description: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let order = gridwalk_proto::HotlineIntake {
+        order_no: order_no.into(),
+        place: gridwalk_proto::IntakePlace::Courtyard { courtyard_id: yard.id },
+        category: "noise".into(),
+        description: description.into(),
+        received_at_ms: now,
+        contact: None,
+    };
+    let answer = server.post_as(DESK, DESK_PASSWORD, "/api/v1/hotline/intake", &serde_json::to_value(&order).unwrap());
+    answer["issue_id"].as_str().unwrap_or_else(|| panic!("no issue id: {answer}")).to_owned()
+}
+
+fn raised(app_dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(app_dir.join("notifications.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line per notification"))
+        .collect()
+}
+
+#[test]
+fn a_dispatched_order_reaches_the_tablet_by_itself_and_a_locked_tablet_counts_the_next() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let app_dir = tempfile::tempdir().unwrap();
+    let server = Server::setup(server_dir.path(), USER, NAME, PASSWORD);
+    server.add_worker(DESK, "赵调度", "supervisor", "district", DESK_PASSWORD);
+    // The courtyard's responsible grid worker (责任网格员) is the tablet's worker: orders there are hers.
+    let registry = gridwalk_domain::registry_gen::demo_registry();
+    let yard = registry.courtyards.iter().find(|c| c.name == YARD).expect("the demo registry has the courtyard").clone();
+    gridwalk_server::app::admin::set_responsible(server_dir.path(), &yard.code, USER).unwrap();
+    let display = start_xvfb();
+    let data_dir = app_dir.path().to_str().unwrap().to_owned();
+    let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir)]);
+    let s = Session::start(&driver, &app_binary());
+    enrol(&s, &server);
+    assert!(app_dir.path().join("notify.json").exists(), "enrolment keeps the notify-only token outside the store");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(app_dir.path().join("notify.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "notify.json is readable by the app only");
+    }
+    s.route("/today");
+    s.wait("[data-testid=today-ready]", 30);
+
+    // The hotline files an order; nobody touches 同步.
+    let issue = file_order(&server, &yard, "12345-APP-1", "夜间施工噪声扰民，居民无法休息");
+    let banner = format!("[data-testid=new-order-banner][data-issue='{issue}']");
+    s.wait(&format!("{banner} [data-testid=countdown]"), 90);
+    s.wait(&format!("[data-testid=today-clock] [data-testid=issue-card][data-issue='{issue}'] [data-testid=countdown]"), 20);
+    let notices = raised(app_dir.path());
+    assert!(
+        notices.iter().any(|n| n["reason"] == "new_orders" && n["body"] == "有 1 条新工单"),
+        "the new order raised an OS notification, logged: {notices:?}"
+    );
+    shoot(&s, "new-order");
+
+    // Tap the banner: the issue screen offers 签收 and 响应 (the core's offers).
+    s.click(&banner);
+    s.wait("[data-testid=issue-screen] [data-testid=issue-action-accepted]", 20);
+    s.click("[data-testid=issue-action-accepted]");
+    s.click("[data-testid=action-submit]");
+    s.wait("[data-testid=issue-accepted]", 20);
+    assert!(s.find("[data-testid=issue-action-accepted]").is_none(), "an accepted order is not offered 签收 again");
+    s.click("[data-testid=issue-action-issue_responded]");
+    s.type_into("[data-testid=action-note]", "已电话联系居民，今晚到现场");
+    s.click("[data-testid=action-submit]");
+    s.wait("[data-testid=issue-status][data-status=responded]", 20);
+    // One size only: under Xvfb, WebKit stops painting this screen after a resize from portrait
+    // to landscape (the screenshot then never returns), so it is taken at the current size.
+    s.wait_until("toasts to close", "return [...document.querySelectorAll('.van-toast')].every(t => t.style.display === 'none')", 10);
+    s.screenshot(&screenshots().join("order-responded-1280x800.png"));
+
+    // The automatic sync pushes both within seconds: the server has the response.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let state = loop {
+        let state = server.get_as(DESK, DESK_PASSWORD, &format!("/api/v1/issues/{issue}"));
+        if !state["responded_at_ms"].is_null() && !state["accepted_at_ms"].is_null() {
+            break state;
+        }
+        assert!(std::time::Instant::now() < deadline, "the response did not reach the server by itself: {state:.600}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(state["status"], "responded", "the server folds the tablet's 签收 and 响应");
+
+    // Locked: the store is closed; a new order is still counted, without the PIN.
+    s.route("/settings");
+    s.click("[data-testid=lock-now]");
+    s.wait("[data-testid=unlock-screen]", 20);
+    file_order(&server, &yard, "12345-APP-2", "楼道堆放杂物堵塞消防通道");
+    s.wait("[data-testid=lock-news][data-count='1']", 90);
+    assert!(s.text("[data-testid=lock-news]").contains("有 1 条新工单"), "the lock screen shows the count");
+    let notices = raised(app_dir.path());
+    let locked: Vec<_> = notices.iter().filter(|n| n["reason"] == "locked_count").collect();
+    assert_eq!(locked.len(), 1, "one OS notification for the locked count: {notices:?}");
+    assert_eq!(locked[0]["body"], "有 1 条新工单", "content-free: a count, nothing about the order");
+    shoot(&s, "locked-news");
     s.quit();
 }

@@ -380,6 +380,52 @@ impl Server {
         self.start(&listen);
     }
 
+    /// Add a worker through the CLI (the server may be running: it reads workers at login).
+    pub fn add_worker(&self, username: &str, name: &str, role: &str, scope: &str, password: &str) {
+        let bin = crate::workspace_bin("gridwalk-server");
+        let dir = self.data.to_str().expect("utf-8 path");
+        let args = [
+            "worker",
+            "add",
+            "--data",
+            dir,
+            "--username",
+            username,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--scope",
+            scope,
+            "--password",
+            password,
+        ];
+        let out = Command::new(&bin).args(args).output().expect("run gridwalk-server");
+        assert!(out.status.success(), "gridwalk-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// POST JSON to an API path with a fresh token for `username`.
+    pub fn post_as(&self, username: &str, password: &str, path: &str, body: &Value) -> Value {
+        let http = client();
+        let token = self.login(&http, username, password);
+        let resp = http.post(format!("{}{path}", self.url)).bearer_auth(token).json(body).send().expect("POST");
+        let status = resp.status();
+        let v: Value = resp.json().unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    }
+
+    fn login(&self, http: &reqwest::blocking::Client, username: &str, password: &str) -> String {
+        let login: Value = http
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&json!({"username": username, "password": password, "device_name": "e2e check"}))
+            .send()
+            .expect("login")
+            .json()
+            .expect("login json");
+        login["token"].as_str().unwrap_or_else(|| panic!("no token: {login}")).to_owned()
+    }
+
     /// GET an API path with a fresh token for `username`.
     pub fn get_as(&self, username: &str, password: &str, path: &str) -> Value {
         let http = client();

@@ -5,8 +5,9 @@ import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import { getCurrentWindow } from '@tauri-apps/api/window'
 import type {
-  AppStatus, PledgeKindCode, WhistleLevelCode, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail, IssueFilter, IssueRow, LoggedEvent,
-  NewIssue, NewVisit, Page, RejectedRecord, SatisfactionCode, SyncProgress, SyncReport, VisitRow,
+  AppStatus, Assignee, CommunityRow, PledgeKindCode, WhistleLevelCode, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail,
+  IssueFilter, IssueRow, LoggedEvent, NewIssue, NewOrder, NewVisit, Page, RaisedNotification, RejectedRecord, ReturnReasonCode,
+  SatisfactionCode, SyncedEvent, SyncProgress, SyncReport, Today, VisitRow, WorkerInfo,
 } from './types'
 
 /** A command's `{code, message}` error, thrown as an Error so callers can `catch (e)`. */
@@ -64,6 +65,33 @@ export const api = {
   closeIssue: (id: string, note: string) => call<string>('close_issue', { id, note }),
   pledge: (id: string, kind: PledgeKindCode, note: string) => call<string>('pledge', { id, kind, note }),
 
+  attachPhoto: (id: string, sha256: string) => call<string>('attach_photo', { id, sha256 }),
+  accept: (id: string, note: string) => call<string>('accept', { id, note }),
+  returnOrder: (id: string, reason: ReturnReasonCode, note: string) => call<string>('return_order', { id, reason, note }),
+  requestExtension: (id: string, untilMs: number, reason: string) => call<string>('request_extension', { id, untilMs, reason }),
+  transfer: (id: string, to: Assignee, note: string) => call<string>('transfer', { id, to, note }),
+  urge: (id: string, note: string) => call<string>('urge', { id, note }),
+  review: (id: string, approved: boolean, note: string) => call<string>('review', { id, approved, note }),
+  decideExtension: (id: string, approved: boolean, note: string) => call<string>('decide_extension', { id, approved, note }),
+  closeAsDuplicate: (id: string, of: string, note: string) => call<string>('close_as_duplicate', { id, of, note }),
+  cancelIssue: (id: string, reason: string) => call<string>('cancel_issue', { id, reason }),
+
+  today: () => call<Today>('today'),
+  departmentInbox: () => call<IssueRow[]>('department_inbox'),
+  communities: () => call<CommunityRow[]>('communities'),
+  worker: () => call<WorkerInfo | null>('worker'),
+  setSyncPeriod: (seconds: number) => call<void>('set_sync_period', { seconds }),
+  setLocale: (locale: string) => call<void>('set_locale', { locale }),
+  notificationsRaised: () => call<RaisedNotification[]>('notifications_raised'),
+  /** Ask the OS for the notification permission where it is needed (Android 13+); desktops grant it. */
+  ensureNotificationPermission: async () => {
+    try {
+      if (!(await invoke<boolean | null>('plugin:notification|is_permission_granted'))) await invoke('plugin:notification|request_permission')
+    } catch {
+      // No permission API here: the shell still logs what it raises.
+    }
+  },
+
   syncState: () => call<DeviceSyncState>('sync_state'),
   outbox: (limit = 100) => call<LoggedEvent[]>('outbox', { limit }),
   rejectedRecords: () => call<RejectedRecord[]>('rejected_records'),
@@ -77,4 +105,7 @@ export const api = {
 
   onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> => listen<SyncProgress>('sync-progress', (e) => f(e.payload)),
   onLocked: (f: () => void): Promise<UnlistenFn> => listen('locked', () => f()),
+  onSynced: (f: (e: SyncedEvent) => void): Promise<UnlistenFn> => listen<SyncedEvent>('synced', (e) => f(e.payload)),
+  onNewOrders: (f: (orders: NewOrder[]) => void): Promise<UnlistenFn> => listen<NewOrder[]>('new-orders', (e) => f(e.payload)),
+  onLockNews: (f: (count: number) => void): Promise<UnlistenFn> => listen<{ count: number }>('lock-news', (e) => f(e.payload.count)),
 }

@@ -13,6 +13,7 @@ export const router = createRouter({
     { path: '/visit', component: () => import('./views/VisitView.vue') },
     { path: '/report', component: () => import('./views/ReportView.vue') },
     { path: '/issue/:id', component: () => import('./views/IssueView.vue') },
+    { path: '/inbox', component: () => import('./views/InboxView.vue'), meta: { tab: true } },
     { path: '/sync', component: () => import('./views/SyncView.vue'), meta: { tab: true } },
     { path: '/settings', component: () => import('./views/SettingsView.vue'), meta: { tab: true } },
   ],

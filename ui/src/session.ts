@@ -6,11 +6,13 @@ import { showFailToast } from 'vant'
 import { api, toApiError } from './api'
 import { i18n } from './i18n'
 import { correctedNow } from './logic/countdown'
-import type { AppStatus, DeviceSyncState } from './types'
+import type { AppStatus, DeviceSyncState, WorkerInfo } from './types'
 
 export const session = reactive({
   status: null as AppStatus | null,
   sync: null as DeviceSyncState | null,
+  /** Who logged in (role and scope), once unlocked. */
+  worker: null as WorkerInfo | null,
   /** The device clock, ticking every second. */
   deviceNow: Date.now(),
 })
@@ -32,10 +34,16 @@ export async function refreshStatus(): Promise<AppStatus> {
 export async function refreshSync(): Promise<DeviceSyncState | null> {
   try {
     session.sync = await api.syncState()
+    if (!session.worker) session.worker = await api.worker()
   } catch {
     // Locked or not enrolled: keep what we had.
   }
   return session.sync
+}
+
+/** Department staff get the department inbox tab. */
+export function isDepartmentStaff(): boolean {
+  return session.worker?.role === 'department_staff'
 }
 
 /** The message for an error's code, in the current language. */

@@ -4,13 +4,33 @@ export type SyncState = 'queued' | 'synced' | 'rejected' | 'withdrawn'
 export type CategoryCode =
   | 'street_light' | 'sanitation' | 'leak' | 'illegal_building' | 'wall_breaking' | 'property_management'
   | 'elderly_care' | 'garbage_sorting' | 'lift' | 'parking' | 'noise' | 'greening' | 'heating' | 'other'
-export type SourceCode = 'visit' | 'hotline_12345' | 'mobile_committee' | 'online' | 'deliberation_hall'
+// serde's names of gridwalk_domain::IssueSource (its Hotline variant's code() is hotline_12345, but
+// the JSON the shell speaks is the serde name, hotline).
+export type SourceCode = 'visit' | 'hotline' | 'mobile_committee' | 'online' | 'deliberation_hall'
 export type VisitModeCode = 'walk_through' | 'in_depth' | 'stationed'
 export type SatisfactionCode = 'satisfied' | 'basically_satisfied' | 'dissatisfied'
-export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed'
+export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed' | 'duplicate' | 'cancelled'
 export type WhistleLevelCode = 'party_branch' | 'community' | 'subdistrict'
 export type PledgeKindCode = 'chronic' | 'bottleneck' | 'frequent'
 export type ResponseSla = 'pending' | 'due_soon' | 'overdue' | 'met' | 'missed'
+export type ReturnReasonCode = 'not_my_area' | 'not_my_kind' | 'duplicate' | 'other'
+export type RoleCode = 'grid_worker' | 'cadre' | 'supervisor' | 'department_staff' | 'admin'
+/** The event kinds a person records from the issue screen (gridwalk_domain::rules::ISSUE_ACTIONS). */
+export type ActionKind =
+  | 'accepted' | 'issue_responded' | 'progress_added' | 'reported_in' | 'issue_resolved' | 'reviewed' | 'callback_recorded'
+  | 'issue_closed' | 'whistled' | 'urged' | 'transferred' | 'returned' | 'extension_requested' | 'extension_decided'
+  | 'issue_reopened' | 'pledged' | 'closed_as_duplicate' | 'cancelled' | 'note_added'
+export type EventKindCode = ActionKind | 'visit_recorded' | 'issue_reported' | 'photo_attached' | 'recurred'
+  | 'recurrence_flagged' | 'assigned' | 'duplicate_linked'
+
+/** Whom an issue is assigned to: serde's `{to, id}`. */
+export type Assignee = { to: 'worker'; id: string } | { to: 'community'; id: string } | { to: 'dispatcher' }
+
+/** One action the issue offers this worker now (the core's rules table and fold decide). */
+export interface Offer {
+  kind: ActionKind
+  note_required: boolean
+}
 
 export interface ErrorBody {
   code: string
@@ -26,7 +46,57 @@ export interface AppStatus {
   server_url: string | null
   username: string | null
   worker_name: string | null
+  /** The automatic sync's pull period, in seconds. */
+  sync_period_s: number
+  /** New orders counted while locked (the notify-only token), for the lock screen. */
+  locked_news: number
   version: string
+}
+
+export type ScopeUnit =
+  | 'district' | { subdistrict: string } | { community: string } | { courtyard: string } | { department: string }
+
+export interface WorkerInfo {
+  id: string
+  username: string
+  name: string
+  role: RoleCode
+  scope: ScopeUnit[]
+}
+
+export interface CommunityRow {
+  id: string
+  code: string
+  name: string
+  subdistrict_name: string
+}
+
+/** 今日: my issues on the response clock, then mine urged or sent back by a review. */
+export interface Today {
+  clock: IssueRow[]
+  follow_up: IssueRow[]
+}
+
+/** A new order for me, found by a sync (the `new-orders` event). */
+export interface NewOrder {
+  kind: 'assigned' | 'transferred' | 'urged'
+  issue: IssueRow
+}
+
+export interface RaisedNotification {
+  at_ms: number
+  reason: 'new_orders' | 'locked_count'
+  title: string
+  body: string
+  plugin_ok: boolean
+  error: string | null
+}
+
+/** The end of a sync, manual or automatic (the `synced` event). */
+export interface SyncedEvent {
+  ok: boolean
+  report?: SyncReport
+  error?: ErrorBody
 }
 
 export interface Location {
@@ -87,6 +157,11 @@ export interface IssueRow {
   responded_at_ms: number | null
   conflicts: number
   sync_state: SyncState
+  owner_id: string | null
+  clock_runs: boolean
+  accepted_at_ms: number | null
+  urged: number
+  review_returns: number
 }
 
 export interface VisitRow {
@@ -170,6 +245,14 @@ export interface IssueState {
   whistles: { level: WhistleLevelCode; target: string; whistled_at_ms: number; reported_in_at_ms: number | null }[]
   pledge: { kind: PledgeKindCode; at_ms: number } | null
   recurrence_of: string | null
+  assignee: Assignee | null
+  accepted_at_ms: number | null
+  returned: { by: string; reason: ReturnReasonCode; note: string; at_ms: number } | null
+  urged: number
+  extension: { by: string; until_ms: number; reason: string; approved: boolean | null } | null
+  review_returns: number
+  duplicate_of: string | null
+  cancel_reason: string | null
   history: HistoryEntry[]
 }
 
@@ -185,6 +268,7 @@ export interface IssueDetail {
   state: IssueState
   sla: ResponseSla | null
   own_events: EventSync[]
+  offers: Offer[]
 }
 
 export interface DeviceSyncState {

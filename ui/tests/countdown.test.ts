@@ -7,6 +7,7 @@ function row(id: string, due: number | null, responded: number | null = null): I
   return {
     id, courtyard_id: 'c', category: 'street_light', source: 'visit', status: 'reported', description: '', contact_masked: null,
     received_at_ms: (due ?? 0) - HOUR, response_due_ms: due, responded_at_ms: responded, conflicts: 0, sync_state: 'queued',
+    owner_id: null, clock_runs: responded == null, accepted_at_ms: null, urged: 0, review_returns: 0,
   }
 }
 

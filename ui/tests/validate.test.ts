@@ -50,16 +50,3 @@ describe('visit form', () => {
     expect(v.visitForm({ ...ok, courtyard: null }).courtyard).toBe('pick_courtyard')
   })
 })
-
-describe('issue actions follow the workflow', async () => {
-  const { actionsFor } = await import('../src/logic/timeline')
-  it.each([
-    ['reported', 0, false, ['respond', 'whistle', 'resolve', 'pledge', 'note']],
-    ['responded', 0, true, ['progress', 'whistle', 'resolve', 'note']],
-    ['in_progress', 1, true, ['progress', 'whistle', 'resolve', 'report_in', 'note']],
-    ['resolved', 0, false, ['callback', 'close', 'reopen', 'pledge', 'note']],
-    ['closed', 1, false, ['reopen', 'note']],
-  ])('%s (open whistles %i, pledged %s)', (status, open, pledged, want) => {
-    expect(actionsFor(status as string, open as number, pledged as boolean)).toEqual(want)
-  })
-})

@@ -22,6 +22,8 @@ pub enum CoreError {
     Offline(String),
     #[error("server refused: {message}")]
     Server { code: String, message: String, status: u16 },
+    #[error("the app is locked: enter the PIN")]
+    Locked,
     #[error("sync was cancelled")]
     Cancelled,
     #[error("the photo is {bytes} bytes; the limit is {limit}")]
@@ -47,6 +49,7 @@ impl CoreError {
             CoreError::Revoked => "device_revoked",
             CoreError::Offline(_) => "offline",
             CoreError::Server { .. } => "server_error",
+            CoreError::Locked => "locked",
             CoreError::Cancelled => "cancelled",
             CoreError::PhotoTooLarge { .. } => "photo_too_large",
             CoreError::NotAnImage => "not_an_image",

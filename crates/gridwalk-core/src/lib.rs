@@ -14,6 +14,6 @@ pub use db::StoreKey;
 pub use error::{CoreError, Result};
 pub use gridwalk_clock::{Clock, ManualClock, SystemClock};
 pub use photos::{sniff_image, MAX_PHOTO_BYTES};
-pub use query::{Cursor, EventSync, IssueDetail, IssueFilter, IssueRow, Page, VisitRow};
-pub use registry::{CourtyardQuery, CourtyardRow};
+pub use query::{Cursor, EventSync, IssueDetail, IssueFilter, IssueRow, NewOrder, Page, Today, VisitRow};
+pub use registry::{CommunityRow, CourtyardQuery, CourtyardRow};
 pub use tablet::{Identity, NewIssue, NewVisit, Tablet};

@@ -47,6 +47,30 @@ pub struct IssueRow {
     pub responded_at_ms: Option<i64>,
     pub conflicts: u32,
     pub sync_state: String,
+    /// Whose issue it is now (the fold's owner), if a worker's.
+    pub owner_id: Option<WorkerId>,
+    /// The response clock still runs (reported, not answered, not taken out).
+    pub clock_runs: bool,
+    pub accepted_at_ms: Option<i64>,
+    pub urged: u32,
+    pub review_returns: u32,
+}
+
+/// 今日: my issues whose response clock runs, most urgent first; then mine that were urged or
+/// sent back by a review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Today {
+    pub clock: Vec<IssueRow>,
+    pub follow_up: Vec<IssueRow>,
+}
+
+/// A new order for this tablet's worker, found among pulled events: assigned or transferred
+/// to them, or urged on their issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewOrder {
+    /// `assigned`, `transferred` or `urged`.
+    pub kind: EventKind,
+    pub issue: IssueRow,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,18 +138,30 @@ fn issue_row(r: &rusqlite::Row) -> rusqlite::Result<IssueRow> {
         responded_at_ms: r.get(9)?,
         conflicts: r.get(10)?,
         sync_state: r.get(11)?,
+        owner_id: r.get::<_, Option<String>>(12)?.map(parse_text_id).transpose()?,
+        clock_runs: r.get(13)?,
+        accepted_at_ms: r.get(14)?,
+        urged: r.get(15)?,
+        review_returns: r.get(16)?,
     })
+}
+
+/// The columns [`issue_row`] reads, in its order.
+const ISSUE_COLUMNS: &str = "id, courtyard_id, category, source, status, description, contact_masked, received_at_ms,
+    response_due_ms, responded_at_ms, conflicts, sync_state, owner_id, clock_runs, accepted_at_ms, urged, review_returns";
+
+/// Rows of a query over `issues` that selects [`ISSUE_COLUMNS`].
+fn issue_rows(conn: &rusqlite::Connection, sql: &str, args: Vec<Value>) -> Result<Vec<IssueRow>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), issue_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 impl Tablet {
     /// Issues, newest received first, `limit` per page (keyset paging: stable under inserts).
     pub fn list_issues(&self, filter: &IssueFilter, after: Option<&Cursor>, limit: u32) -> Result<Page<IssueRow>> {
         let limit = limit.clamp(1, PAGE_MAX);
-        let mut sql = String::from(
-            "SELECT id, courtyard_id, category, source, status, description, contact_masked, received_at_ms,
-                    response_due_ms, responded_at_ms, conflicts, sync_state
-             FROM issues WHERE 1 = 1",
-        );
+        let mut sql = format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE 1 = 1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(c) = filter.courtyard {
             sql.push_str(" AND courtyard_id = ?");
@@ -162,6 +198,93 @@ impl Tablet {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// 今日 (Today): every issue of mine whose response clock still runs, whatever its status,
+    /// by deadline; then those of mine a supervisor urged or a review sent back, still open.
+    /// "Mine" is the fold's owner: the assigned worker, or an undispatched report's reporter.
+    pub fn today(&self) -> Result<Today> {
+        let Some(me) = self.identity.map(|i| i.worker.to_string()) else {
+            return Ok(Today { clock: Vec::new(), follow_up: Vec::new() });
+        };
+        let clock = issue_rows(
+            &self.conn,
+            &format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues WHERE owner_id = ?1 AND clock_runs = 1
+                 ORDER BY response_due_ms, received_at_ms, id LIMIT {PAGE_MAX}"
+            ),
+            vec![me.clone().into()],
+        )?;
+        // A resolution sent back counts until it is resolved again (then the reviewer has it).
+        let follow_up = issue_rows(
+            &self.conn,
+            &format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues WHERE owner_id = ?1 AND clock_runs = 0
+                   AND status NOT IN ('closed', 'duplicate', 'cancelled')
+                   AND (urged > 0 OR (review_returns > 0 AND status != 'resolved'))
+                 ORDER BY urged DESC, received_at_ms, id LIMIT {PAGE_MAX}"
+            ),
+            vec![me.into()],
+        )?;
+        Ok(Today { clock, follow_up })
+    }
+
+    /// The department inbox: issues whistled to one of my departments (from the login's scope),
+    /// still open first, newest first. Empty for a worker without departments.
+    pub fn department_inbox(&self) -> Result<Vec<IssueRow>> {
+        let departments = self.actor()?.map(|a| a.departments).unwrap_or_default();
+        if departments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; departments.len()].join(", ");
+        issue_rows(
+            &self.conn,
+            &format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues i
+                 WHERE EXISTS (SELECT 1 FROM json_each(i.whistle_targets) t WHERE t.value IN ({marks}))
+                 ORDER BY status IN ('closed', 'duplicate', 'cancelled'), received_at_ms DESC, id DESC LIMIT {PAGE_MAX}"
+            ),
+            departments.into_iter().map(Value::from).collect(),
+        )
+    }
+
+    /// New orders for me among the events pulled after server sequence `after`: an order
+    /// assigned or transferred to me (and still mine), or an urge on an issue of mine, each
+    /// issue once (its latest such event), for a still open issue. The shell asks this after
+    /// every sync with the cursor it had before, to raise a notification and the banner.
+    pub fn orders_for_me(&self, after: u64) -> Result<Vec<NewOrder>> {
+        let Some(me) = self.identity.map(|i| i.worker) else { return Ok(Vec::new()) };
+        let mut st = self.conn.prepare_cached(
+            "SELECT body FROM events WHERE server_seq > ?1 AND kind IN ('assigned', 'transferred', 'urged') ORDER BY server_seq",
+        )?;
+        let bodies: Vec<String> = st.query_map([after as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut found: Vec<(IssueId, EventKind)> = Vec::new();
+        for body in bodies {
+            let e: Event = serde_json::from_str(&body)?;
+            let Entity::Issue(id) = e.entity else { continue };
+            let kind = match e.body {
+                EventBody::Assigned { to: Assignee::Worker(w), .. } | EventBody::Transferred { to: Assignee::Worker(w), .. } if w == me => {
+                    e.body.event_kind()
+                }
+                EventBody::Urged { .. } if e.author != me => EventKind::Urged,
+                _ => continue,
+            };
+            found.retain(|(i, _)| *i != id);
+            found.push((id, kind));
+        }
+        let mut out = Vec::new();
+        for (id, kind) in found {
+            let rows = issue_rows(
+                &self.conn,
+                &format!(
+                    "SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1 AND owner_id = ?2
+                       AND status NOT IN ('closed', 'duplicate', 'cancelled')"
+                ),
+                vec![id.to_string().into(), me.to_string().into()],
+            )?;
+            out.extend(rows.into_iter().map(|issue| NewOrder { kind, issue }));
+        }
+        Ok(out)
     }
 
     /// Visits, newest first, optionally of one courtyard.
@@ -234,12 +357,15 @@ impl Tablet {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let offers = match self.actor()? {
-            Some(actor) => {
-                // The tablet holds the registry of its worker's scope: a courtyard it knows is in scope.
+        let offers = match self.actor_and_places()? {
+            Some((actor, has_places)) => {
+                // The tablet holds the registry of its worker's scope: a courtyard it knows is in
+                // scope. A department's scope holds no place, whatever registry it was sent.
                 let in_scope = match &state.report {
-                    Some(r) => self.conn.prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?.exists([r.courtyard.to_string()])?,
-                    None => false,
+                    Some(r) if has_places => {
+                        self.conn.prepare_cached("SELECT 1 FROM courtyards WHERE id = ?1")?.exists([r.courtyard.to_string()])?
+                    }
+                    _ => false,
                 };
                 gridwalk_domain::rules::offered(&state, &actor, in_scope)
             }
@@ -250,8 +376,19 @@ impl Tablet {
 
     /// The enrolled worker as the rules see them (role and departments from the login).
     pub fn actor(&self) -> Result<Option<gridwalk_domain::rules::Actor>> {
+        Ok(self.actor_and_places()?.map(|(a, _)| a))
+    }
+
+    /// Who logged in on this tablet (role and scope, as the login answered).
+    pub fn worker(&self) -> Result<Option<gridwalk_proto::WorkerInfo>> {
         let Some(json) = crate::tablet::meta_get(&self.conn, "worker")? else { return Ok(None) };
-        let info: gridwalk_proto::WorkerInfo = serde_json::from_str(&json)?;
+        Ok(Some(serde_json::from_str(&json)?))
+    }
+
+    /// The actor, and whether their scope holds places at all (not only departments).
+    fn actor_and_places(&self) -> Result<Option<(gridwalk_domain::rules::Actor, bool)>> {
+        let Some(info) = self.worker()? else { return Ok(None) };
+        let has_places = info.scope.iter().any(|u| !matches!(u, gridwalk_proto::ScopeUnit::Department(_)));
         let departments = info
             .scope
             .iter()
@@ -260,6 +397,6 @@ impl Tablet {
                 _ => None,
             })
             .collect();
-        Ok(Some(gridwalk_domain::rules::Actor { worker: info.id, role: info.role, departments }))
+        Ok(Some((gridwalk_domain::rules::Actor { worker: info.id, role: info.role, departments }, has_places)))
     }
 }

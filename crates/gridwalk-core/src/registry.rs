@@ -74,6 +74,14 @@ pub struct CourtyardRow {
     pub open_issues: u32,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommunityRow {
+    pub id: CommunityId,
+    pub code: String,
+    pub name: String,
+    pub subdistrict_name: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CourtyardQuery {
     /// Chinese (or code) substring; empty lists all.
@@ -137,6 +145,17 @@ impl Tablet {
             .query_row(&sql, [id.to_string()], courtyard_row)
             .optional()?
             .ok_or(crate::error::CoreError::NotFound { what: "courtyard" })
+    }
+
+    /// The communities this tablet's registry holds (a supervisor's 转派 picker).
+    pub fn communities(&self) -> Result<Vec<CommunityRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT m.id, m.code, m.name, s.name FROM communities m JOIN subdistricts s ON s.id = m.subdistrict_id ORDER BY m.code",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(CommunityRow { id: parse_text_id(r.get(0)?)?, code: r.get(1)?, name: r.get(2)?, subdistrict_name: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Counts of what the registry holds, for summaries.

@@ -78,7 +78,14 @@ pub(crate) fn meta_i64(conn: &Connection, key: &str) -> Result<i64> {
 impl Tablet {
     /// Open the encrypted store at `path` with `key`. A wrong key is [`CoreError::WrongKey`].
     pub fn open(path: &Path, key: &StoreKey, clock: Arc<dyn Clock>) -> Result<Tablet> {
-        let conn = db::open(path, key)?;
+        let mut conn = db::open(path, key)?;
+        // A migration that added view columns asks for every issue row to be folded again.
+        if meta_get(&conn, "refold_issues")?.is_some() {
+            let tx = conn.transaction()?;
+            views::refold_all_issues(&tx)?;
+            tx.execute("DELETE FROM meta WHERE key = 'refold_issues'", [])?;
+            tx.commit()?;
+        }
         let identity = meta_get(&conn, "identity")?.map(|s| serde_json::from_str(&s)).transpose()?;
         let next_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM device_log", [], |r| r.get(0))?;
         // The HLC is not stored on its own: the newest stamp among the stored events is at least
@@ -95,6 +102,12 @@ impl Tablet {
         meta_set(&self.conn, "identity", &serde_json::to_string(&identity)?)?;
         self.identity = Some(identity);
         Ok(())
+    }
+
+    /// Keep who logged in (role and scope, as the login answered): the rules and the
+    /// department inbox read it. Enrolment calls this; so do tests without a server.
+    pub fn set_worker(&mut self, info: &gridwalk_proto::WorkerInfo) -> Result<()> {
+        meta_set(&self.conn, "worker", &serde_json::to_string(info)?)
     }
 
     pub fn identity(&self) -> Option<Identity> {
@@ -283,6 +296,61 @@ impl Tablet {
     /// Adopt the issue as this cadre's pledged problem.
     pub fn pledge(&mut self, id: IssueId, kind: PledgeKind, note: &str) -> Result<EventId> {
         self.on_issue(id, EventBody::Pledged { kind, note: note.to_owned() })
+    }
+
+    /// Take the order (签收): it is mine now, and the dispatcher sees it was received.
+    pub fn accept(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Accepted { note: note.to_owned() })
+    }
+
+    /// Hand the order back (退单) to the dispatcher, with the reason.
+    pub fn return_order(&mut self, id: IssueId, reason: ReturnReason, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Returned { reason, note: note.to_owned() })
+    }
+
+    /// Ask for more time (延期申请) until `until_ms` (server clock).
+    pub fn request_extension(&mut self, id: IssueId, until_ms: i64, reason: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::ExtensionRequested { until_ms, reason: reason.to_owned() })
+    }
+
+    /// A supervisor sends the issue to another worker or a community (转派).
+    pub fn transfer(&mut self, id: IssueId, to: Assignee, note: &str) -> Result<EventId> {
+        if let Assignee::Community(c) = to {
+            self.community_exists(c)?;
+        }
+        self.on_issue(id, EventBody::Transferred { to, note: note.to_owned() })
+    }
+
+    /// A supervisor presses the assignee (催办).
+    pub fn urge(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Urged { note: note.to_owned() })
+    }
+
+    /// A supervisor reviews a resolution (审核): passed closes it, refused sends it back.
+    pub fn review(&mut self, id: IssueId, approved: bool, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Reviewed { approved, note: note.to_owned() })
+    }
+
+    /// A supervisor approves or refuses the pending extension (延期审批).
+    pub fn decide_extension(&mut self, id: IssueId, approved: bool, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::ExtensionDecided { approved, note: note.to_owned() })
+    }
+
+    /// A supervisor closes the report as a repeat of `of` (重复件).
+    pub fn close_as_duplicate(&mut self, id: IssueId, of: IssueId, note: &str) -> Result<EventId> {
+        self.issue_exists(of)?;
+        self.on_issue(id, EventBody::ClosedAsDuplicate { of, note: note.to_owned() })
+    }
+
+    /// A supervisor cancels a mistaken report (撤销).
+    pub fn cancel(&mut self, id: IssueId, reason: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::Cancelled { reason: reason.to_owned() })
+    }
+
+    fn community_exists(&self, id: CommunityId) -> Result<()> {
+        let found: Option<i64> =
+            self.conn.prepare_cached("SELECT 1 FROM communities WHERE id = ?1")?.query_row([id.to_string()], |r| r.get(0)).optional()?;
+        found.map(|_| ()).ok_or(CoreError::NotFound { what: "community" })
     }
 
     /// Load a registry (the demo one, an import, or the server's snapshot of this worker's

@@ -58,15 +58,19 @@ fn write_issue(tx: &Transaction, id: IssueId, events: Vec<Event>) -> Result<()> 
         tx.prepare_cached("DELETE FROM issues WHERE id = ?1")?.execute([id.to_string()])?;
         return Ok(());
     };
+    let targets: Vec<&str> = s.whistles.iter().map(|w| w.target.as_str()).collect();
     tx.prepare_cached(
         "INSERT INTO issues (id, courtyard_id, category, source, status, description, contact_masked,
-             received_at_ms, response_due_ms, responded_at_ms, resolved_at_ms, conflicts, updated_hlc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             received_at_ms, response_due_ms, responded_at_ms, resolved_at_ms, conflicts, updated_hlc,
+             owner_id, clock_runs, accepted_at_ms, urged, review_returns, whistle_targets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, category = excluded.category,
              source = excluded.source, status = excluded.status, description = excluded.description,
              contact_masked = excluded.contact_masked, received_at_ms = excluded.received_at_ms,
              response_due_ms = excluded.response_due_ms, responded_at_ms = excluded.responded_at_ms,
-             resolved_at_ms = excluded.resolved_at_ms, conflicts = excluded.conflicts, updated_hlc = excluded.updated_hlc",
+             resolved_at_ms = excluded.resolved_at_ms, conflicts = excluded.conflicts, updated_hlc = excluded.updated_hlc,
+             owner_id = excluded.owner_id, clock_runs = excluded.clock_runs, accepted_at_ms = excluded.accepted_at_ms,
+             urged = excluded.urged, review_returns = excluded.review_returns, whistle_targets = excluded.whistle_targets",
     )?
     .execute(params![
         id.to_string(),
@@ -82,8 +86,25 @@ fn write_issue(tx: &Transaction, id: IssueId, events: Vec<Event>) -> Result<()> 
         s.resolved_at_ms,
         s.conflicts().count() as i64,
         s.last_hlc.to_key(),
+        s.owner().map(|w| w.to_string()),
+        s.clock_runs(),
+        s.accepted_at_ms,
+        s.urged,
+        s.review_returns,
+        serde_json::to_string(&targets)?,
     ])?;
     Ok(())
+}
+
+/// Re-fold every issue once (after a migration added columns to their rows).
+pub(crate) fn refold_all_issues(tx: &Transaction) -> Result<usize> {
+    let ids: Vec<String> = tx.prepare("SELECT id FROM issues")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in &ids {
+        if let Ok(issue) = id.parse::<IssueId>() {
+            refold(tx, Entity::Issue(issue))?;
+        }
+    }
+    Ok(ids.len())
 }
 
 fn write_visit(tx: &Transaction, id: VisitId, events: Vec<Event>) -> Result<()> {

@@ -1,7 +1,7 @@
 // English. Every key mirrors zh-CN.ts (a unit test checks both ways).
 export default {
   app: { title: 'Gridwalk', subtitle: 'Answer every complaint · act before complaints' },
-  nav: { today: 'Today', courtyards: 'Courtyards', sync: 'Sync', settings: 'Settings' },
+  nav: { today: 'Today', courtyards: 'Courtyards', sync: 'Sync', settings: 'Settings', inbox: 'Department inbox' },
   common: {
     save: 'Save', cancel: 'Cancel', back: 'Back', loading: 'Loading…', search: 'Search', none: 'None', confirm: 'OK',
     saved_offline: 'Saved on this tablet; it syncs when online', more: 'Load more', all: 'All', minutes: '{n} min', seconds: '{n} s',
@@ -15,14 +15,18 @@ export default {
   },
   unlock: {
     title: 'Unlock', intro: 'Enter your unlock PIN', pin: 'PIN', submit: 'Unlock', tries_left: '{n} wrong PINs in a row',
-    locked_out: 'Too many wrong PINs: try again in {s} s', worker: "{name}'s tablet",
+    locked_out: 'Too many wrong PINs: try again in {s} s', worker: "{name}'s tablet", news: '{n} new orders waiting',
   },
   today: {
     title: 'Today', greeting: 'Hello, {name}', unsynced: '{n} unsynced', all_synced: 'All synced', overdue: 'Overdue',
     due_soon: 'Due soon', pending: 'Awaiting response', none_urgent: 'No issue is awaiting a response',
     my_courtyards: 'My courtyards', report: 'Report issue', visit: 'Record visit', left: '{t} left', late: '{t} late',
     open_issues: '{n} open', rejected: '{n} records were rejected by the server: see Sync',
+    clock: 'Mine, on the response clock', follow_up: 'Urged or sent back', urged: 'Urged {n}×', sent_back: 'Sent back by review',
+    accepted: 'Accepted', not_accepted: 'Not accepted yet', none_mine: 'Nothing of yours is on the response clock',
   },
+  banner: { assigned: 'New order', transferred: 'Transferred to you', urged: 'Urged', open: 'Open', dismiss: 'Dismiss' },
+  inbox: { title: 'Department inbox', intro: 'Issues whistled to your department: report in, add progress and photos', empty: 'Nothing was whistled to your department', reported_in: 'Reported in', waiting: 'Awaiting report-in' },
   courtyards: {
     title: 'Courtyards', search_ph: 'Search courtyard, community, subdistrict (Chinese)', community: 'Community',
     grid: 'Management grid', all_communities: 'All communities', all_grids: 'All grids', count: '{n} courtyards',
@@ -55,6 +59,24 @@ export default {
     close_ph: 'Why it is closed…', pledge: 'Pledge', pledge_kind: 'Kind', whistles: 'Whistles', waiting: 'Awaiting report-in',
     reported_in_at: 'reported in {t}', recurrence: 'Recurrence', photos: 'Photos', category: 'Category', source: 'Source',
     courtyard: 'Courtyard',
+    public: 'Tell the resident', return_reason: 'Reason', until: 'Extend until', approve: 'Approve', refuse: 'Send back', decision: 'Decision',
+    assignee: 'Transfer to', to_community: 'Community', to_worker: 'Grid worker', worker_id: 'Worker id', worker_id_ph: 'The grid worker\'s id',
+    pick_community: 'Pick a community', duplicate_of: 'Duplicate of', duplicate_of_ph: 'The earlier issue\'s id', accepted_at: 'accepted {t}',
+    urged: 'Urged {n}×', extension: 'Extension', extension_pending: 'Awaiting decision', extension_approved: 'Approved', extension_refused: 'Refused',
+    attach_photo: 'Add photo', days: '{n} days', no_actions: 'Nothing to do on this issue now',
+  },
+  actions: {
+    accepted: 'Accept', issue_responded: 'Respond', progress_added: 'Progress', reported_in: 'Report in', issue_resolved: 'Resolve',
+    reviewed: 'Review', callback_recorded: 'Callback', issue_closed: 'Close', whistled: 'Whistle up', urged: 'Urge', transferred: 'Transfer',
+    returned: 'Return', extension_requested: 'Ask for more time', extension_decided: 'Decide extension', issue_reopened: 'Reopen',
+    pledged: 'Pledge', closed_as_duplicate: 'Duplicate', cancelled: 'Cancel report', note_added: 'Add note',
+  },
+  action_ph: {
+    accepted: 'Note (optional)', issue_responded: 'How the resident was contacted…', progress_added: 'What is under way…',
+    reported_in: 'Report-in note…', issue_resolved: 'What was done…', reviewed: 'Review note (required to send back)',
+    callback_recorded: 'What the resident said…', issue_closed: 'Why it is closed…', whistled: 'Why…', urged: 'What you ask for…',
+    transferred: 'Why…', returned: 'Why it is not yours…', extension_requested: 'Why more time is needed…', extension_decided: 'Note…',
+    issue_reopened: 'Why…', pledged: 'Note…', closed_as_duplicate: 'Note…', cancelled: 'Why it is cancelled…', note_added: 'Note…',
   },
   syncPage: {
     title: 'Sync', start: 'Sync now', cancel: 'Stop', running: 'Syncing…', done: 'Synced: {pushed} sent, {pulled} received',
@@ -67,6 +89,8 @@ export default {
   settings: {
     title: 'Settings', language: 'Language', server: 'Server', worker: 'Signed in as', lock: 'Auto-lock',
     lock_after: 'Lock after {n} idle minutes', lock_now: 'Lock now', version: 'Version', fullscreen: 'Full screen', data_dir: 'Data',
+    sync: 'Automatic sync', sync_every: 'Pull from the server every {n} s; records go up within seconds',
+    notifications: 'Notifications raised', no_notifications: 'No notification yet',
   },
   errors: {
     wrong_pin: 'Wrong PIN', locked_out: 'Too many wrong PINs: wait and try again', locked: 'Locked: enter your PIN',
@@ -81,6 +105,7 @@ export default {
     pick_category: 'Pick a category', photo_too_large: 'Photo too large (10 MB at most)', not_an_image: 'Not a photo',
     not_found: 'Not found', not_rejected: 'Only a rejected record can be withdrawn', cancelled: 'Stopped',
     storage: 'Storage error on this tablet', internal: 'Internal error', unknown: 'Something went wrong: {msg}',
+    bad_sync_period: 'The sync period must be 15 to 3600 seconds', bad_locale: 'Unsupported language',
   },
   vocab: {
     category: {
@@ -90,20 +115,27 @@ export default {
       greening: 'Greening', heating: 'Heating', other: 'Other',
     },
     source: {
-      visit: 'Walk-around visit', hotline_12345: '12345 hotline', mobile_committee: "Mobile residents' committee",
+      visit: 'Walk-around visit', hotline: '12345 hotline', mobile_committee: "Mobile residents' committee",
       online: 'Online (app, WeChat)', deliberation_hall: "Residents' deliberation hall",
     },
     whistle: { party_branch: 'Party branch → party members', community: 'Community → subdistrict sections', subdistrict: 'Subdistrict → district departments' },
     pledge: { chronic: 'Chronic problem', bottleneck: 'Bottleneck', frequent: 'Frequent problem' },
     mode: { walk_through: 'Walk-through', in_depth: 'In-depth', stationed: 'Stationed' },
     satisfaction: { satisfied: 'Satisfied', basically_satisfied: 'Basically satisfied', dissatisfied: 'Dissatisfied' },
-    status: { reported: 'Awaiting response', responded: 'Responded', in_progress: 'In progress', resolved: 'Resolved', closed: 'Closed' },
+    status: {
+      reported: 'Awaiting response', responded: 'Responded', in_progress: 'In progress', resolved: 'Resolved', closed: 'Closed',
+      duplicate: 'Closed as a duplicate', cancelled: 'Cancelled',
+    },
+    return_reason: { not_my_area: 'Not my area', not_my_kind: 'Not my kind of matter', duplicate: 'Already dispatched', other: 'Other' },
     sla: { pending: 'Awaiting response', due_soon: 'Due soon', overdue: 'Overdue', met: 'Responded in time', missed: 'Responded late' },
     event: {
       visit_recorded: 'Visit recorded', issue_reported: 'Reported', issue_responded: 'Responded', note_added: 'Note',
       photo_attached: 'Photo added', issue_resolved: 'Resolved', callback_recorded: 'Callback', issue_reopened: 'Reopened',
       progress_added: 'Progress', whistled: 'Whistled up', reported_in: 'Reported in', issue_closed: 'Closed',
       recurred: 'Recurred', recurrence_flagged: 'Flagged as recurrence', pledged: 'Pledged',
+      assigned: 'Assigned', accepted: 'Accepted', returned: 'Returned', transferred: 'Transferred', urged: 'Urged',
+      extension_requested: 'Extension requested', extension_decided: 'Extension decided', reviewed: 'Reviewed',
+      closed_as_duplicate: 'Closed as duplicate', duplicate_linked: 'Duplicate linked', cancelled: 'Cancelled',
     },
   },
 }

@@ -1,7 +1,7 @@
 // 简体中文（默认）。每个键在 en.ts 里都有对应（单元测试检查）。
 export default {
   app: { title: '网格走访', subtitle: '接诉即办 · 未诉先办' },
-  nav: { today: '今日', courtyards: '楼院', sync: '同步', settings: '设置' },
+  nav: { today: '今日', courtyards: '楼院', sync: '同步', settings: '设置', inbox: '部门待办' },
   common: {
     save: '保存', cancel: '取消', back: '返回', loading: '加载中…', search: '搜索', none: '暂无', confirm: '确定',
     saved_offline: '已保存在本机，联网后自动同步', more: '加载更多', all: '全部', minutes: '{n} 分钟', seconds: '{n} 秒',
@@ -14,14 +14,18 @@ export default {
   },
   unlock: {
     title: '解锁', intro: '输入解锁密码（PIN）', pin: '解锁密码', submit: '解锁', tries_left: '已连续输错 {n} 次',
-    locked_out: '输错次数过多，请 {s} 秒后再试', worker: '{name} 的平板',
+    locked_out: '输错次数过多，请 {s} 秒后再试', worker: '{name} 的平板', news: '有 {n} 条新工单',
   },
   today: {
     title: '今日工作', greeting: '{name}，你好', unsynced: '待同步 {n} 条', all_synced: '全部已同步',
     overdue: '已超时', due_soon: '即将超时', pending: '待响应', none_urgent: '没有待响应的诉求',
     my_courtyards: '我的楼院', report: '上报诉求', visit: '记录走访', left: '剩 {t}', late: '超 {t}',
     open_issues: '未办结 {n}', rejected: '{n} 条被平台退回，请到同步页处理',
+    clock: '我的在办时限', follow_up: '催办与审核退回', urged: '被催办 {n} 次', sent_back: '审核退回', accepted: '已签收',
+    not_accepted: '待签收', none_mine: '没有在响应时限内的工单',
   },
+  banner: { assigned: '新工单', transferred: '转派给你', urged: '催办', open: '查看', dismiss: '关闭' },
+  inbox: { title: '部门待办', intro: '吹哨到本部门的诉求：报到、填写进展、上传照片', empty: '没有吹哨到本部门的诉求', reported_in: '已报到', waiting: '待报到' },
   courtyards: {
     title: '楼院', search_ph: '搜索楼院、社区、街道（中文）', community: '社区', grid: '管理网格', all_communities: '全部社区',
     all_grids: '全部网格', count: '共 {n} 个', empty: '没有符合条件的楼院',
@@ -51,6 +55,24 @@ export default {
     whistle_target: '报到单位', whistle_target_ph: '如：城管执法队、物业公司党支部', report_in: '报到', close: '结案',
     close_ph: '结案说明…', pledge: '认领', pledge_kind: '认领类型', whistles: '吹哨报到', waiting: '待报到', reported_in_at: '{t} 报到',
     recurrence: '复发问题', photos: '照片', category: '类别', source: '来源', courtyard: '楼院',
+    public: '告知居民', return_reason: '退单理由', until: '延期至', approve: '通过', refuse: '退回', decision: '审批结果',
+    assignee: '转派给', to_community: '社区', to_worker: '网格员', worker_id: '网格员编号', worker_id_ph: '输入网格员 ID',
+    pick_community: '选择社区', duplicate_of: '重复于', duplicate_of_ph: '输入原工单编号', accepted_at: '{t} 签收',
+    urged: '催办 {n} 次', extension: '延期', extension_pending: '待审批', extension_approved: '已批准', extension_refused: '未批准',
+    attach_photo: '添加照片', days: '{n} 天', no_actions: '当前没有可办理的操作',
+  },
+  actions: {
+    accepted: '签收', issue_responded: '响应居民', progress_added: '工作进展', reported_in: '报到', issue_resolved: '办结',
+    reviewed: '审核', callback_recorded: '回访', issue_closed: '结案', whistled: '吹哨', urged: '催办', transferred: '转派',
+    returned: '退单', extension_requested: '申请延期', extension_decided: '延期审批', issue_reopened: '重新办理', pledged: '认领',
+    closed_as_duplicate: '重复件', cancelled: '撤销', note_added: '添加备注',
+  },
+  action_ph: {
+    accepted: '签收说明（可选）', issue_responded: '联系情况…', progress_added: '进展情况…', reported_in: '报到情况…',
+    issue_resolved: '解决情况…', reviewed: '审核意见（退回须填写）', callback_recorded: '回访记录…', issue_closed: '结案说明…',
+    whistled: '吹哨说明…', urged: '催办意见…', transferred: '转派说明…', returned: '退单说明…', extension_requested: '延期理由…',
+    extension_decided: '审批意见…', issue_reopened: '原因…', pledged: '认领说明…', closed_as_duplicate: '说明…',
+    cancelled: '撤销理由…', note_added: '备注内容…',
   },
   syncPage: {
     title: '同步', start: '立即同步', cancel: '停止', running: '正在同步…', done: '同步完成：上传 {pushed}，下载 {pulled}',
@@ -62,7 +84,8 @@ export default {
   },
   settings: {
     title: '设置', language: '语言', server: '平台地址', worker: '登录身份', lock: '自动锁定', lock_after: '空闲 {n} 分钟后锁定',
-    lock_now: '立即锁定', version: '版本', fullscreen: '全屏', data_dir: '数据',
+    lock_now: '立即锁定', version: '版本', fullscreen: '全屏', data_dir: '数据', sync: '自动同步',
+    sync_every: '每 {n} 秒从平台拉取一次；记录后几秒内自动上传', notifications: '通知记录', no_notifications: '尚未发出通知',
   },
   errors: {
     wrong_pin: '解锁密码错误', locked_out: '输错次数过多，请稍后再试', locked: '已锁定，请输入解锁密码', not_enrolled: '本机尚未登记',
@@ -73,7 +96,7 @@ export default {
     coordinates_out_of_range: '坐标超出范围', too_many_residents: '人数不合理', bad_number: '请输入数字', pick_courtyard: '请选择楼院',
     pick_category: '请选择类别', photo_too_large: '照片太大（上限 10 MB）', not_an_image: '不是照片文件', not_found: '未找到',
     not_rejected: '只有被退回的记录可以撤回', cancelled: '已停止', storage: '本机存储出错', internal: '程序出错',
-    unknown: '出错了：{msg}',
+    unknown: '出错了：{msg}', bad_sync_period: '同步间隔须在 15 到 3600 秒之间', bad_locale: '不支持的语言',
   },
   vocab: {
     category: {
@@ -82,19 +105,25 @@ export default {
       noise: '噪声扰民', greening: '绿化养护', heating: '供暖', other: '其他',
     },
     source: {
-      visit: '走访发现', hotline_12345: '12345热线', mobile_committee: '移动居委会', online: '网上渠道',
+      visit: '走访发现', hotline: '12345热线', mobile_committee: '移动居委会', online: '网上渠道',
       deliberation_hall: '居民议事厅',
     },
     whistle: { party_branch: '支部吹哨、党员报到', community: '社区吹哨、科室报到', subdistrict: '街乡吹哨、部门报到' },
     pledge: { chronic: '老大难问题', bottleneck: '瓶颈性问题', frequent: '多发性问题' },
     mode: { walk_through: '走动式', in_depth: '穿透式', stationed: '蹲点式' },
     satisfaction: { satisfied: '满意', basically_satisfied: '基本满意', dissatisfied: '不满意' },
-    status: { reported: '待响应', responded: '已响应', in_progress: '办理中', resolved: '已解决', closed: '已办结' },
+    status: {
+      reported: '待响应', responded: '已响应', in_progress: '办理中', resolved: '已解决', closed: '已办结', duplicate: '重复件',
+      cancelled: '已撤销',
+    },
+    return_reason: { not_my_area: '非本辖区', not_my_kind: '非本职责事项', duplicate: '重复派单', other: '其他' },
     sla: { pending: '待响应', due_soon: '即将超时', overdue: '已超时', met: '按时响应', missed: '超时响应' },
     event: {
       visit_recorded: '记录走访', issue_reported: '上报诉求', issue_responded: '响应', note_added: '备注', photo_attached: '添加照片',
       issue_resolved: '办结', callback_recorded: '回访', issue_reopened: '重新办理', progress_added: '工作进展', whistled: '吹哨',
       reported_in: '报到', issue_closed: '关闭', recurred: '问题复发', recurrence_flagged: '标记为复发', pledged: '认领',
+      assigned: '派单', accepted: '签收', returned: '退单', transferred: '转派', urged: '催办', extension_requested: '延期申请',
+      extension_decided: '延期审批', reviewed: '审核', closed_as_duplicate: '重复件关闭', duplicate_linked: '关联重复件', cancelled: '撤销',
     },
   },
 }

@@ -25,32 +25,20 @@ export function eventSummary(body: EventBody, t: (key: string) => string): strin
       return [s('target'), s('note')].filter(Boolean).join(' · ')
     case 'pledged':
       return [t(`vocab.pledge.${s('kind')}`), s('note')].filter(Boolean).join(' · ')
+    case 'accepted':
+    case 'urged':
+    case 'transferred':
+    case 'extension_decided':
+    case 'reviewed':
+    case 'closed_as_duplicate':
+      return [typeof p.approved === 'boolean' ? t(p.approved ? 'issue.approve' : 'issue.refuse') : '', s('note')].filter(Boolean).join(' · ')
+    case 'returned':
+      return [t(`vocab.return_reason.${s('reason')}`), s('note')].filter(Boolean).join(' · ')
+    case 'extension_requested':
+    case 'cancelled':
+    case 'assigned':
+      return s('reason')
     default:
       return ''
   }
-}
-
-/** Which actions an issue offers: by its status (as the domain fold allows them), whether a
- *  whistled target still has to report in, and whether a cadre already pledged it. */
-export function actionsFor(status: string, openWhistles = 0, pledged = false): string[] {
-  const out: string[] = []
-  switch (status) {
-    case 'reported':
-      out.push('respond', 'whistle', 'resolve')
-      break
-    case 'responded':
-    case 'in_progress':
-      out.push('progress', 'whistle', 'resolve')
-      break
-    case 'resolved':
-      out.push('callback', 'close', 'reopen')
-      break
-    case 'closed':
-      out.push('reopen')
-      break
-  }
-  if (openWhistles > 0 && ['reported', 'responded', 'in_progress'].includes(status)) out.push('report_in')
-  if (!pledged && status !== 'closed') out.push('pledge')
-  out.push('note')
-  return out
 }

@@ -1,7 +1,9 @@
 // The closed vocabularies' codes in display order, and the category grid's icons (Vant's
 // bundled icon font: no network needed).
 
-import type { CategoryCode, PledgeKindCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode, WhistleLevelCode } from '../types'
+import type {
+  CategoryCode, PledgeKindCode, ReturnReasonCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode, WhistleLevelCode,
+} from '../types'
 
 export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
   { code: 'street_light', icon: 'bulb-o' },
@@ -22,13 +24,15 @@ export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
 
 export const WHISTLE_LEVELS: WhistleLevelCode[] = ['party_branch', 'community', 'subdistrict']
 export const PLEDGE_KINDS: PledgeKindCode[] = ['chronic', 'bottleneck', 'frequent']
-export const SOURCES: SourceCode[] = ['visit', 'hotline_12345', 'mobile_committee', 'online', 'deliberation_hall']
+export const SOURCES: SourceCode[] = ['visit', 'hotline', 'mobile_committee', 'online', 'deliberation_hall']
 export const VISIT_MODES: VisitModeCode[] = ['walk_through', 'in_depth', 'stationed']
 export const SATISFACTION: SatisfactionCode[] = ['satisfied', 'basically_satisfied', 'dissatisfied']
-export const STATUSES: StatusCode[] = ['reported', 'responded', 'in_progress', 'resolved', 'closed']
+export const STATUSES: StatusCode[] = ['reported', 'responded', 'in_progress', 'resolved', 'closed', 'duplicate', 'cancelled']
+export const RETURN_REASONS: ReturnReasonCode[] = ['not_my_area', 'not_my_kind', 'duplicate', 'other']
 
 export const EVENT_KINDS = [
   'visit_recorded', 'issue_reported', 'issue_responded', 'note_added', 'photo_attached', 'issue_resolved',
   'callback_recorded', 'issue_reopened', 'progress_added', 'whistled', 'reported_in', 'issue_closed', 'recurred',
-  'recurrence_flagged', 'pledged',
+  'recurrence_flagged', 'pledged', 'assigned', 'accepted', 'returned', 'transferred', 'urged', 'extension_requested',
+  'extension_decided', 'reviewed', 'closed_as_duplicate', 'duplicate_linked', 'cancelled',
 ] as const

@@ -5,9 +5,30 @@ use super::plan::{self, BatchOutcome, PlanInput, Step};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
 use crate::tablet::{meta_get, meta_set, Identity, Tablet};
+use gridwalk_clock::Clock;
 use gridwalk_proto::{LoginRequest, LoginResponse};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How the engine reaches the store: one step at a time, never across a network call. The app
+/// shell holds its tablet behind a mutex; with this it lets go of it while a request is out, so
+/// a worker recording a visit is never kept waiting by a slow server. A store that closed in
+/// the meantime (the app locked) ends the sync with that step's error; every step it took had
+/// committed on its own.
+pub trait StoreAccess {
+    fn with<T>(&self, f: impl FnOnce(&mut Tablet) -> Result<T>) -> Result<T>;
+}
+
+/// A tablet the caller owns outright (tests, the tablet simulator, the CLI).
+struct Owned<'a>(RefCell<&'a mut Tablet>);
+
+impl StoreAccess for Owned<'_> {
+    fn with<T>(&self, f: impl FnOnce(&mut Tablet) -> Result<T>) -> Result<T> {
+        f(&mut self.0.borrow_mut())
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,6 +114,12 @@ fn offset_ms(sent_ms: i64, received_ms: i64, server_ms: i64) -> i64 {
     server_ms - (sent_ms + received_ms) / 2
 }
 
+impl From<TransportError> for CoreError {
+    fn from(e: TransportError) -> CoreError {
+        transport_error(e)
+    }
+}
+
 fn transport_error(e: TransportError) -> CoreError {
     match e {
         TransportError::Transient(m) => CoreError::Offline(m),
@@ -110,50 +137,67 @@ pub fn sync(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let result = run(tablet, transport, opts, cancel, progress);
-    match &result {
-        Ok(_) => tablet.note_sync_result(None)?,
-        Err(CoreError::Revoked) => {
-            meta_set(&tablet.conn, "revoked", "1")?;
-            tablet.note_sync_result(Some(&CoreError::Revoked.to_string()))?;
-        }
-        Err(e) => tablet.note_sync_result(Some(&e.to_string()))?,
-    }
-    result
+    sync_with(&Owned(RefCell::new(tablet)), transport, opts, cancel, progress)
 }
 
-fn run(
-    tablet: &mut Tablet,
+/// [`sync`] on a store reached through `store`, which is held only for each step's reads and
+/// writes and never while a request is out.
+pub fn sync_with(
+    store: &impl StoreAccess,
     transport: &dyn Transport,
     opts: &SyncOptions,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let token = meta_get(&tablet.conn, "token")?.ok_or(CoreError::NotEnrolled)?;
+    let result = run(store, transport, opts, cancel, progress);
+    // The outcome is noted when the store is still open; a locked app notes nothing.
+    let _ = store.with(|t| match &result {
+        Ok(_) => t.note_sync_result(None),
+        Err(CoreError::Revoked) => {
+            meta_set(&t.conn, "revoked", "1")?;
+            t.note_sync_result(Some(&CoreError::Revoked.to_string()))
+        }
+        Err(e) => t.note_sync_result(Some(&e.to_string())),
+    });
+    result
+}
+
+fn run(
+    store: &impl StoreAccess,
+    transport: &dyn Transport,
+    opts: &SyncOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SyncReport> {
+    let (token, clock, revoked, (events_total, bytes_total)) = store.with(|t| {
+        let token = meta_get(&t.conn, "token")?.ok_or(CoreError::NotEnrolled)?;
+        Ok((token, t.clock.clone(), meta_get(&t.conn, "revoked")?.is_some(), t.outbox_depth()?))
+    })?;
+    let clock: Arc<dyn Clock> = clock;
     let mut report = SyncReport::default();
     let mut batch = plan::START_BATCH.min(opts.max_batch);
-    let (events_total, bytes_total) = tablet.outbox_depth()?;
     let mut p = Progress { phase: Phase::Push, events_done: 0, events_total, bytes_done: 0, bytes_total, retrying: None };
-    let mut input = PlanInput { revoked: meta_get(&tablet.conn, "revoked")?.is_some(), ..Default::default() };
+    let mut input = PlanInput { revoked, ..Default::default() };
     loop {
         if cancel.load(Ordering::SeqCst) {
             return Err(CoreError::Cancelled);
         }
-        input.outbox = tablet.outbox_depth()?.0;
-        input.photos_pending = if input.pulled_to_end { tablet.pending_photos()?.len() as u64 } else { 0 };
+        let pulled_to_end = input.pulled_to_end;
+        (input.outbox, input.photos_pending) =
+            store.with(|t| Ok((t.outbox_depth()?.0, if pulled_to_end { t.pending_photos()?.len() as u64 } else { 0 })))?;
         match plan::next_step(&input) {
             Step::StopRevoked => return Err(CoreError::Revoked),
             Step::Done => return Ok(report),
             Step::Push => {
-                let body = tablet.push_body(batch)?;
+                let body = store.with(|t| t.push_body(batch))?;
                 let sent_bytes = body.json.len() as u64;
                 let started = Instant::now();
-                let sent_at = tablet.now_ms();
+                let sent_at = clock.now_ms();
                 let resp = with_retries(opts, cancel, &mut report, &mut p, progress, || transport.push(&token, &body), &mut batch)?;
                 batch =
                     plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 }).min(opts.max_batch);
-                let offset = offset_ms(sent_at, tablet.now_ms(), resp.server_time_ms);
-                let moved = tablet.apply_push_response(&resp, Some(offset))?;
+                let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
+                let moved = store.with(|t| t.apply_push_response(&resp, Some(offset)))?;
                 report.rejected += resp
                     .results
                     .iter()
@@ -170,9 +214,8 @@ fn run(
                 progress(&p);
             }
             Step::Pull => {
-                let after = tablet.pull_cursor()?;
-                let version = tablet.registry_version()?;
-                let sent_at = tablet.now_ms();
+                let (after, version) = store.with(|t| Ok((t.pull_cursor()?, t.registry_version()?)))?;
+                let sent_at = clock.now_ms();
                 let mut unused = batch;
                 let resp = with_retries(
                     opts,
@@ -183,16 +226,21 @@ fn run(
                     || transport.pull(&token, after, opts.pull_page, version),
                     &mut unused,
                 )?;
-                let offset = offset_ms(sent_at, tablet.now_ms(), resp.server_time_ms);
-                report.pulled += tablet.apply_pull(&resp, Some(offset))? as u64;
+                let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
+                report.pulled += store.with(|t| t.apply_pull(&resp, Some(offset)))? as u64;
                 input.pulled_to_end = !resp.has_more;
                 p.phase = Phase::Pull;
                 p.retrying = None;
                 progress(&p);
             }
             Step::UploadPhoto => {
-                let (sha, size) = tablet.pending_photos()?.remove(0);
-                upload_photo(tablet, transport, &token, &sha, opts, cancel, &mut report, &mut p, progress)?;
+                let (sha, size, data) = store.with(|t| {
+                    let (sha, size) = t.pending_photos()?.remove(0);
+                    let (_, data) = t.photo(&sha)?;
+                    Ok((sha, size, data))
+                })?;
+                upload_photo(transport, &token, &sha, &data, opts, cancel, &mut report, &mut p, progress)?;
+                store.with(|t| t.mark_photo_uploaded(&sha))?;
                 report.photos_uploaded += 1;
                 p.phase = Phase::Photos;
                 p.bytes_done += size;
@@ -206,17 +254,16 @@ fn run(
 /// Resumable upload: ask the server how much it holds, send the rest in chunks.
 #[allow(clippy::too_many_arguments)]
 fn upload_photo(
-    tablet: &Tablet,
     transport: &dyn Transport,
     token: &str,
     sha: &str,
+    data: &[u8],
     opts: &SyncOptions,
     cancel: &AtomicBool,
     report: &mut SyncReport,
     p: &mut Progress,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<()> {
-    let (_, data) = tablet.photo(sha)?;
     let mut unused = 0;
     let mut status = with_retries(opts, cancel, report, p, progress, || transport.blob_status(token, sha), &mut unused)?;
     while !status.complete {
@@ -234,7 +281,7 @@ fn upload_photo(
             Err(e) => return Err(e),
         };
     }
-    tablet.mark_photo_uploaded(sha)
+    Ok(())
 }
 
 /// Call `f` until it succeeds, retrying transient failures with jittered exponential backoff

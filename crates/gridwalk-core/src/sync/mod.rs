@@ -1,10 +1,11 @@
 //! Tablet ↔ server sync. See DESIGN.md § Sync and ARCHITECTURE.md.
 
+pub mod auto;
 mod engine;
 mod outbox;
 pub mod plan;
 mod transport;
 
-pub use engine::{enrol, sync, Phase, Progress, SyncOptions, SyncReport};
-pub use outbox::{DeviceSyncState, RejectedRecord};
-pub use transport::{HttpTransport, PushBody, Transport, TransportError};
+pub use engine::{enrol, sync, sync_with, Phase, Progress, StoreAccess, SyncOptions, SyncReport};
+pub use outbox::{DeviceSyncState, RejectedRecord, WaitTicket};
+pub use transport::{HttpTransport, PushBody, Transport, TransportError, WaitAnswer};

@@ -28,6 +28,20 @@ pub struct DeviceSyncState {
     pub server_url: Option<String>,
 }
 
+/// The server, the device token and the pull cursor, for one long-poll.
+#[derive(Clone)]
+pub struct WaitTicket {
+    pub server_url: String,
+    pub token: String,
+    pub after: u64,
+}
+
+impl std::fmt::Debug for WaitTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitTicket").field("server_url", &self.server_url).field("after", &self.after).finish_non_exhaustive()
+    }
+}
+
 /// One of this tablet's records the server refused, with the reason, for the worker to fix
 /// or withdraw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,6 +194,14 @@ impl Tablet {
 
     pub fn pull_cursor(&self) -> Result<u64> {
         Ok(meta_i64(&self.conn, "pull_cursor")? as u64)
+    }
+
+    /// What a long-poll for news needs (the server, the token, the pull cursor), read under
+    /// the store's lock and then used without it.
+    pub fn wait_ticket(&self) -> Result<WaitTicket> {
+        let token = meta_get(&self.conn, "token")?.ok_or(crate::error::CoreError::NotEnrolled)?;
+        let server_url = meta_get(&self.conn, "server_url")?.ok_or(crate::error::CoreError::NotEnrolled)?;
+        Ok(WaitTicket { server_url, token, after: self.pull_cursor()? })
     }
 
     pub fn registry_version(&self) -> Result<u64> {

@@ -29,6 +29,17 @@ impl PushBody {
     }
 }
 
+/// The answer to `GET /sync/wait`: whether the server holds something new for this device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaitAnswer {
+    /// Pull now.
+    pub news: bool,
+    pub latest_seq: u64,
+}
+
+/// Extra time on top of a long-poll's own timeout before the client gives up on the answer.
+const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
+
 pub trait Transport {
     fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError>;
     fn push(&self, token: &str, body: &PushBody) -> Result<PushResponse, TransportError>;
@@ -52,6 +63,20 @@ impl HttpTransport {
             .build()
             .map_err(|e| TransportError::Transient(e.to_string()))?;
         Ok(HttpTransport { base: base_url.trim_end_matches('/').to_owned(), client })
+    }
+
+    /// Hold a request open until the server has news for this device after `after` (its pull
+    /// cursor), or `timeout_s` passes. Blocking: call it without holding the store.
+    pub fn wait(&self, token: &str, after: u64, timeout_s: u64) -> Result<WaitAnswer, TransportError> {
+        let url = self.url(&format!("/sync/wait?after={after}&timeout_s={timeout_s}"));
+        self.send(self.client.get(url).bearer_auth(token).timeout(Duration::from_secs(timeout_s) + LONG_POLL_SLACK))
+    }
+
+    /// The locked tablet's question, with the notify-only token: how many new orders for me
+    /// after `after`? Held open until there is one or `timeout_s` passes.
+    pub fn notify_count(&self, notify_token: &str, after: u64, timeout_s: u64) -> Result<NotifyCount, TransportError> {
+        let url = self.url(&format!("/notify/count?after={after}&timeout_s={timeout_s}"));
+        self.send(self.client.get(url).bearer_auth(notify_token).timeout(Duration::from_secs(timeout_s) + LONG_POLL_SLACK))
     }
 
     fn url(&self, path: &str) -> String {
