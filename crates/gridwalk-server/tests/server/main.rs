@@ -11,9 +11,12 @@
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
+//! - `hostile`: the server tried as an attacker would: re-reporting a known id, poisoned clocks, a bad row in
+//!   the escalation job, photos outside one's own events or quota, slow and idle sockets, the connection limit.
 
 mod api;
 mod dispatch;
+mod hostile;
 mod kit;
 mod notices;
 mod open311;
