@@ -11,6 +11,7 @@
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
+//! - `trust`: a push refused `busy` (lock held elsewhere) stores nothing; private modes; backup while serving and restore (epoch).
 
 mod api;
 mod dispatch;
@@ -18,4 +19,5 @@ mod kit;
 mod notices;
 mod open311;
 mod openapi;
+mod trust;
 mod workflow;
