@@ -213,7 +213,10 @@ pub trait Tx: Reader {
 /// it succeeded; the engine then tells it the commit's fate. An engine that cannot open a
 /// transaction refuses the job instead: it never runs outside one, so an error answer always
 /// means nothing of it was stored.
-pub struct WriteJob(Box<dyn FnOnce(Option<&dyn Tx>) -> Settle + Send>);
+pub struct WriteJob(Box<JobFn>);
+
+/// A job's body: given the transaction (None: refused, not run), what to keep and whom to tell.
+type JobFn = dyn FnOnce(Option<&dyn Tx>) -> Settle + Send;
 
 impl WriteJob {
     /// Run the job inside the engine's open transaction.
