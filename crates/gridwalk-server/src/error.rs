@@ -85,6 +85,13 @@ pub enum Error {
     RegistryImport(Vec<ImportError>),
     #[error("storage: {0}")]
     Storage(String),
+    /// Another process holds the database's write lock: nothing of the request was stored.
+    #[error("the database is busy (another process holds its lock); nothing was stored, try again")]
+    Busy,
+    #[error("the data directory {0} is in use by a running server; stop it first")]
+    DataDirInUse(String),
+    #[error("{0} is not a gridwalk-server backup: {1}")]
+    NotABackup(String, String),
     #[error("the database was written by a newer build (schema {found}, this build knows {known})")]
     SchemaTooNew { found: i64, known: i64 },
     #[error("io: {0}")]
@@ -142,6 +149,9 @@ impl Error {
             Error::PhotoQuotaExceeded { .. } => "photo_quota_exceeded",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
             Error::Storage(_) => "storage",
+            Error::Busy => "busy",
+            Error::DataDirInUse(_) => "data_dir_in_use",
+            Error::NotABackup(..) => "not_a_backup",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io(_) => "io",
             Error::Corrupt(_) => "corrupt",
@@ -164,12 +174,17 @@ impl Error {
             | Error::BadScope(_)
             | Error::WeakPassword { .. }
             | Error::BadBlobHash
-            | Error::RegistryImport(_) => 400,
+            | Error::RegistryImport(_)
+            | Error::NotABackup(..) => 400,
             Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::InvalidCredentials => 401,
             Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } => 403,
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) | Error::PhotoNotReferenced(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) | Error::NotResolved(_) => 409,
+            Error::UsernameTaken(_)
+            | Error::OffsetMismatch { .. }
+            | Error::AlreadyPlaced(_)
+            | Error::NotResolved(_)
+            | Error::DataDirInUse(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
@@ -180,13 +195,23 @@ impl Error {
             | Error::Corrupt(_)
             | Error::BadNoticeSender(_)
             | Error::Internal(_) => 500,
+            Error::Busy => 503,
+        }
+    }
+
+    /// Seconds a client should wait before trying again (the `Retry-After` header), for errors
+    /// that say "not now" rather than "no".
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Error::Busy => Some(1),
+            _ => None,
         }
     }
 
     /// The message shown to the client. Server faults say little: their detail goes to the log,
     /// not to whoever sent the request.
     pub fn public_message(&self) -> String {
-        if self.status() >= 500 {
+        if self.status() >= 500 && !matches!(self, Error::Busy) {
             "the server failed; the request was not applied".to_owned()
         } else {
             self.to_string()
@@ -213,6 +238,7 @@ mod tests {
             Error::Validation(ValidationError::BadPhotoHash),
             Error::Internal("x".into()),
             Error::RegistryImport(vec![]),
+            Error::Busy,
         ];
         for e in samples {
             assert!((400..600).contains(&e.status()), "{e:?} maps to an error status");

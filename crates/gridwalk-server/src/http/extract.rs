@@ -21,7 +21,12 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(error = %self, code = self.code(), "request refused");
         }
-        (status, Json(ErrorBody { code: self.code().to_owned(), message: self.public_message() })).into_response()
+        let retry_after = self.retry_after_s();
+        let mut resp = (status, Json(ErrorBody { code: self.code().to_owned(), message: self.public_message() })).into_response();
+        if let Some(s) = retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 

@@ -113,7 +113,9 @@ fn push_bodies_never_fail_the_server() {
     });
     let events = vec![
         LoggedEvent { seq: 1, event: kit::event(&who, now, 1, Entity::Issue(issue), report) },
-        LoggedEvent { seq: 2, event: kit::event(&who, now, 2, Entity::Issue(issue), EventBody::IssueResponded { note: "已联系".into() }) },
+        LoggedEvent {
+            seq: 2, event: kit::event(&who, now, 2, Entity::Issue(issue), EventBody::IssueResponded { note: "已联系".into() })
+        },
     ];
     let valid = serde_json::to_value(PushRequest { device_id: who.device_id, events }).unwrap();
     let mut all = Vec::new();

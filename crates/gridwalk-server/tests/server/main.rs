@@ -15,6 +15,7 @@
 //!   the escalation job, photos outside one's own events or quota, slow and idle sockets, the connection limit.
 //! - `fuzz`: proptest over the wire: mutated push bodies and Open311 query strings never make a 5xx
 //!   (`GRIDWALK_FUZZ_CASES` cases each; `cargo xtask fuzz` runs more).
+//! - `trust`: a push refused `busy` (lock held elsewhere) stores nothing; private modes; backup while serving and restore (epoch).
 
 mod api;
 mod dispatch;
@@ -24,4 +25,5 @@ mod kit;
 mod notices;
 mod open311;
 mod openapi;
+mod trust;
 mod workflow;
