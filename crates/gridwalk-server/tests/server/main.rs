@@ -11,6 +11,8 @@
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
+//! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
+//!   media URLs, keys kept out of the database and the log, reused order numbers, far-away points.
 
 mod api;
 mod dispatch;
@@ -18,4 +20,5 @@ mod kit;
 mod notices;
 mod open311;
 mod openapi;
+mod public;
 mod workflow;
