@@ -447,3 +447,23 @@ async fn a_point_far_from_every_courtyard_is_not_filed_at_the_nearest() {
     assert_eq!(f.site.count("SELECT count(*) FROM issues"), 0, "no far point became an issue");
     assert_eq!(f.site.count("SELECT count(*) FROM unplaced_orders"), 3, "every far point waits on the dispatcher's desk");
 }
+
+#[tokio::test]
+async fn views_written_before_public_ids_get_them_on_the_next_open() {
+    let f = fixture();
+    let id = file_at(&f, f.yard.point.lat, f.yard.point.lon, "路灯不亮", &[]).await;
+    let Fixture { site, app, .. } = f;
+    drop(app);
+    // What a data directory of the previous build holds: no public ids, views of shape 2.
+    site.db()
+        .execute_batch(
+            "UPDATE issues SET public_id = NULL, view_json = json_remove(view_json, '$.public_note');
+             UPDATE meta SET value = '2' WHERE key = 'views_version';",
+        )
+        .unwrap();
+    assert_eq!(site.count("SELECT count(*) FROM issues WHERE public_id IS NULL"), 1, "the old shape is set up");
+    let (_, app) = site.serve(fast_config());
+    assert_eq!(site.count("SELECT count(*) FROM issues WHERE public_id IS NULL"), 0, "the rebuild on open writes every public id");
+    let r = get(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(r.status, StatusCode::OK, "a request keeps its public id across the upgrade: {}", r.text);
+}
