@@ -61,6 +61,8 @@ pub enum Error {
     UnknownWorker(String),
     #[error("queued order {0} was already placed")]
     AlreadyPlaced(String),
+    #[error("order number {0} is already taken by another order (another place or content); a resend must repeat the order exactly")]
+    OrderNoTaken(String),
     #[error("issue {0} is not resolved: a callback follows a resolution")]
     NotResolved(String),
     #[error("username {0} is taken")]
@@ -137,6 +139,7 @@ impl Error {
             Error::WeakPassword { .. } => "weak_password",
             Error::UnknownWorker(_) => "unknown_worker",
             Error::AlreadyPlaced(_) => "already_placed",
+            Error::OrderNoTaken(_) => "order_no_taken",
             Error::NotResolved(_) => "not_resolved",
             Error::UsernameTaken(_) => "username_taken",
             Error::UnknownDevice(_) => "unknown_device",
@@ -184,7 +187,8 @@ impl Error {
             | Error::OffsetMismatch { .. }
             | Error::AlreadyPlaced(_)
             | Error::NotResolved(_)
-            | Error::DataDirInUse(_) => 409,
+            | Error::DataDirInUse(_)
+            | Error::OrderNoTaken(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,

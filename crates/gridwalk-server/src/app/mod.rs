@@ -292,6 +292,8 @@ impl AppState {
         self.write_events(move |tx| {
             // An order number already filed answers as filed: a resend never queues it twice.
             if let Some((issue_id, received)) = tx.hotline_order(&row.order.order_no)? {
+                let facts = hotline::OrderFacts::of_order(&row.order).ok_or_else(|| Error::Internal("an unchecked order".into()))?;
+                hotline::check_resend(tx, &row.order.order_no, issue_id, facts, None)?;
                 return hotline::filed_answer(tx, &row.order.order_no, issue_id, received).map(IntakeOutcome::Filed);
             }
             hotline::queue(tx, &actor, row).map(IntakeOutcome::Queued)
@@ -308,6 +310,9 @@ impl AppState {
         self.write_events(move |tx| {
             let order_no = report.external_ref.clone().unwrap_or_default();
             if let Some(row) = tx.unplaced_order(&order_no)?.filter(|r| r.placed_issue.is_none()) {
+                if hotline::OrderFacts::of_order(&row.order) != Some(hotline::OrderFacts::of_report(&report)) {
+                    return Err(Error::OrderNoTaken(order_no));
+                }
                 return Ok(IntakeOutcome::Queued(hotline::queued_answer(&row, false)));
             }
             let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;

@@ -126,8 +126,10 @@ pub trait Reader {
     ) -> Result<Option<IssueId>>;
     /// Issues in scope (by place) received in `[from_ms, to_ms)`, with their places.
     fn issues_received(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(IssueView, Place)>>;
-    /// Every issue received in `[from_ms, to_ms]`, newest first, at most `limit`.
-    fn issues_received_newest_first(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<IssueView>>;
+    /// One page of the public listing (one indexed query of at most `page.limit` rows).
+    fn public_page(&self, page: &PublicPage) -> Result<Vec<IssueView>>;
+    /// The issue whose public id ([`crate::model::public_id`]) this is.
+    fn issue_by_public_id(&self, public_id: &str) -> Result<Option<IssueView>>;
     /// Pledged issues in scope.
     fn pledged_issue_views(&self, scope: &Scope) -> Result<Vec<IssueView>>;
     fn visit_views(&self, scope: &Scope, courtyard: Option<CourtyardId>, limit: u32) -> Result<Vec<VisitState>>;
