@@ -5,7 +5,7 @@
 //!
 //! ```json
 //! { "format": "gridwalk-unsynced-export", "version": 1,
-//!   "kdf": { "algorithm": "argon2id", "memory_kib": 65536, "passes": 4, "lanes": 1, "salt": "<base64, 16 bytes>" },
+//!   "kdf": { "algorithm": "argon2id", "memory_kib": 65536, "passes": 8, "lanes": 1, "salt": "<base64, 16 bytes>" },
 //!   "cipher": "chacha20poly1305", "nonce": "<base64, 12 bytes>", "ciphertext": "<base64>" }
 //! ```
 //!
@@ -36,7 +36,7 @@ const AAD: &[u8] = b"gridwalk-unsynced-export/1";
 /// The shortest export passphrase, in characters: it is all that guards the file.
 pub const EXPORT_PASSPHRASE_MIN_CHARS: usize = 10;
 
-/// argon2id's cost for the export key: the store's (64 MiB, 4 passes, one lane).
+/// argon2id's cost for the export key: the store's (64 MiB, 8 passes, one lane).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportKdf {
     pub memory_kib: u32,
@@ -45,7 +45,7 @@ pub struct ExportKdf {
 }
 
 impl ExportKdf {
-    pub const CURRENT: ExportKdf = ExportKdf { memory_kib: 64 * 1024, passes: 4, lanes: 1 };
+    pub const CURRENT: ExportKdf = ExportKdf { memory_kib: 64 * 1024, passes: 8, lanes: 1 };
 }
 
 #[derive(Serialize, Deserialize)]
