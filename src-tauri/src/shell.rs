@@ -211,8 +211,8 @@ impl Shell {
 
     pub fn with_parts(dir: PathBuf, clock: Arc<dyn Clock>, vault: Box<dyn SecretVault>, kdf: KdfParams) -> std::io::Result<Shell> {
         std::fs::create_dir_all(&dir)?;
-        // Create the device secret on first run, before anything needs it.
-        vault.load_or_create()?;
+        // The secret is created by the enrolment that needs it (the keystore's probe already
+        // made one); an unreachable keystore shows at unlock, not as an app that cannot start.
         let settings = Settings::load(&dir);
         let idle = settings.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
         let period = settings.sync_period_s.filter(|p| auto::PERIOD_RANGE_S.contains(p)).unwrap_or(auto::DEFAULT_PERIOD_S);
@@ -406,7 +406,13 @@ impl Shell {
         if wait > 0 {
             return Err(err("locked_out", format!("too many wrong PINs: try again in {} s", (wait + 999) / 1000)));
         }
-        let secret = self.vault.load_or_create().map_err(io_err)?;
+        // Never a new secret for an existing store: no PIN would open it again.
+        let secret = self.vault.load().map_err(io_err)?.ok_or_else(|| {
+            err(
+                "secret_lost",
+                format!("this tablet's device secret is missing from its {}: the store cannot be opened", self.vault.kind().as_str()),
+            )
+        })?;
         match self.open_store(pin, &secret)? {
             Some(t) => {
                 Attempts::default().save(&self.dir).map_err(io_err)?;
@@ -788,6 +794,15 @@ mod tests {
         }
         assert!(std::path::Path::new(&receipt.path).exists(), "the export is kept");
         assert_eq!(shell.unlock(PIN).unwrap_err().code, "not_enrolled", "nothing is left to unlock");
+    }
+
+    #[test]
+    fn a_lost_secret_is_said_and_never_replaced() {
+        let (dir, shell) = enrolled(Arc::new(ManualClock::new(1)));
+        std::fs::remove_file(dir.path().join(crate::vault::SECRET_FILE)).unwrap();
+        assert_eq!(shell.unlock(PIN).unwrap_err().code, "secret_lost", "no secret: the unlock says so");
+        assert!(!dir.path().join(crate::vault::SECRET_FILE).exists(), "and does not make a new one that no PIN matches");
+        assert_eq!(shell.status().pin_failures, 0, "it is not the worker's wrong PIN");
     }
 
     #[test]

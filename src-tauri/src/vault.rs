@@ -42,6 +42,8 @@ impl SecretStore {
 /// A place that keeps the 32-byte device secret.
 pub trait SecretVault: Send + Sync {
     fn kind(&self) -> SecretStore;
+    /// The secret, if there is one.
+    fn load(&self) -> std::io::Result<Option<[u8; 32]>>;
     /// The secret, created (32 random bytes) when there is none yet.
     fn load_or_create(&self) -> std::io::Result<[u8; 32]>;
     /// Forget the secret (the revoked tablet's wipe). Nothing to forget is fine.
@@ -62,6 +64,14 @@ impl FileVault {
 impl SecretVault for FileVault {
     fn kind(&self) -> SecretStore {
         SecretStore::File
+    }
+
+    fn load(&self) -> std::io::Result<Option<[u8; 32]>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => to_secret(&bytes).map(Some).ok_or_else(|| damaged(&self.path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn load_or_create(&self) -> std::io::Result<[u8; 32]> {
@@ -127,6 +137,14 @@ fn keystore_err(e: keyring::Error) -> std::io::Error {
 impl SecretVault for KeystoreVault {
     fn kind(&self) -> SecretStore {
         SecretStore::Keystore
+    }
+
+    fn load(&self) -> std::io::Result<Option<[u8; 32]>> {
+        match self.entry()?.get_secret() {
+            Ok(bytes) => to_secret(&bytes).map(Some).ok_or_else(|| damaged("the keystore")),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keystore_err(e)),
+        }
     }
 
     fn load_or_create(&self) -> std::io::Result<[u8; 32]> {
@@ -244,6 +262,9 @@ mod tests {
         fn kind(&self) -> SecretStore {
             SecretStore::Keystore
         }
+        fn load(&self) -> std::io::Result<Option<[u8; 32]>> {
+            Ok(*self.0.lock().unwrap())
+        }
         fn load_or_create(&self) -> std::io::Result<[u8; 32]> {
             Ok(*self.0.lock().unwrap().get_or_insert_with(rand::random))
         }
@@ -267,8 +288,10 @@ mod tests {
         }
         std::fs::write(dir.path().join(SECRET_FILE), [1, 2, 3]).unwrap();
         assert_eq!(vault.load_or_create().unwrap_err().kind(), std::io::ErrorKind::InvalidData, "a short file is damaged, not replaced");
+        assert_eq!(vault.load().unwrap_err().kind(), std::io::ErrorKind::InvalidData, "load() says damaged too");
         vault.erase().unwrap();
         assert!(!dir.path().join(SECRET_FILE).exists(), "erased");
+        assert_eq!(vault.load().unwrap(), None, "an erased secret is not there");
         vault.erase().expect("erasing nothing is fine");
     }
 
@@ -401,11 +424,13 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join(MARKER_FILE)).unwrap(), "keystore");
         let secret = chosen.load_or_create().unwrap();
         assert_eq!(vault.load_or_create().unwrap(), secret, "the probe's secret is the one kept: one secret per data directory");
+        assert_eq!(chosen.load().unwrap(), Some(secret), "and load() finds it");
         assert!(!dir.path().join(SECRET_FILE).exists(), "with the keystore, device.secret is not on disk");
         let other = tempfile::tempdir().unwrap();
         assert_ne!(KeystoreVault::new(other.path()).load_or_create().unwrap(), secret, "another data directory has its own secret");
         chosen.erase().unwrap();
-        assert_ne!(chosen.load_or_create().unwrap(), secret, "an erased secret is gone: asking again makes a new one");
+        assert_eq!(chosen.load().unwrap(), None, "an erased secret is gone from the keystore");
+        assert_ne!(chosen.load_or_create().unwrap(), secret, "asking again makes a new one");
         chosen.erase().unwrap();
         KeystoreVault::new(other.path()).erase().unwrap();
     }

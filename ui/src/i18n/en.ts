@@ -109,6 +109,7 @@ export default {
     passphrase_length: 'A passphrase needs at least 8 characters', pin_too_long: 'At most 64 characters',
     not_revoked: 'Only a revoked tablet exports or wipes', unsynced_not_exported: 'Export the unsynced records before wiping',
     weak_passphrase: 'The export passphrase needs at least 10 characters', bad_export: 'Cannot open the export', io: 'File error on this tablet',
+    secret_lost: 'The device key is missing: this store cannot be opened',
     pin_mismatch: 'The PINs differ', bad_server_url: 'The address must start with http:// or https://',
     offline: 'Cannot reach the server: check the network', server_error: 'The server refused the request',
     device_revoked: 'This tablet was revoked; unsynced records stay on it', empty_text: 'Required',

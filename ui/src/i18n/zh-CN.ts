@@ -101,7 +101,7 @@ export default {
     already_enrolled: '本机已登记', bad_pin: '解锁密码须为 6–64 位数字，或 8–64 个字符的口令', pin_length: '至少 6 位数字',
     passphrase_length: '口令至少 8 个字符', pin_too_long: '最多 64 个字符', not_revoked: '只有已停用的平板才能导出或清除',
     unsynced_not_exported: '请先导出未同步的记录再清除', weak_passphrase: '导出口令至少 10 个字符', bad_export: '无法打开导出文件',
-    io: '本机文件出错',
+    io: '本机文件出错', secret_lost: '设备密钥丢失，无法打开本机数据',
     pin_mismatch: '两次输入的密码不一致', bad_server_url: '服务器地址须以 http:// 或 https:// 开头', offline: '无法连接平台，请检查网络',
     server_error: '平台拒绝了请求', device_revoked: '本机已被平台停用，未同步的记录仍保留在本机', empty_text: '请填写此项',
     text_too_long: '内容过长', control_characters: '含有无效字符', bad_phone: '电话号码格式不对', phone_needed: '请填写电话',
