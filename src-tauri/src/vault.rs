@@ -396,6 +396,7 @@ mod tests {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+            std::env::remove_var("DBUS_SESSION_BUS_ADDRESS");
         }
     }
 
