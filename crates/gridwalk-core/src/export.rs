@@ -424,6 +424,7 @@ mod tests {
                 },
             ],
             server_time_ms: 0,
+            epoch: None,
         };
         t.apply_push_response(&resp, None).unwrap();
         let c = t.unsynced_contents().unwrap();
