@@ -11,7 +11,10 @@
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
+//! - `access`: disable / enable, password change and reset, role and scope changes on the next sync, token expiry
+//!   renewed by sync, the login throttle per address and Retry-After.
 
+mod access;
 mod api;
 mod dispatch;
 mod kit;
