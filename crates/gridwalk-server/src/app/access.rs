@@ -22,13 +22,14 @@ use gridwalk_domain::{DeviceId, Role};
 use gridwalk_proto::{ScopeUnit, WorkerInfo};
 use serde::{Deserialize, Serialize};
 
-/// `POST /workers/{username}/password` (admin) and `POST /auth/password` (self) bodies.
+/// `POST /workers/{username}/password` (admin): the new password.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     pub password: String,
 }
 
+/// `POST /auth/password` (self): the current password and the new one.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
