@@ -322,3 +322,44 @@ async fn the_served_router_knows_the_client_address() {
     let from = site.count("SELECT count(*) FROM audit WHERE action = 'login_failed' AND detail LIKE 'from 127.0.0.1:%'");
     assert_eq!(from, 1, "serve attaches the peer address, so the throttle and lockout count by it");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_and_from_anyone_else_it_is_ignored() {
+    let proxy: std::net::IpAddr = "10.1.1.1".parse().unwrap();
+    let config = Config { trusted_proxies: vec![proxy], ..fast_config() };
+    let f = fixture_at(config, None);
+    let login_via = |peer: &'static str, forwarded: &'static str| {
+        let app = f.app.clone();
+        async move {
+            let body = json!({"username": "walker", "password": "not it at all 1", "device_name": "t"});
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", forwarded)
+                .extension(ConnectInfo(peer.parse::<SocketAddr>().unwrap()))
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap();
+            app.oneshot(req).await.unwrap().status()
+        }
+    };
+    assert_eq!(login_via("10.1.1.1:5000", "6.6.6.6, 203.0.113.9").await, StatusCode::UNAUTHORIZED, "via the proxy");
+    assert_eq!(login_via("198.51.100.1:5000", "203.0.113.50").await, StatusCode::UNAUTHORIZED, "straight in");
+    let from =
+        |addr: &str| f.site.count(&format!("SELECT count(*) FROM audit WHERE action = 'login_failed' AND detail LIKE 'from {addr}:%'"));
+    assert_eq!(from("203.0.113.9"), 1, "from a trusted proxy the right-most forwarded address is the client");
+    assert_eq!(from("6.6.6.6"), 0, "what the client itself put left of it is not believed");
+    assert_eq!(from("198.51.100.1"), 1, "from anyone else the header is ignored: the peer is the client");
+}
+
+#[test]
+fn the_district_file_sets_the_token_lifetime_and_the_trusted_proxies_within_bounds() {
+    let c = Config::from_toml("[access]\ntoken_days = 7\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n").unwrap();
+    assert_eq!(c.token_ttl, Duration::from_secs(7 * 24 * 3600), "token_days is the token lifetime");
+    assert_eq!(c.trusted_proxies.len(), 2, "the proxies are taken");
+    assert_eq!(Config::default().token_ttl, Duration::from_secs(30 * 24 * 3600), "the default lifetime is 30 days");
+    let err = Config::from_toml("[access]\ntoken_days = 0\n").unwrap_err();
+    assert_eq!(err.code(), "config_out_of_range", "a token lifetime outside 1..=365 days is refused: {err}");
+    let err = Config::from_toml("[access]\n\ntrusted_proxies = [\"proxy.local\"]\n").unwrap_err();
+    assert!(err.to_string().contains("line 3"), "a bad address is reported with its line: {err}");
+}
