@@ -363,3 +363,48 @@ fn the_district_file_sets_the_token_lifetime_and_the_trusted_proxies_within_boun
     let err = Config::from_toml("[access]\n\ntrusted_proxies = [\"proxy.local\"]\n").unwrap_err();
     assert!(err.to_string().contains("line 3"), "a bad address is reported with its line: {err}");
 }
+
+/// Run the real CLI binary with `stdin` piped in; its exit status and stderr.
+fn cli(args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn the_cli_takes_passwords_from_stdin_never_from_argv_and_disables_and_enables() {
+    let site = Site::demo(&[("root", Role::Admin, vec![ScopeUnit::District])]);
+    let data = site.dir.path().to_str().unwrap().to_owned();
+    let add = ["worker", "add", "--data", &data, "--username", "li", "--name", "李", "--role", "cadre", "--scope", "district"];
+    let with_argv: Vec<&str> = add.iter().copied().chain(["--password", "correct horse battery"]).collect();
+    let (ok, err) = cli(&with_argv, "");
+    assert!(!ok && err.contains("--password"), "a password on the command line is refused: {err}");
+    let stdin_flag: Vec<&str> = add.iter().copied().chain(["--password-stdin"]).collect();
+    let (ok, err) = cli(&stdin_flag, "short\n");
+    assert!(!ok && err.contains("weak password"), "a weak password from stdin is refused: {err}");
+    assert_eq!(site.count("SELECT count(*) FROM workers WHERE username = 'li'"), 0, "and nothing is added");
+    let (ok, err) = cli(&stdin_flag, "correct horse battery\n");
+    assert!(ok, "the password is read from stdin's first line: {err}");
+
+    let (_, app) = site.serve(fast_config());
+    let li = kit::login(&app, "li").await;
+    assert!(cli(&["worker", "disable", "--data", &data, "--username", "li"], "").0, "the CLI disables");
+    assert_eq!(pull(&app, &li.token).await.code(), "worker_disabled", "a CLI disable holds on the running server at once");
+    assert!(cli(&["worker", "enable", "--data", &data, "--username", "li"], "").0, "the CLI enables");
+    assert_eq!(pull(&app, &li.token).await.status, StatusCode::OK, "and the same device works again");
+    let (ok, _) = cli(&["worker", "password", "--data", &data, "--username", "li", "--password-stdin"], "li has a new one 9\n");
+    assert!(ok, "the CLI resets a password from stdin");
+    assert_eq!(pull(&app, &li.token).await.code(), "token_revoked", "a CLI reset ends the worker's sessions");
+    assert_eq!(site.count("SELECT count(*) FROM audit WHERE actor = 'cli' AND action = 'password_reset'"), 1, "audited as cli");
+}
