@@ -138,8 +138,9 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                 let got: String = match endpoint {
                     Endpoint::PushReport => {
                         seq += 1;
-                        let ms = 1_760_000_000_000 + seq as i64;
-                        let id = IssueId::from_parts(ms as u64, [seq as u8; 10]);
+                        let ms = gridwalk_e2e::server::recent_ms() + seq as i64;
+                        // Per device: an id belongs to its first stored report, so every role reports its own.
+                        let id = IssueId::from_parts(ms as u64, auth_bits(&who, seq));
                         let event = Event {
                             id: EventId::from_parts(ms as u64, auth_bits(&who, seq)),
                             author: who.worker.id,

@@ -1,7 +1,7 @@
 //! Tablet ↔ server sync against the real server on 127.0.0.1:0: two tablets converge, faults
 //! on the wire, kill -9 of either side, skewed clocks, scoped dispatch, a week offline.
 
-use gridwalk_core::sync::{sync, HttpTransport, Phase, Progress};
+use gridwalk_core::sync::{sync, HttpTransport, Phase, Progress, TransportError};
 use gridwalk_core::{Clock, CourtyardQuery, CourtyardRow, IssueFilter, NewIssue, SystemClock, Tablet};
 use gridwalk_domain::*;
 use gridwalk_e2e::fault_proxy::{FaultProxy, ALL_FAULTS};
@@ -9,7 +9,7 @@ use gridwalk_e2e::proc::OwnedChild;
 use gridwalk_e2e::server::{spawn_server_process, spawn_server_process_on};
 use gridwalk_e2e::sync_kit::*;
 use gridwalk_e2e::TEST_KEY;
-use gridwalk_proto::{HotlineIntake, IntakePlace, ScopeUnit};
+use gridwalk_proto::{HotlineIntake, IntakePlace, LoginRequest, LoginResponse, PullResponse, PushResponse, ScopeUnit};
 use rand::Rng;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -314,7 +314,8 @@ fn a_week_offline_2000_reports_and_200_photos_sync_in_one_go_with_progress() {
     assert!(pushes.windows(2).all(|w| w[0].events_done <= w[1].events_done), "push progress only moves forward");
     assert_eq!(pushes.last().map(|p| (p.events_done, p.events_total)), Some((2200, 2200)), "push progress ends at its total");
     assert!(seen.iter().any(|p| p.phase == Phase::Photos), "photo progress is reported");
-    let api = Api::login(&site.url(), "wang");
+    // Only the device whose events name a photo may ask about it.
+    let api = Api::of_tablet(&site.url(), &t);
     for sha in &shas {
         let (status, body) = api.get_json(&format!("/api/v1/blobs/{sha}"));
         assert_eq!((status, body["complete"].as_bool()), (200, Some(true)), "photo {sha} is complete on the server");
@@ -398,8 +399,15 @@ fn a_photo_upload_resumes_from_what_the_server_holds() {
     png.extend((0..700_000u32).map(|i| (i % 251) as u8));
     let sha = t.store_photo(&png).unwrap();
     report(&mut t, yard, 1, vec![sha.clone()]);
-    // An earlier attempt got the first 300,000 bytes across before the link dropped.
-    let api = Api::login(&site.url(), "wang");
+    // A first sync pushes the report and its photo event, then the link drops at the photo …
+    let pushed_only = NoPhotoUploads(HttpTransport::new(&site.url()).unwrap());
+    let err = sync(&mut t, &pushed_only, &fast_retries(), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, gridwalk_core::CoreError::Server { code, .. } if code == "link_dropped"),
+        "the first sync stops at the photo: {err:?}"
+    );
+    // … and an earlier attempt of this device got the first 300,000 bytes across.
+    let api = Api::of_tablet(&site.url(), &t);
     let client = reqwest::blocking::Client::new();
     let held: gridwalk_proto::BlobStatus = client
         .put(format!("{}/api/v1/blobs/{sha}?offset=0", site.url()))
@@ -421,4 +429,25 @@ fn a_photo_upload_resumes_from_what_the_server_holds() {
     );
     let blob = std::fs::read(site.server_dir.join("blobs").join(&sha)).expect("the verified blob is stored by its hash");
     assert_eq!(blob, png, "the resumed upload is byte-identical");
+}
+
+/// A link that carries events but drops at the first photo.
+struct NoPhotoUploads(HttpTransport);
+
+impl gridwalk_core::sync::Transport for NoPhotoUploads {
+    fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError> {
+        self.0.login(req)
+    }
+    fn push(&self, token: &str, body: &gridwalk_core::sync::PushBody) -> Result<PushResponse, TransportError> {
+        self.0.push(token, body)
+    }
+    fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError> {
+        self.0.pull(token, after, limit, registry_version)
+    }
+    fn blob_status(&self, _: &str, _: &str) -> Result<gridwalk_proto::BlobStatus, TransportError> {
+        Err(TransportError::Refused { status: 499, code: "link_dropped".into(), message: "the test drops the link at photos".into() })
+    }
+    fn blob_put(&self, _: &str, _: &str, _: u64, _: &[u8], _: bool) -> Result<gridwalk_proto::BlobStatus, TransportError> {
+        Err(TransportError::Refused { status: 499, code: "link_dropped".into(), message: "the test drops the link at photos".into() })
+    }
 }

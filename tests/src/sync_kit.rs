@@ -76,6 +76,13 @@ pub struct Api {
 }
 
 impl Api {
+    /// The API as a tablet's own device: its token (what only that device may see, such as
+    /// the photos its events name).
+    pub fn of_tablet(url: &str, t: &gridwalk_core::Tablet) -> Api {
+        let token = t.wait_ticket().expect("the tablet is enrolled").token;
+        Api { url: url.to_owned(), token, client: reqwest::blocking::Client::new() }
+    }
+
     pub fn login(url: &str, username: &str) -> Api {
         let client = reqwest::blocking::Client::new();
         let resp: LoginResponse = client

@@ -29,12 +29,14 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("deps") => ensure_packages(APT_PACKAGES),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench|deps>");
+            eprintln!("usage: cargo xtask <demo|test|bench|fuzz|deps>");
             eprintln!("  demo   build and start the demo system on the generated Chaoyang registry");
             eprintln!("  test   install what is missing, then fmt, clippy, build and every test");
             eprintln!("  bench  run the benchmarks; writes target/bench/results.jsonl and BENCHMARKS.md");
+            eprintln!("  fuzz   [CASES] run the wire fuzz targets longer (default 20000 cases each; `test` runs 48)");
             std::process::exit(2)
         }
     }
@@ -220,6 +222,13 @@ fn demo(args: &[String]) -> Result<()> {
         bail!("the demo failed with {status}");
     }
     Ok(())
+}
+
+/// The property-based fuzz targets of the server's wire (push bodies, Open311 parameters),
+/// with many more cases than the bounded run in `cargo xtask test`.
+fn fuzz(args: &[String]) -> Result<()> {
+    let cases = args.first().map_or("20000", String::as_str);
+    run(cargo().env("GRIDWALK_FUZZ_CASES", cases).args(["test", "--release", "-p", "gridwalk-server", "--test", "server", "fuzz::"]))
 }
 
 fn bench(args: &[String]) -> Result<()> {

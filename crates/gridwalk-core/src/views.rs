@@ -26,11 +26,13 @@ pub(crate) fn insert_event(tx: &Transaction, e: &Event, server_seq: Option<u64>)
     Ok((n == 1, body.len()))
 }
 
-/// The events that count for an entity: all of them except this tablet's withdrawn ones.
+/// The events that count for an entity: all of them except this tablet's withdrawn ones, in
+/// stored order (the server's sequence, then this tablet's own), which decides the first report.
 pub(crate) fn entity_events(tx: &Transaction, entity_id: &str) -> Result<Vec<Event>> {
     let mut stmt = tx.prepare_cached(
         "SELECT e.body FROM events e LEFT JOIN device_log d ON d.event_id = e.event_id
-         WHERE e.entity_id = ?1 AND (d.sync_state IS NULL OR d.sync_state != 'withdrawn')",
+         WHERE e.entity_id = ?1 AND (d.sync_state IS NULL OR d.sync_state != 'withdrawn')
+         ORDER BY e.server_seq IS NULL, e.server_seq, d.seq",
     )?;
     let rows = stmt.query_map([entity_id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();

@@ -283,3 +283,39 @@ fn supervisors_steer_from_the_tablet() {
     assert_eq!(t.issue(a).unwrap().state.status, IssueStatus::Cancelled);
     assert!(t.issue(a).unwrap().offers.iter().all(|o| o.kind == EventKind::NoteAdded), "a cancelled issue offers only a note");
 }
+
+#[test]
+fn the_first_stored_report_counts_on_the_tablet_as_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, _) = tablet(&dir, Role::GridWorker, vec![ScopeUnit::District]);
+    let reg = demo_registry();
+    let (home, away) = (reg.courtyards[0].id, reg.courtyards[1].id);
+    let mut s = Server::new();
+    let id = s.order(1, home, T0 - 10 * MIN, me());
+    // A second report of the same id, with an earlier HLC and another courtyard, reaches the
+    // tablet after the first (the server never stores one; an older server might have).
+    s.event(
+        other(),
+        id,
+        T0 - 60 * MIN,
+        EventBody::IssueReported(IssueReport {
+            courtyard: away,
+            category: Category::Noise,
+            source: IssueSource::Visit,
+            description: "抢单".into(),
+            contact: None,
+            location: None,
+            received_at_ms: None,
+            external_ref: None,
+        }),
+    );
+    s.pull(&mut t, 0);
+    let detail = t.issue(id).unwrap();
+    assert_eq!(
+        detail.state.report.as_ref().map(|r| r.courtyard),
+        Some(home),
+        "the report first in the server's sequence counts, not the one with the earliest HLC"
+    );
+    let second = detail.state.history.iter().find(|h| h.event.hlc.ms == T0 - 60 * MIN).expect("the second report is in the history");
+    assert_eq!(second.conflict, Some(Conflict::AlreadyReported), "the second report is kept as a conflict and moves nothing");
+}

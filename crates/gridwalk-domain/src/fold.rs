@@ -215,7 +215,7 @@ impl IssueState {
 /// Apply one event to a state, as the fold does, in the order given. The server uses it to
 /// follow a push's own events before their fold; everything else calls [`fold_issue`].
 pub fn step(state: &mut IssueState, e: &Event) -> Result<(), Conflict> {
-    let r = apply(state, e);
+    let r = apply(state, e, FirstReport::AnyFirst);
     state.last_hlc = state.last_hlc.max(e.hlc);
     r
 }
@@ -232,13 +232,17 @@ pub fn fold_order(events: &mut Vec<Event>) {
     events.dedup_by(|later, earlier| later.id == earlier.id);
 }
 
-/// Fold all known events of one issue into its state.
+/// Fold all known events of one issue into its state. `events` come in stored order (the
+/// server's sequence; on a tablet, pulled events by server sequence, then its own by device
+/// sequence): the first report among them is the issue's report. Everything else folds in
+/// HLC order, whatever order it is given in.
 pub fn fold_issue(id: IssueId, events: impl IntoIterator<Item = Event>) -> IssueState {
     let mut events: Vec<Event> = events.into_iter().collect();
+    let first = FirstReport::of(Entity::Issue(id), &events);
     fold_order(&mut events);
     let mut state = IssueState::empty(id);
     for e in events {
-        let conflict = apply(&mut state, &e).err();
+        let conflict = apply(&mut state, &e, first).err();
         state.last_hlc = state.last_hlc.max(e.hlc);
         state.history.push(HistoryEntry { event: e, conflict });
     }
@@ -249,20 +253,48 @@ fn invalid(from: IssueStatus, e: &Event) -> Conflict {
     Conflict::InvalidTransition { from, kind: e.body.kind().to_owned() }
 }
 
-fn apply(s: &mut IssueState, e: &Event) -> Result<(), Conflict> {
+/// Which report of an entity counts: the first one stored. An id belongs to the first report
+/// the server stores, and a second report of it (say, one with an earlier HLC and another
+/// courtyard, pushed to take the issue over) moves nothing, wherever its HLC sorts it.
+#[derive(Clone, Copy)]
+enum FirstReport {
+    /// Whichever report the fold meets first ([`step`]: the state already holds the report).
+    AnyFirst,
+    /// This event, the first report in stored order; `None` when there is no report.
+    Stored(Option<EventId>),
+}
+
+impl FirstReport {
+    fn of(entity: Entity, events: &[Event]) -> FirstReport {
+        let is_report = |e: &Event| match entity {
+            Entity::Issue(_) => matches!(e.body, EventBody::IssueReported(_)),
+            Entity::Visit(_) => matches!(e.body, EventBody::VisitRecorded(_)),
+        };
+        FirstReport::Stored(events.iter().find(|e| e.entity == entity && is_report(e)).map(|e| e.id))
+    }
+
+    fn admits(self, e: &Event) -> bool {
+        match self {
+            FirstReport::AnyFirst => true,
+            FirstReport::Stored(first) => first == Some(e.id),
+        }
+    }
+}
+
+fn apply(s: &mut IssueState, e: &Event, first: FirstReport) -> Result<(), Conflict> {
     if e.entity != Entity::Issue(s.id) {
         return Err(Conflict::WrongEntity);
     }
     let at = e.corrected_ms();
     if let EventBody::IssueReported(r) = &e.body {
-        if s.report.is_some() {
+        if s.report.is_some() || !first.admits(e) {
             return Err(Conflict::AlreadyReported);
         }
         let received = r.received_at_ms.unwrap_or(at);
         s.report = Some(r.clone());
         s.reported_by = Some(e.author);
         s.received_at_ms = Some(received);
-        s.response_due_ms = Some(received + RESPONSE_WINDOW_MS);
+        s.response_due_ms = Some(received.saturating_add(RESPONSE_WINDOW_MS));
         return Ok(());
     }
     if s.report.is_none() {
@@ -428,19 +460,21 @@ pub struct VisitState {
     pub history: Vec<HistoryEntry>,
 }
 
+/// Fold a visit's events; as with [`fold_issue`], the first record in stored order counts.
 pub fn fold_visit(id: VisitId, events: impl IntoIterator<Item = Event>) -> VisitState {
     let mut events: Vec<Event> = events.into_iter().collect();
+    let first = FirstReport::of(Entity::Visit(id), &events);
     fold_order(&mut events);
     let mut state = VisitState { id, visit: None, worker: None, history: Vec::new() };
     for e in events {
         let conflict = match (&e.body, &state.visit) {
             _ if e.entity != Entity::Visit(id) => Some(Conflict::WrongEntity),
-            (EventBody::VisitRecorded(v), None) => {
+            (EventBody::VisitRecorded(v), None) if first.admits(&e) => {
                 state.visit = Some(v.clone());
                 state.worker = Some(e.author);
                 None
             }
-            (EventBody::VisitRecorded(_), Some(_)) => Some(Conflict::AlreadyReported),
+            (EventBody::VisitRecorded(_), _) => Some(Conflict::AlreadyReported),
             _ => Some(Conflict::WrongEntity),
         };
         state.history.push(HistoryEntry { event: e, conflict });
@@ -639,8 +673,40 @@ mod tests {
                 let j = ((x ^ (x >> 31)) % (i as u64 + 1)) as usize;
                 shuffled.swap(i, j);
             }
+            // Which report counts is a matter of stored order: keep the first stored one first.
+            if let Some(first) = events.iter().find(|e| matches!(e.body, EventBody::IssueReported(_))) {
+                let at = shuffled.iter().position(|e| e.id == first.id).expect("the report is among the shuffled events");
+                let report = shuffled.remove(at);
+                shuffled.insert(0, report);
+            }
             let again = fold_issue(issue(), shuffled);
             prop_assert_eq!(again, reference);
         }
+    }
+
+    #[test]
+    fn the_first_stored_report_counts_whatever_its_hlc() {
+        let real = ev(1, 50_000, report());
+        let mut forged = ev(2, 1_000, report());
+        if let EventBody::IssueReported(r) = &mut forged.body {
+            r.courtyard = CourtyardId::from_parts(2, ids(7));
+        }
+        let s = fold_issue(issue(), vec![real.clone(), forged.clone()]);
+        assert_eq!(
+            s.report.as_ref().map(|r| r.courtyard),
+            Some(CourtyardId::from_parts(1, ids(9))),
+            "a second report of an id moves nothing, even with an earlier HLC"
+        );
+        assert_eq!(
+            s.history.iter().find(|h| h.event.id == forged.id).and_then(|h| h.conflict.clone()),
+            Some(Conflict::AlreadyReported),
+            "the second report is kept as a conflict"
+        );
+        let swapped = fold_issue(issue(), vec![forged, real]);
+        assert_eq!(
+            swapped.report.as_ref().map(|r| r.courtyard),
+            Some(CourtyardId::from_parts(2, ids(7))),
+            "stored order, not the HLC, decides which report is first"
+        );
     }
 }

@@ -171,7 +171,7 @@ pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_
             satisfaction: Ratio::default(),
         });
         row.received += 1;
-        let due = f.received_at_ms + RESPONSE_WINDOW_MS;
+        let due = f.received_at_ms.saturating_add(RESPONSE_WINDOW_MS);
         match f.responded_at_ms {
             Some(at) => row.response.add(at <= due),
             None if as_of_ms > due => row.response.add(false),

@@ -27,7 +27,7 @@ pub fn response_sla(s: &IssueState, now_ms: i64, due_soon_ms: i64) -> Option<Res
         Some(at) if at <= due => ResponseSla::Met,
         Some(_) => ResponseSla::Missed,
         None if now_ms > due => ResponseSla::Overdue,
-        None if now_ms > due - due_soon_ms => ResponseSla::DueSoon,
+        None if now_ms > due.saturating_sub(due_soon_ms) => ResponseSla::DueSoon,
         None => ResponseSla::Pending,
     })
 }
@@ -65,7 +65,7 @@ pub fn escalations(s: &IssueState, now_ms: i64, rules: &EscalationRules) -> Vec<
     let (Some(received), Some(due)) = (s.received_at_ms, s.response_due_ms) else { return out };
     if s.responded_at_ms.is_none()
         && matches!(s.status, IssueStatus::Reported | IssueStatus::InProgress)
-        && now_ms > due + rules.alert_after_deadline_ms
+        && now_ms > due.saturating_add(rules.alert_after_deadline_ms)
     {
         out.push(Escalation::AlertSupervisor);
     }
@@ -75,7 +75,9 @@ pub fn escalations(s: &IssueState, now_ms: i64, rules: &EscalationRules) -> Vec<
         && rules.whistle_after_ms > 0
         && !extended
     {
-        let periods = (now_ms - received) / rules.whistle_after_ms;
+        // Saturating: the stored times are bounded at receipt, but a view stored before those
+        // bounds may still hold anything.
+        let periods = now_ms.saturating_sub(received) / rules.whistle_after_ms;
         let blown = s.whistles.iter().map(|w| w.level).collect::<std::collections::BTreeSet<_>>().len() as i64;
         if periods > blown {
             let next = match s.whistle_level() {

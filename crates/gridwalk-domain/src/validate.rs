@@ -40,6 +40,8 @@ pub enum ValidationError {
     ControlCharacters { field: &'static str },
     #[error("{field} is not a time between 1970 and 2100")]
     TimeOutOfRange { field: &'static str },
+    #[error("{field} is out of bounds: {why}")]
+    TimeOutOfBounds { field: &'static str, why: &'static str },
 }
 
 impl ValidationError {
@@ -57,6 +59,7 @@ impl ValidationError {
             ValidationError::BadPhotoHash => "bad_photo_hash",
             ValidationError::ControlCharacters { .. } => "control_characters",
             ValidationError::TimeOutOfRange { .. } => "time_out_of_range",
+            ValidationError::TimeOutOfBounds { .. } => "time_out_of_bounds",
         }
     }
 }
@@ -200,6 +203,117 @@ pub fn event(e: &Event) -> Result<(), ValidationError> {
     body(&e.body)
 }
 
+/// How far the times an event carries may stray from the server's clock when it receives
+/// the event. Every time a tablet sends is checked against these before it meets
+/// arithmetic, a fold or the server's own clock (see [`times`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockBounds {
+    /// The most any time may lie ahead of the server's clock (a tablet's clock drifts a
+    /// little between syncs; its offset is measured at each).
+    pub ahead_ms: i64,
+    /// The most a device's clock may be off, either way: the bound on `clock_offset_ms`, and
+    /// so on how far ahead of the server a correct HLC can be (a fast tablet's stamps).
+    pub offset_ms: i64,
+    /// How long an event may wait on a tablet that is offline before the server takes it.
+    pub offline_ms: i64,
+    /// How long before the server's receipt the times that decide the rates (when an issue
+    /// was received, first responded to or resolved) may lie: a tablet offline longer than
+    /// this cannot claim an answer "on time" that the server never saw.
+    pub rate_tolerance_ms: i64,
+    /// The longest one visit may last.
+    pub visit_ms: i64,
+}
+
+impl Default for ClockBounds {
+    /// Five minutes ahead, a day of clock error, thirty days offline, three days of rate
+    /// tolerance (a weekend without signal), twelve-hour visits.
+    fn default() -> Self {
+        ClockBounds {
+            ahead_ms: 5 * 60_000,
+            offset_ms: 24 * 3_600_000,
+            offline_ms: 30 * 24 * 3_600_000,
+            rate_tolerance_ms: 72 * 3_600_000,
+            visit_ms: 12 * 3_600_000,
+        }
+    }
+}
+
+fn out_of_bounds(field: &'static str, why: &'static str) -> ValidationError {
+    ValidationError::TimeOutOfBounds { field, why }
+}
+
+/// Check every time an event carries against the server's clock at receipt, `now_ms`, and
+/// the bounds. Pure: the caller passes its clock. After this, `corrected_ms()` and every
+/// deadline derived from the event are within a few months of `now_ms`, far from overflow.
+pub fn times(e: &Event, now_ms: i64, b: &ClockBounds) -> Result<(), ValidationError> {
+    let lo = now_ms.saturating_sub(b.offline_ms);
+    let hi = now_ms.saturating_add(b.ahead_ms);
+    if !(0..=MAX_TIME_MS).contains(&e.wall_ms) {
+        return Err(ValidationError::TimeOutOfRange { field: "wall_ms" });
+    }
+    if e.clock_offset_ms.unsigned_abs() > b.offset_ms.unsigned_abs() {
+        return Err(out_of_bounds("clock_offset_ms", "the device clock is further off than the server allows; set the tablet's clock"));
+    }
+    let at = e.corrected_ms();
+    if at > hi {
+        return Err(out_of_bounds("wall_ms", "the event is dated in the future"));
+    }
+    if at < lo {
+        return Err(out_of_bounds("wall_ms", "the event waited offline longer than the server allows"));
+    }
+    // An HLC is ticked from the wall clock it is stamped with, so it is never below it; and
+    // it is never further ahead of the server than a fast tablet (within the offset bound)
+    // can be. This is what keeps one far-future stamp from lifting every clock it meets.
+    if e.hlc.ms < e.wall_ms {
+        return Err(out_of_bounds("hlc", "the HLC is behind the wall clock it was stamped with"));
+    }
+    if e.hlc.ms > hi.saturating_add(b.offset_ms) {
+        return Err(out_of_bounds("hlc", "the HLC is further ahead of the server's clock than any tablet's can be"));
+    }
+    let rate_lo = now_ms.saturating_sub(b.rate_tolerance_ms);
+    match &e.body {
+        EventBody::IssueReported(r) => {
+            let received = r.received_at_ms.unwrap_or(at);
+            if received > at.saturating_add(b.ahead_ms) || received > hi {
+                return Err(out_of_bounds("received_at_ms", "an issue cannot be received after it is reported"));
+            }
+            if received < rate_lo {
+                return Err(out_of_bounds(
+                    "received_at_ms",
+                    "the receipt lies further before the server's receipt than the rate tolerance",
+                ));
+            }
+        }
+        // The events whose time is a first response or a resolution in the rates.
+        EventBody::IssueResponded { .. } | EventBody::IssueResolved { .. } if at < rate_lo => {
+            return Err(out_of_bounds(
+                "wall_ms",
+                "a response or resolution lies further before the server's receipt than the rate tolerance",
+            ));
+        }
+        EventBody::VisitRecorded(v) => {
+            // Visit times are the device's clock, so they get the offset's slack too.
+            let (vlo, vhi) = (lo.saturating_sub(b.offset_ms), hi.saturating_add(b.offset_ms));
+            for (field, t) in [("started_at_ms", v.started_at_ms), ("ended_at_ms", v.ended_at_ms)] {
+                if !(vlo..=vhi).contains(&t) {
+                    return Err(out_of_bounds(field, "the visit time is too old or in the future"));
+                }
+            }
+            if v.ended_at_ms.saturating_sub(v.started_at_ms) > b.visit_ms {
+                return Err(out_of_bounds("ended_at_ms", "the visit lasts longer than the server allows"));
+            }
+            if v.ended_at_ms > e.wall_ms.saturating_add(b.ahead_ms) {
+                return Err(out_of_bounds("ended_at_ms", "a visit cannot end after it is recorded"));
+            }
+        }
+        EventBody::ExtensionRequested { until_ms, .. } if *until_ms <= at => {
+            return Err(out_of_bounds("until_ms", "an extension must end after it is asked for"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +346,80 @@ mod tests {
         ];
         for ((name, got), want) in cases.into_iter().zip(want) {
             assert_eq!(got.err().map(|e| e.code()), want, "case {name}: validation gives the documented code");
+        }
+    }
+
+    #[test]
+    fn times_case_table() {
+        use crate::event::{Entity, Event};
+        use crate::hlc::Hlc;
+        use crate::ids::*;
+        use crate::vocab::{IssueSource, VisitMode};
+        const NOW: i64 = 1_780_000_000_000;
+        const H: i64 = 3_600_000;
+        let b = ClockBounds::default();
+        let report = |received: Option<i64>| {
+            EventBody::IssueReported(IssueReport {
+                courtyard: CourtyardId::from_parts(1, [1; 10]),
+                category: Category::StreetLight,
+                source: IssueSource::Visit,
+                description: "路灯不亮".into(),
+                contact: None,
+                location: None,
+                received_at_ms: received,
+                external_ref: None,
+            })
+        };
+        let visit = |start: i64, end: i64| {
+            EventBody::VisitRecorded(Visit {
+                courtyard: CourtyardId::from_parts(1, [1; 10]),
+                mode: VisitMode::WalkThrough,
+                started_at_ms: start,
+                ended_at_ms: end,
+                location: None,
+                notes: String::new(),
+                residents_met: 1,
+                linked_issues: vec![],
+            })
+        };
+        let ev = |wall: i64, offset: i64, hlc: i64, body: EventBody| Event {
+            id: EventId::from_parts(1, [1; 10]),
+            author: WorkerId::from_parts(1, [2; 10]),
+            device: DeviceId::from_parts(1, [3; 10]),
+            hlc: Hlc::new(hlc, 0),
+            wall_ms: wall,
+            clock_offset_ms: offset,
+            entity: Entity::Issue(IssueId::from_parts(1, [4; 10])),
+            body,
+        };
+        let responded = || EventBody::IssueResponded { note: String::new() };
+        let cases: Vec<(&str, Event, Option<&str>)> = vec![
+            ("now", ev(NOW, 0, NOW, report(None)), None),
+            ("a tablet an hour fast, measured", ev(NOW + H, -H, NOW + H, report(None)), None),
+            ("recorded offline two days ago", ev(NOW - 48 * H, 0, NOW - 48 * H, responded()), None),
+            ("year 2100 HLC", ev(NOW, 0, 4_102_444_800_000, report(None)), Some("hlc")),
+            ("HLC a day and an hour ahead", ev(NOW, 0, NOW + 25 * H, report(None)), Some("hlc")),
+            ("HLC behind its own wall clock", ev(NOW, 0, NOW - 1, report(None)), Some("hlc")),
+            ("wall clock ten years off", ev(NOW - 87_600 * H, 0, NOW, report(None)), Some("wall_ms")),
+            ("absurd offset", ev(NOW, i64::MAX, NOW, report(None)), Some("clock_offset_ms")),
+            ("negative wall clock", ev(i64::MIN, 0, NOW, report(None)), Some("wall_ms")),
+            ("dated in the future", ev(NOW + H, 0, NOW + H, report(None)), Some("wall_ms")),
+            ("received 30 days ago", ev(NOW, 0, NOW, report(Some(NOW - 720 * H))), Some("received_at_ms")),
+            ("received near i64::MIN", ev(NOW, 0, NOW, report(Some(i64::MIN + 1))), Some("received_at_ms")),
+            ("received after it is reported", ev(NOW, 0, NOW, report(Some(NOW + H))), Some("received_at_ms")),
+            ("received an hour before the report", ev(NOW, 0, NOW, report(Some(NOW - H))), None),
+            ("a backdated response", ev(NOW - 96 * H, 0, NOW - 96 * H, responded()), Some("wall_ms")),
+            ("a visit", ev(NOW, 0, NOW, visit(NOW - H, NOW)), None),
+            ("a visit of three days", ev(NOW, 0, NOW, visit(NOW - 72 * H, NOW)), Some("ended_at_ms")),
+            ("a visit starting at i64::MIN", ev(NOW, 0, NOW, visit(i64::MIN, NOW)), Some("started_at_ms")),
+            ("a visit ending after its record", ev(NOW, 0, NOW, visit(NOW, NOW + 2 * H)), Some("ended_at_ms")),
+        ];
+        for (name, e, want) in cases {
+            let got = times(&e, NOW, &b).err().map(|err| match err {
+                ValidationError::TimeOutOfBounds { field, .. } | ValidationError::TimeOutOfRange { field } => field,
+                other => panic!("case {name}: a time check fails with a time error, not {other:?}"),
+            });
+            assert_eq!(got, want, "case {name}: every time an event carries is bounded by the server's clock at receipt");
         }
     }
 

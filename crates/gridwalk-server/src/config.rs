@@ -4,6 +4,7 @@
 
 use crate::district::{ConfigError, DistrictConfig};
 use gridwalk_domain::sla::EscalationRules;
+use gridwalk_domain::validate::ClockBounds;
 use gridwalk_domain::WhistleLevel;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,18 @@ pub struct Config {
     pub json_body_limit: usize,
     /// Largest photo (bytes), and so the largest blob chunk.
     pub photo_max_bytes: u64,
+    /// Most open connections; the next client waits in the listen backlog until one closes.
+    /// Every waiting tablet holds one (its long-poll), so this is sized for the fleet.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head, and how long a kept-alive
+    /// connection may sit idle before the next one.
+    pub header_timeout: Duration,
+    /// The longest pause between two pieces of a request body.
+    pub body_idle_timeout: Duration,
+    /// Photo bytes one device may upload in 24 hours.
+    pub photo_quota_per_day: u64,
+    /// A partial photo upload untouched this long is removed.
+    pub partial_upload_ttl: Duration,
     /// Per-token sustained request rate (requests per second).
     pub rate_per_sec: f64,
     /// Per-token burst (requests that may come at once).
@@ -69,6 +82,8 @@ pub struct Config {
     pub notice_sender: NoticeSenderConfig,
     /// How often the background task sends the messages that are due.
     pub notice_period: Duration,
+    /// The bounds on every time a tablet sends (the district's `[clock]`).
+    pub clock: ClockBounds,
 }
 
 /// The texts of the messages to residents, with placeholders `{order_no}` (the hotline order
@@ -144,6 +159,15 @@ impl Default for Config {
         Config {
             json_body_limit: 2 * 1024 * 1024,
             photo_max_bytes: 10 * 1024 * 1024,
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(30),
+            // A weak 2G link still moves a few kB a second; 30 s without a byte is a dead one
+            // (or a slow-loris).
+            body_idle_timeout: Duration::from_secs(30),
+            // A busy day is a few dozen photos of a few MB; 1 GiB is far past it and still
+            // bounds what a stolen token can fill the disk with.
+            photo_quota_per_day: 1024 * 1024 * 1024,
+            partial_upload_ttl: Duration::from_secs(7 * 24 * 3600),
             rate_per_sec: 20.0,
             rate_burst: 60.0,
             lockout_after: 5,
@@ -164,6 +188,7 @@ impl Default for Config {
             open311_jurisdiction_id: "chaoyang.bj".to_owned(),
             notice_templates: NoticeTemplates::of(&district.messages),
             notice_sender: NoticeSenderConfig::of(&district.messages.sender),
+            clock: district.clock,
             district: Arc::new(district),
             notice_period: Duration::from_secs(5),
         }
@@ -190,6 +215,7 @@ impl Config {
             notice_sender: NoticeSenderConfig::of(&district.messages.sender),
             trusted_proxies: district.access.trusted_proxies.clone(),
             token_ttl: district.access.token_ttl,
+            clock: district.clock,
             district: Arc::new(district),
             ..Config::default()
         }

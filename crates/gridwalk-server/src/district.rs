@@ -15,6 +15,7 @@
 //! later check against the registry ([`DistrictConfig::check_registry`]) can point at them too.
 
 use gridwalk_domain::sla::EscalationRules;
+use gridwalk_domain::validate::ClockBounds;
 use gridwalk_domain::{Category, Registry, WhistleLevel};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,12 @@ pub const EXAMPLE_TOML: &str = include_str!("../district.example.toml");
 const ALERT_AFTER_DEADLINE_MINUTES: RangeInclusive<i64> = 0..=10_080;
 const WHISTLE_AFTER_HOURS: RangeInclusive<i64> = 1..=2_160;
 const PERIOD_SECONDS: RangeInclusive<i64> = 1..=3_600;
+// `[clock]`: how far a tablet's times may stray from the server's (validate::ClockBounds).
+const AHEAD_SECONDS: RangeInclusive<i64> = 0..=3_600;
+const OFFSET_HOURS: RangeInclusive<i64> = 0..=720;
+const OFFLINE_DAYS: RangeInclusive<i64> = 1..=365;
+const RATE_TOLERANCE_HOURS: RangeInclusive<i64> = 1..=720;
+const VISIT_HOURS: RangeInclusive<i64> = 1..=72;
 const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=50;
 const RETRY_BASE_SECONDS: RangeInclusive<i64> = 1..=3_600;
 /// A webhook's defaults when the file gives only its `url`.
@@ -396,6 +403,8 @@ pub struct DistrictConfig {
     pub messages: Messages,
     /// `[access]`; copied to `Config::token_ttl` and `Config::trusted_proxies`.
     pub access: AccessConfig,
+    /// `[clock]`: the bounds on every time a tablet sends; copied to `Config::clock`.
+    pub clock: ClockBounds,
     lines: Lines,
 }
 
@@ -484,6 +493,7 @@ impl Default for DistrictConfig {
             default_department: DEFAULT_DEPARTMENT.to_owned(),
             escalation: EscalationRules::default(),
             escalation_period: Duration::from_secs(60),
+            clock: ClockBounds::default(),
             whistle_targets: crate::config::default_whistle_targets(),
             messages: Messages {
                 responded: template(DEFAULT_RESPONDED),
@@ -509,6 +519,7 @@ struct RawFile {
     escalation: Option<RawEscalation>,
     whistle_targets: Option<RawTargets>,
     messages: Option<RawMessages>,
+    clock: Option<RawClock>,
     access: Option<RawAccess>,
 }
 
@@ -517,6 +528,20 @@ struct RawFile {
 struct RawAccess {
     token_days: Option<Spanned<i64>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
+}
+
+/// One `[clock]` key as the parser walks them: (key, value, allowed range, ms per unit, the
+/// bound it sets).
+type ClockField<'a> = (&'static str, &'a Option<Spanned<i64>>, RangeInclusive<i64>, i64, &'a mut i64);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    ahead_seconds: Option<Spanned<i64>>,
+    offset_hours: Option<Spanned<i64>>,
+    offline_days: Option<Spanned<i64>>,
+    rate_tolerance_hours: Option<Spanned<i64>>,
+    visit_hours: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -768,6 +793,20 @@ impl DistrictConfig {
                 d.access.trusted_proxies.push(ip);
             }
         }
+        if let Some(c) = raw.clock {
+            let fields: [ClockField<'_>; 5] = [
+                ("clock.ahead_seconds", &c.ahead_seconds, AHEAD_SECONDS, 1_000, &mut d.clock.ahead_ms),
+                ("clock.offset_hours", &c.offset_hours, OFFSET_HOURS, 3_600_000, &mut d.clock.offset_ms),
+                ("clock.offline_days", &c.offline_days, OFFLINE_DAYS, 86_400_000, &mut d.clock.offline_ms),
+                ("clock.rate_tolerance_hours", &c.rate_tolerance_hours, RATE_TOLERANCE_HOURS, 3_600_000, &mut d.clock.rate_tolerance_ms),
+                ("clock.visit_hours", &c.visit_hours, VISIT_HOURS, 3_600_000, &mut d.clock.visit_ms),
+            ];
+            for (field, v, range, unit, slot) in fields {
+                if let Some(v) = v {
+                    *slot = src.bounded(field, v, range)? * unit;
+                }
+            }
+        }
         if let Some(t) = raw.whistle_targets {
             for (level, v) in [
                 (WhistleLevel::PartyBranch, t.party_branch),
@@ -1003,6 +1042,7 @@ mod tests {
         assert_eq!(example.escalation, default.escalation, "the example's escalation numbers are the defaults");
         assert_eq!(example.escalation_period, default.escalation_period, "the example's period is the default");
         assert_eq!(example.whistle_targets, default.whistle_targets, "the example's whistle targets are the defaults");
+        assert_eq!(example.clock, default.clock, "the example's clock bounds are the defaults");
         assert_eq!(example.messages, default.messages, "the example's templates and sender are the defaults");
         assert_eq!(example.default_department, DEFAULT_DEPARTMENT, "the example's default department is the default");
         example.check_registry(&demo_registry()).expect("the example's subdistrict names a subdistrict of the demo registry");
@@ -1110,6 +1150,8 @@ mod tests {
             ("negative minutes", "[escalation]\nalert_after_deadline_minutes = -1\n".into(), "config_out_of_range", 2),
             ("hours out of range", "[escalation]\n\nwhistle_after_hours = 0\n".into(), "config_out_of_range", 3),
             ("period out of range", "[escalation]\nperiod_seconds = 3601\n".into(), "config_out_of_range", 2),
+            ("offline days out of range", "[clock]\noffline_days = 0\n".into(), "config_out_of_range", 2),
+            ("unknown clock key", "[clock]\nahead_minutes = 5\n".into(), "config_unknown_key", 2),
             ("a number given as text", "[escalation]\nperiod_seconds = \"60\"\n".into(), "config_invalid_value", 2),
             ("attempts out of range", "[messages.sender]\nkind = \"webhook\"\nurl = \"https://x.cn/\"\nmax_attempts = 51\n".into(), "config_out_of_range", 4),
             ("retry base out of range", "[messages.sender]\nkind = \"webhook\"\nurl = \"https://x.cn/\"\nretry_base_seconds = 0\n".into(), "config_out_of_range", 4),

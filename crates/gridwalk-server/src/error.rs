@@ -89,6 +89,10 @@ pub enum Error {
     NotAnImage,
     #[error("a blob is named by 64 lowercase hex characters (its sha256)")]
     BadBlobHash,
+    #[error("no event of this device names photo {0}")]
+    PhotoNotReferenced(String),
+    #[error("this device uploaded its {max} bytes of photos for today; the rest waits until tomorrow")]
+    PhotoQuotaExceeded { max: u64 },
     #[error("the registry file has {} bad rows; first: {}", .0.len(), .0.first().map(|e| e.to_string()).unwrap_or_default())]
     RegistryImport(Vec<ImportError>),
     #[error("storage: {0}")]
@@ -152,6 +156,8 @@ impl Error {
             Error::PhotoTooLarge { .. } => "photo_too_large",
             Error::NotAnImage => "not_an_image",
             Error::BadBlobHash => "bad_blob_hash",
+            Error::PhotoNotReferenced(_) => "photo_not_referenced",
+            Error::PhotoQuotaExceeded { .. } => "photo_quota_exceeded",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
             Error::Storage(_) => "storage",
             Error::SchemaTooNew { .. } => "schema_too_new",
@@ -186,13 +192,13 @@ impl Error {
             Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } | Error::WorkerDisabled | Error::WrongPassword => {
                 403
             }
-            Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) => 404,
+            Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) | Error::PhotoNotReferenced(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) | Error::NotResolved(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
-            Error::LoginLocked { .. } | Error::LoginThrottled { .. } | Error::RateLimited => 429,
+            Error::LoginLocked { .. } | Error::LoginThrottled { .. } | Error::RateLimited | Error::PhotoQuotaExceeded { .. } => 429,
             Error::Storage(_)
             | Error::SchemaTooNew { .. }
             | Error::Io(_)

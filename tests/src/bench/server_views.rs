@@ -16,10 +16,8 @@ use gridwalk_server::app::query::IssueFilter;
 use gridwalk_server::{AppState, Config};
 use std::time::{Duration, Instant};
 
-const T0: i64 = 1_760_000_000_000;
-
 fn note(issue: IssueId, device: DeviceId, worker: WorkerId, n: u64) -> Event {
-    let ms = T0 + n as i64;
+    let ms = crate::server::recent_ms() + n as i64;
     let mut bits = [0u8; 10];
     bits[..8].copy_from_slice(&n.to_be_bytes());
     bits[8..].copy_from_slice(&issue.0.as_bytes()[14..16]);
@@ -116,13 +114,13 @@ pub fn run(dir: &std::path::Path) -> Vec<BenchResult> {
     let mut results = Vec::new();
 
     // A push of 1,000 events on one issue, against a push of 1,000 reports.
-    let one = IssueId::from_parts(T0 as u64, [1; 10]);
+    let one = IssueId::from_parts(crate::server::recent_ms() as u64, [1; 10]);
     let mut on_one = vec![report(one, b.device, b.worker, 1, b.yard)];
     on_one.extend((2..=1000).map(|n| note(one, b.device, b.worker, n)));
     let one_issue = b.push(on_one);
     let reports: Vec<Event> = (0..1000u64)
         .map(|i| {
-            let id = IssueId::from_parts(T0 as u64 + 10 + i, [2; 10]);
+            let id = IssueId::from_parts(crate::server::recent_ms() as u64 + 10 + i, [2; 10]);
             report(id, b.device, b.worker, 10_000 + i, b.yard)
         })
         .collect();
@@ -172,7 +170,7 @@ pub fn run(dir: &std::path::Path) -> Vec<BenchResult> {
     });
 
     // GET /issues/{id} of an issue with 200 events.
-    let two_hundred = IssueId::from_parts(T0 as u64 + 5_000, [3; 10]);
+    let two_hundred = IssueId::from_parts(crate::server::recent_ms() as u64 + 5_000, [3; 10]);
     let mut events = vec![report(two_hundred, b.device, b.worker, 20_000, b.yard)];
     events.extend((1..200).map(|n| note(two_hundred, b.device, b.worker, 20_000 + n)));
     b.push(events);
@@ -182,7 +180,7 @@ pub fn run(dir: &std::path::Path) -> Vec<BenchResult> {
         let mut events = Vec::new();
         for i in 0..50u64 {
             let k = chunk * 50 + i;
-            let id = IssueId::from_parts(T0 as u64 + 100_000 + k, [4; 10]);
+            let id = IssueId::from_parts(crate::server::recent_ms() as u64 + 100_000 + k, [4; 10]);
             listed.push(id);
             let base = 100_000 + k * 100;
             events.push(report(id, b.device, b.worker, base, b.yard));

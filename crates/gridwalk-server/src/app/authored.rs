@@ -46,13 +46,22 @@ pub fn ensure_hotline_identity(tx: &dyn Tx, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
-/// The server's next HLC stamp, after its last one and after `floor`.
+/// The most the server's own HLC may run ahead of its wall clock.
+pub const SERVER_HLC_LEAD_MS: i64 = 5 * 60_000;
+
+/// The server's next HLC stamp, after its last one and after `floor`, but never more than
+/// [`SERVER_HLC_LEAD_MS`] ahead of its wall clock: a stamp from a fast tablet (bounded by
+/// `validate::times`), or one stored before those bounds existed, cannot drag the server's
+/// clock, and with it every tablet that merges it, into the future. Past the ceiling the
+/// server's event may sort before that tablet's stamp on the same issue; that is the price.
 fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
+    let ceiling = now_ms.saturating_add(SERVER_HLC_LEAD_MS);
     let last = tx
         .meta("hlc")?
         .and_then(|s| s.split_once(':').and_then(|(m, c)| Some(Hlc::new(m.parse().ok()?, c.parse().ok()?))))
         .unwrap_or(Hlc::ZERO)
         .max(floor);
+    let last = if last.ms > ceiling { Hlc::new(ceiling, 0) } else { last };
     let next = last.tick(now_ms);
     tx.set_meta("hlc", &format!("{}:{}", next.ms, next.counter))?;
     Ok(next)

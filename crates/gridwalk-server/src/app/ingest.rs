@@ -12,6 +12,7 @@ use crate::model::{Place, Refusal, Scope};
 use crate::store::{NewEvent, Tx};
 use gridwalk_clock::Clock;
 use gridwalk_domain::rules::{self, Actor, Relation};
+use gridwalk_domain::validate::ClockBounds;
 use gridwalk_domain::{fold, fold_issue, validate, Assignee, DeviceId, Entity, Event, EventBody, EventId, IssueId, IssueState};
 use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, PushResponse, PushResult};
 use sha2::{Digest, Sha256};
@@ -60,8 +61,14 @@ impl Touched {
     }
 }
 
+/// What a push is settled by, from the server's config.
+pub struct PushRules {
+    pub recurrence_window_ms: i64,
+    pub clock: ClockBounds,
+    pub templates: NoticeTemplates,
+}
+
 /// Settle one push. The caller has checked that the request's device is the caller's.
-#[allow(clippy::too_many_arguments)]
 pub fn push(
     tx: &dyn Tx,
     clock: &dyn Clock,
@@ -69,9 +76,9 @@ pub fn push(
     scope: &Scope,
     registry: &RegistryIndex,
     req: PushRequest,
-    recurrence_window_ms: i64,
-    templates: &NoticeTemplates,
+    rules: &PushRules,
 ) -> Result<PushResponse> {
+    let templates = &rules.templates;
     let now_ms = clock.now_ms();
     let device = req.device_id;
     let mut held = tx.held_seq(device)?;
@@ -93,7 +100,7 @@ pub fn push(
             PushOutcome::Gap
         } else {
             held = seq;
-            match admit(tx, who, &actor, scope, registry, &mut touched, &event)? {
+            match admit(tx, who, &actor, scope, registry, &mut touched, &event, now_ms, &rules.clock)? {
                 Ok(place) => {
                     if let Entity::Issue(id) = event.entity {
                         if matches!(event.body, EventBody::IssueReported(_)) {
@@ -104,6 +111,12 @@ pub fn push(
                         }
                     }
                     tx.insert_event(&NewEvent { event: &event, seq, hash: &hash, json: &json, place: &place, received_ms: now_ms })?;
+                    // The photos this device may upload are the ones its stored events name.
+                    match &event.body {
+                        EventBody::PhotoAttached { sha256, bytes, .. } => tx.insert_photo_ref(sha256, device, Some(*bytes))?,
+                        EventBody::IssueResolved { photo_sha256: Some(sha256), .. } => tx.insert_photo_ref(sha256, device, None)?,
+                        _ => {}
+                    }
                     let existing = touched.places.get(&event.entity).copied();
                     touched.touch(event.entity, existing.unwrap_or(place));
                     touched.accepted.entry(event.entity).or_default().push(event.id);
@@ -134,7 +147,7 @@ pub fn push(
         }
     }
     for id in touched.reported {
-        flag_recurrence(tx, registry, clock, templates, id, recurrence_window_ms)?;
+        flag_recurrence(tx, registry, clock, templates, id, rules.recurrence_window_ms)?;
     }
     // Linked both ways: the issue a report was closed into learns of the duplicate.
     for (duplicate, original) in touched.duplicates {
@@ -161,7 +174,9 @@ fn settled(tx: &dyn Tx, device: DeviceId, seq: u64, hash: &str) -> Result<PushOu
 
 /// Decide whether a new event may be stored, and where it belongs: it must be the caller's
 /// own, valid, new, about a known place, and allowed by the rules table for the caller's role
-/// and how they stand to the issue.
+/// and how they stand to the issue. Every time it carries is within the bounds of the
+/// server's clock at receipt, `now_ms`.
+#[allow(clippy::too_many_arguments)]
 fn admit(
     tx: &dyn Tx,
     who: &Principal,
@@ -170,6 +185,8 @@ fn admit(
     registry: &RegistryIndex,
     touched: &mut Touched,
     e: &Event,
+    now_ms: i64,
+    bounds: &ClockBounds,
 ) -> Result<Result<Place, Refusal>> {
     if e.device != who.device {
         return Ok(Err(rejected("wrong_device", "the event names another device than the one pushing it")));
@@ -177,7 +194,7 @@ fn admit(
     if e.author != who.worker.id {
         return Ok(Err(rejected("wrong_author", "the event names another author than the logged-in worker")));
     }
-    if let Err(v) = validate::event(e) {
+    if let Err(v) = validate::event(e).and_then(|()| validate::times(e, now_ms, bounds)) {
         return Ok(Err(rejected(v.code(), v.to_string())));
     }
     if let Some((device, seq)) = tx.event_slot(e.id)? {
@@ -185,6 +202,18 @@ fn admit(
             conflict: true,
             code: "event_id_taken".into(),
             reason: format!("event id {} is already held as sequence {seq} of device {device}", e.id),
+        }));
+    }
+    // An id belongs to the first report stored: a second report of it, whatever courtyard or
+    // HLC it claims, is a conflict and moves nothing (ids are public, so this is what stops a
+    // worker from re-reporting someone else's issue into their own scope).
+    if matches!(e.body, EventBody::IssueReported(_) | EventBody::VisitRecorded(_))
+        && (touched.places.contains_key(&e.entity) || tx.entity_stored(e.entity)?)
+    {
+        return Ok(Err(Refusal {
+            conflict: true,
+            code: "already_reported".into(),
+            reason: format!("{} {} is already reported; a second report of it changes nothing", e.entity.kind(), e.entity.uuid()),
         }));
     }
     let place = match (&e.entity, &e.body) {

@@ -190,10 +190,11 @@ impl AppState {
         auth::login(&self.inner.store, &self.inner.config, self.inner.clock.clone(), &self.inner.login_throttle, addr, req).await
     }
 
-    /// A sync (push, pull, wait) keeps its token alive: the expiry moves to now + the token
-    /// lifetime, written only when the last renewal is older than `Config::token_renew_every`,
-    /// so a device syncing every minute costs one write an hour, not one a minute.
-    pub(crate) async fn renew_token(&self, who: &Principal) -> Result<()> {
+    /// A used session token stays alive: the expiry moves to now + the token lifetime, written
+    /// only when the last renewal is older than `Config::token_renew_every`, so a device syncing
+    /// every minute costs one write an hour, not one a minute. The notify-only token renews
+    /// nothing: a lost, locked tablet polling for news must not keep its session alive.
+    async fn renew_token(&self, who: &Principal) -> Result<()> {
         let now = self.now_ms();
         let (ttl, every) = self.inner.config.token_times_ms();
         if who.expires_ms.is_some_and(|e| e.saturating_sub(now) > ttl - every) {
@@ -241,9 +242,12 @@ impl AppState {
         self.inner.store.write(move |tx| access::set_role_and_scope(tx, &actor, &username, role, scope, now)).await
     }
 
-    /// Resolve a bearer token and take one request from its rate bucket.
+    /// Resolve a session token, take one request from its rate bucket, and keep the token
+    /// alive: every use of it (a sync, or a supervisor's reads) slides its expiry.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        self.authenticate_as(token, auth::TokenKind::Session).await
+        let who = self.authenticate_as(token, auth::TokenKind::Session).await?;
+        self.renew_token(&who).await?;
+        Ok(who)
     }
 
     /// Resolve a bearer token of the given kind (a session token, or a notify-only one).
@@ -261,21 +265,23 @@ impl AppState {
 
     pub async fn push(&self, who: &Principal, req: PushRequest) -> Result<PushResponse> {
         let Grant { registry, scope } = self.authorize(who, Action::Push).await?;
-        self.renew_token(who).await?;
         if req.device_id != who.device {
             return Err(Error::WrongDevice { claimed: req.device_id.to_string() });
         }
         if req.events.len() > self.inner.config.max_push_events {
             return Err(Error::BatchTooLarge { max: self.inner.config.max_push_events });
         }
-        let (who, clock, window) = (who.clone(), self.inner.clock.clone(), self.recurrence_window_ms());
-        let templates = self.inner.config.notice_templates.clone();
-        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, window, &templates)).await
+        let (who, clock) = (who.clone(), self.inner.clock.clone());
+        let rules = ingest::PushRules {
+            recurrence_window_ms: self.recurrence_window_ms(),
+            clock: self.inner.config.clock,
+            templates: self.inner.config.notice_templates.clone(),
+        };
+        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, &rules)).await
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
         let Grant { registry, scope } = self.authorize(who, Action::Pull).await?;
-        self.renew_token(who).await?;
         let limit = limit.clamp(1, self.inner.config.max_pull_limit);
         let device = who.device;
         let snapshot = (registry.version > registry_version).then(|| registry.snapshot(&scope));
@@ -417,20 +423,49 @@ impl AppState {
         self.inner.store.read(move |r| workflow::pledges(r, &scope, cadre)).await
     }
 
+    /// The photo's size as one of `who`'s device's stored events declares it; an error when no
+    /// event of theirs names it. Checked before a blob's state is read, so a probe for a photo
+    /// outside one's own events learns nothing, not even whether the server holds it.
+    async fn own_photo(&self, who: &Principal, sha256: &str) -> Result<Option<u64>> {
+        blobs::check_name(sha256)?;
+        let (device, sha) = (who.device, sha256.to_owned());
+        self.inner.store.read(move |r| r.photo_ref(device, &sha)).await?.ok_or_else(|| Error::PhotoNotReferenced(sha256.to_owned()))
+    }
+
     pub async fn blob_status(&self, who: &Principal, sha256: String) -> Result<BlobStatus> {
         self.authorize(who, Action::UploadPhoto).await?;
+        self.own_photo(who, &sha256).await?;
         let dir = self.blob_dir();
         tokio::task::spawn_blocking(move || blobs::status(&dir, &sha256)).await.map_err(|e| Error::Internal(e.to_string()))?
     }
 
+    /// Append a chunk of a photo one of the device's events names, within the size that event
+    /// declared and the device's daily quota.
     pub async fn blob_put(&self, who: &Principal, sha256: String, offset: u64, chunk: Vec<u8>, last: bool) -> Result<BlobStatus> {
         self.authorize(who, Action::UploadPhoto).await?;
-        blobs::check_name(&sha256)?;
+        let declared = self.own_photo(who, &sha256).await?;
+        let config = &self.inner.config;
+        let max = declared.map_or(config.photo_max_bytes, |d| d.min(config.photo_max_bytes));
         let _guard = self.inner.blob_lock.lock().await;
-        let dir = self.blob_dir();
-        let max = self.inner.config.photo_max_bytes;
-        tokio::task::spawn_blocking(move || blobs::append(&dir, &sha256, offset, &chunk, last, max))
+        let (device, now_ms, quota) = (who.device, self.now_ms(), config.photo_quota_per_day);
+        let used = self.inner.store.read(move |r| r.uploaded_bytes_since(device, now_ms.saturating_sub(86_400_000))).await?;
+        if used.saturating_add(chunk.len() as u64) > quota {
+            return Err(Error::PhotoQuotaExceeded { max: quota });
+        }
+        let (dir, sha, n) = (self.blob_dir(), sha256.clone(), chunk.len() as u64);
+        let status = tokio::task::spawn_blocking(move || blobs::append(&dir, &sha, offset, &chunk, last, max))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        if n > 0 {
+            self.inner.store.write(move |tx| tx.add_uploaded_bytes(&sha256, device, n, now_ms)).await?;
+        }
+        Ok(status)
+    }
+
+    /// Remove partial uploads nobody touched for `Config::partial_upload_ttl`; how many.
+    pub async fn expire_partial_uploads(&self) -> Result<usize> {
+        let _guard = self.inner.blob_lock.lock().await;
+        let (dir, ttl) = (self.blob_dir(), self.inner.config.partial_upload_ttl);
+        tokio::task::spawn_blocking(move || blobs::expire_partials(&dir, ttl)).await.map_err(|e| Error::Internal(e.to_string()))?
     }
 }

@@ -114,7 +114,6 @@ impl AppState {
     /// (at most [`MAX_WAIT_S`]) passes, or the server shuts down.
     pub async fn wait_for_news(&self, who: &Principal, after: u64, timeout_s: u64) -> Result<WaitResponse> {
         let grant = self.authorize(who, Action::Pull).await?;
-        self.renew_token(who).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_s.min(MAX_WAIT_S));
         let (news, latest_seq) = self.wait_in_scope(&grant.scope, who.device, after, deadline, |_| Ok(true)).await?;
         Ok(WaitResponse { news, latest_seq })

@@ -92,27 +92,55 @@ pub fn run_escalations(
     let now_ms = clock.now_ms();
     let mut done = Vec::new();
     for view in tx.open_issue_views()? {
-        let state = &view.state;
-        for esc in sla::escalations(state, now_ms, rules) {
-            let (kind, level) = escalation_key(&esc);
-            let target = |level: &WhistleLevel| targets.target(*level, state, registry);
-            let detail = match &esc {
-                Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
-                Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
-            };
-            let row = EscalationRow { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail: detail.clone() };
-            if !tx.insert_escalation(&row)? {
-                continue;
+        // Each issue apart: one bad row is skipped and reported, never the district's whole run.
+        let mut alerts = Vec::new();
+        let outcome = tx.apart(&mut |tx| {
+            alerts.clear();
+            escalate_one(tx, registry, clock, templates, rules, targets, &view, now_ms, &mut alerts)
+        });
+        match outcome {
+            Ok(()) => done.append(&mut alerts),
+            Err(e) => {
+                tracing::error!(issue = %view.state.id, error = %e, "escalation skipped an issue it could not process");
+                tx.audit(now_ms, SYSTEM_ACTOR, "escalation_skipped", &format!("issue {}: {} ({})", view.state.id, e, e.code()))?;
             }
-            tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
-            if let Escalation::WhistleNext { level } = esc {
-                let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
-                append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
-            }
-            done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(&view) });
         }
     }
     Ok(done)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn escalate_one(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    rules: &EscalationRules,
+    targets: &WhistleTargets<'_>,
+    view: &crate::model::IssueView,
+    now_ms: i64,
+    done: &mut Vec<Alert>,
+) -> Result<()> {
+    let state = &view.state;
+    for esc in sla::escalations(state, now_ms, rules) {
+        let (kind, level) = escalation_key(&esc);
+        let target = |level: &WhistleLevel| targets.target(*level, state, registry);
+        let detail = match &esc {
+            Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
+            Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
+        };
+        let row = EscalationRow { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail: detail.clone() };
+        if !tx.insert_escalation(&row)? {
+            continue;
+        }
+        tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
+        if let Escalation::WhistleNext { level } = esc {
+            let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
+            append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
+        }
+        done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(view) });
+    }
+    Ok(())
 }
 
 /// Escalations on issues in scope, newest first.

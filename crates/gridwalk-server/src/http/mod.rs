@@ -121,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::map_response_with_state(state.clone(), server_time))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config().body_idle_timeout))
         // After the JSON-error layers: Open311 answers its own errors, in XML too.
         .merge(open311::router())
         .with_state(state)
@@ -138,21 +139,88 @@ pub async fn serve(
     let escalations = tokio::spawn(escalation_task(state.clone()));
     let feed = tokio::spawn(state.feed().run(state.storage().clone()));
     let notices = tokio::spawn(notice_task(state.clone()));
+    let upkeep = tokio::spawn(upkeep_task(state.clone()));
     // Waiting devices are answered at once on shutdown: a held long-poll must not hold it up.
     let closing = state.feed();
     let shutdown = async move {
         shutdown.await;
         closing.close();
     };
-    // With the peer's address in each request: the login throttle counts by client address.
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = accept_loop(listener, state.clone(), shutdown).await;
+    upkeep.abort();
     escalations.abort();
     feed.abort();
     // Stopping mid-send leaves that message queued: it is sent again, under the same id, by
     // the next server on this data directory.
     notices.abort();
     served
+}
+
+/// Accept connections until `shutdown`, each served by hyper with the config's header/idle
+/// timeout, at most `Config::max_connections` at once; then let the open ones finish.
+/// (`axum::serve` offers none of these knobs.) Each request carries its peer's address as
+/// axum's `ConnectInfo`.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use std::sync::Arc;
+    let config = state.config().clone();
+    let router = app(state);
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors or a connection reset before accept: the listener is
+                // fine; wait a moment rather than spin or stop serving.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), req)
+        });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout);
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Housekeeping that needs no hurry: partial photo uploads past their time are removed.
+async fn upkeep_task(state: AppState) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = state.expire_partial_uploads().await {
+            tracing::error!(error = %e, "expiring partial uploads failed");
+        }
+    }
 }
 
 async fn notice_task(state: AppState) {

@@ -101,6 +101,34 @@ pub fn append(dir: &Path, sha256: &str, offset: u64, chunk: &[u8], last: bool, m
     status(dir, sha256)
 }
 
+/// Remove `.part` files last written more than `ttl` ago (by the file's mtime, which every
+/// append moves); returns how many. A tablet that comes back later starts that photo over.
+pub fn expire_partials(dir: &Path, ttl: std::time::Duration) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "part") {
+            continue;
+        }
+        let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+        if age > ttl {
+            fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+        tracing::info!(removed, "expired partial photo uploads");
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +141,23 @@ mod tests {
         assert!(looks_like_image(b"\0\0\0\x18ftypheic\0\0"), "HEIC");
         assert!(!looks_like_image(b"#!/bin/sh\nrm -rf /"), "a script is not an image");
         assert!(!looks_like_image(b""), "nothing is not an image");
+    }
+
+    #[test]
+    fn partial_uploads_expire_complete_blobs_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(format!("{}.part", "a".repeat(64)));
+        let fresh = dir.path().join(format!("{}.part", "b".repeat(64)));
+        let done = dir.path().join("c".repeat(64));
+        for p in [&old, &fresh, &done] {
+            fs::write(p, b"\xFF\xD8\xFF").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(8 * 24 * 3600);
+        for p in [&old, &done] {
+            File::options().write(true).open(p).unwrap().set_modified(long_ago).unwrap();
+        }
+        let removed = expire_partials(dir.path(), std::time::Duration::from_secs(7 * 24 * 3600)).unwrap();
+        assert_eq!(removed, 1, "only the stale partial upload is removed");
+        assert!(!old.exists() && fresh.exists() && done.exists(), "fresh partials and complete blobs stay, however old");
     }
 }

@@ -83,8 +83,12 @@ pub trait Reader {
     fn refusal_at(&self, device: DeviceId, seq: u64) -> Result<Option<StoredRefusal>>;
     /// Where an event id is stored: (device, seq).
     fn event_slot(&self, id: EventId) -> Result<Option<(DeviceId, u64)>>;
-    /// Every stored event of one entity, in no particular order (the fold orders them).
+    /// Every stored event of one entity, in stored (global sequence) order: the fold takes the
+    /// first report in it as the entity's report.
     fn entity_events(&self, entity: Entity) -> Result<Vec<Event>>;
+    /// Whether any event of the entity is stored (then its report is: nothing else is stored
+    /// about an entity the server has no report of).
+    fn entity_stored(&self, entity: Entity) -> Result<bool>;
     /// The highest global sequence stored.
     fn max_server_seq(&self) -> Result<u64>;
     /// What was stored after `after`, in sequence order, at most `limit` (the change feed).
@@ -128,6 +132,12 @@ pub trait Reader {
     /// The issue and receipt time of a hotline order number.
     fn hotline_order(&self, order_no: &str) -> Result<Option<(IssueId, i64)>>;
 
+    /// Whether a stored event of `device` names the photo, and the size it declared (if the
+    /// event declares one).
+    fn photo_ref(&self, device: DeviceId, sha256: &str) -> Result<Option<Option<u64>>>;
+    /// Bytes `device` uploaded to blobs it last wrote to at or after `since_ms`.
+    fn uploaded_bytes_since(&self, device: DeviceId, since_ms: i64) -> Result<u64>;
+
     /// The id of the live API key with this hash.
     fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<String>>;
     fn api_keys(&self) -> Result<Vec<ApiKeyInfo>>;
@@ -157,6 +167,11 @@ pub trait Reader {
 
 /// What a write may do, inside one transaction.
 pub trait Tx: Reader {
+    /// Run `part` in a nested savepoint: if it fails (or panics), what it wrote is undone and
+    /// the rest of the transaction goes on. For jobs over many rows, so one bad row is
+    /// skipped rather than failing the whole job.
+    fn apart(&self, part: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
+
     fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 
     /// Replace the stored registry wholesale and bump its version.
@@ -193,6 +208,10 @@ pub trait Tx: Reader {
 
     /// Record an escalation; false when it was already recorded (each happens once).
     fn insert_escalation(&self, e: &EscalationRow) -> Result<bool>;
+    /// A stored event of `device` names this photo (declaring `bytes`, if it does).
+    fn insert_photo_ref(&self, sha256: &str, device: DeviceId, bytes: Option<u64>) -> Result<()>;
+    /// `device` uploaded `bytes` more of the blob.
+    fn add_uploaded_bytes(&self, sha256: &str, device: DeviceId, bytes: u64, now_ms: i64) -> Result<()>;
     fn insert_hotline_order(&self, order_no: &str, issue: IssueId, courtyard: CourtyardId, received_ms: i64, now_ms: i64) -> Result<()>;
     fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, now_ms: i64) -> Result<()>;
     fn revoke_api_key(&self, id: &str, now_ms: i64) -> Result<()>;

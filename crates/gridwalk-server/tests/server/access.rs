@@ -99,8 +99,10 @@ fn fixture_at(config: Config, clock: Option<Arc<ManualClock>>) -> Fixture {
     Fixture { site, app, yard_in, yard_out, sub_out }
 }
 
+/// A report recorded just now (the server refuses times far from its clock).
 fn issue_report(who: &LoginResponse, n: u64, yard: CourtyardId) -> Event {
-    let issue = IssueId::from_parts(T0 as u64 + n, [n as u8; 10]);
+    let at = kit::now_ms() - 60_000 + n as i64;
+    let issue = IssueId::from_parts(at as u64, [n as u8; 10]);
     let body = EventBody::IssueReported(IssueReport {
         courtyard: yard,
         category: Category::StreetLight,
@@ -111,7 +113,7 @@ fn issue_report(who: &LoginResponse, n: u64, yard: CourtyardId) -> Event {
         received_at_ms: None,
         external_ref: None,
     });
-    kit::event(who, T0 + n as i64, n, Entity::Issue(issue), body)
+    kit::event(who, at, n, Entity::Issue(issue), body)
 }
 
 async fn push(app: &Router, who: &LoginResponse, seq: u64, event: Event) -> PushOutcome {
@@ -229,7 +231,7 @@ async fn a_role_or_scope_change_holds_from_the_next_sync() {
 }
 
 #[tokio::test]
-async fn a_token_expires_unless_a_sync_renews_it_and_renewal_is_written_at_most_hourly() {
+async fn a_token_expires_unless_its_use_renews_it_and_renewal_is_written_at_most_hourly() {
     let clock = Arc::new(ManualClock::new(T0));
     let config = Config { token_ttl: Duration::from_secs(10 * 24 * 3600), ..fast_config() };
     let f = fixture_at(config, Some(clock.clone()));
@@ -249,16 +251,23 @@ async fn a_token_expires_unless_a_sync_renews_it_and_renewal_is_written_at_most_
 
     clock.set(T0 + 18 * DAY_MS);
     assert_eq!(pull(&f.app, &walker.token).await.status, StatusCode::OK, "day 18 works only because day 9 renewed it");
-    let list = call(&f.app, Method::GET, "/api/v1/issues", Some(&walker.token), None, None).await;
-    assert_eq!(list.status, StatusCode::OK, "other routes take a live token");
     assert_eq!(expiry(), T0 + 28 * DAY_MS, "renewed again");
+    clock.set(T0 + 20 * DAY_MS);
+    let list = call(&f.app, Method::GET, "/api/v1/issues", Some(&walker.token), None, None).await;
+    assert_eq!(list.status, StatusCode::OK, "a supervisor's read takes the live token");
+    assert_eq!(expiry(), T0 + 30 * DAY_MS, "and any use of the session token renews it, not only a sync");
+    clock.set(T0 + 29 * DAY_MS);
+    let count = call(&f.app, Method::GET, "/api/v1/notify/count?after=0&timeout_s=0", Some(&walker.notify_token), None, None).await;
+    assert_eq!(count.status, StatusCode::OK, "the notify-only token works while the session lives");
+    assert_eq!(expiry(), T0 + 30 * DAY_MS, "but renews nothing: a lost, locked tablet must not keep its session alive");
+    clock.set(T0 + 30 * DAY_MS);
+    assert_eq!(expiry(), T0 + 30 * DAY_MS, "(nothing renewed it since day 20)");
 
-    clock.set(T0 + 28 * DAY_MS);
     let r = pull(&f.app, &walker.token).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "token_expired"), "a token not renewed for a lifetime expired");
     let r = call(&f.app, Method::GET, "/api/v1/notify/count?after=0&timeout_s=0", Some(&walker.notify_token), None, None).await;
     assert_eq!(r.code(), "token_expired", "the notify-only token ends with the device's session");
-    assert_eq!(expiry(), T0 + 28 * DAY_MS, "an expired token renews nothing");
+    assert_eq!(expiry(), T0 + 30 * DAY_MS, "an expired token renews nothing");
     let again = kit::login(&f.app, "walker").await;
     assert_eq!(pull(&f.app, &again.token).await.status, StatusCode::OK, "logging in again gives a working token");
 }

@@ -71,8 +71,15 @@ async fn login(app: &Router, username: &str) -> LoginResponse {
     kit::login(app, username).await
 }
 
+/// When the fixtures' events are recorded: an hour ago on the real clock the server runs on
+/// (the server refuses times far from its own).
+fn t0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| kit::now_ms() - 3_600_000)
+}
+
 fn event(who: &LoginResponse, n: u64, entity: Entity, body: EventBody) -> Event {
-    kit::event(who, 1_760_000_000_000 + n as i64, n, entity, body)
+    kit::event(who, t0() + n as i64, n, entity, body)
 }
 
 fn report(yard: CourtyardId, description: &str) -> EventBody {
@@ -370,6 +377,25 @@ async fn blobs_resume_dedup_and_refuse_non_images_and_oversize() {
     let w = login(&f.app, "walker").await;
     let photo = jpeg(40_000);
     let h = sha(&photo);
+    let script = b"#!/bin/sh\necho pwned\n".to_vec();
+    let big = jpeg(70_000);
+    let other = jpeg(1_000);
+    let wrong = sha(b"something else");
+    // Every upload is for a photo an event of the uploading device names.
+    let (issue, reported) = issue_report(&w, 1, f.yard_in.id, "井盖松动");
+    let mut events = vec![(1, reported)];
+    for (i, (sha256, bytes)) in
+        [(h.clone(), photo.len()), (sha(&script), script.len()), (sha(&big), big.len()), (wrong.clone(), other.len())]
+            .into_iter()
+            .enumerate()
+    {
+        let body = EventBody::PhotoAttached { sha256, bytes: bytes as u64, mime: "image/jpeg".into() };
+        events.push((i as u64 + 2, event(&w, i as u64 + 2, Entity::Issue(issue), body)));
+    }
+    assert!(
+        outcomes(&push(&f.app, &w, events).await).iter().all(|o| *o == PushOutcome::Accepted),
+        "the report and its photo events are stored"
+    );
     let r = get(&f.app, &format!("/api/v1/blobs/{h}"), Some(&w.token)).await;
     assert_eq!((r.body["held_bytes"].as_u64(), r.body["complete"].as_bool()), (Some(0), Some(false)), "an unknown blob is held at 0");
     let r = put_blob(&f, &w.token, &h, 0, &photo[..10_000], false).await;
@@ -384,14 +410,10 @@ async fn blobs_resume_dedup_and_refuse_non_images_and_oversize() {
     let r = put_blob(&f, &w.token, &h, 0, &photo, true).await;
     assert_eq!(r.body["complete"].as_bool(), Some(true), "a complete blob uploaded again is deduplicated");
 
-    let script = b"#!/bin/sh\necho pwned\n".to_vec();
     let r = put_blob(&f, &w.token, &sha(&script), 0, &script, true).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_an_image"), "non-images are refused");
-    let big = jpeg(70_000);
     let r = put_blob(&f, &w.token, &sha(&big), 0, &big, true).await;
     assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large"), "photos over the limit are refused");
-    let other = jpeg(1_000);
-    let wrong = sha(b"something else");
     let r = put_blob(&f, &w.token, &wrong, 0, &other, true).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"), "bytes that do not hash to the name are refused");
     let r = get(&f.app, &format!("/api/v1/blobs/{wrong}"), Some(&w.token)).await;
@@ -513,8 +535,8 @@ async fn visits_are_folded_and_scoped() {
     let v = Visit {
         courtyard: f.yard_in.id,
         mode: VisitMode::WalkThrough,
-        started_at_ms: 1_760_000_000_000,
-        ended_at_ms: 1_760_000_600_000,
+        started_at_ms: t0() - 600_000,
+        ended_at_ms: t0(),
         location: None,
         notes: "走访".into(),
         residents_met: 3,

@@ -13,10 +13,16 @@
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
 //! - `access`: disable / enable, password change and reset, role and scope changes on the next sync, token expiry
 //!   renewed by sync, the login throttle per address and Retry-After.
+//! - `hostile`: the server tried as an attacker would: re-reporting a known id, poisoned clocks, a bad row in
+//!   the escalation job, photos outside one's own events or quota, slow and idle sockets, the connection limit.
+//! - `fuzz`: proptest over the wire: mutated push bodies and Open311 query strings never make a 5xx
+//!   (`GRIDWALK_FUZZ_CASES` cases each; `cargo xtask fuzz` runs more).
 
 mod access;
 mod api;
 mod dispatch;
+mod fuzz;
+mod hostile;
 mod kit;
 mod notices;
 mod open311;

@@ -21,7 +21,8 @@ struct Fixture {
     site: Site,
     app: Router,
     state: AppState,
-    /// The server's clock: it starts at the real now and moves only when a test says so.
+    /// The server's clock: it starts at `T0` and moves when a test says so, or when a device
+    /// pushes an event (the tablets here are online: an event reaches the server when recorded).
     clock: Arc<ManualClock>,
     yard: Courtyard,
 }
@@ -39,7 +40,9 @@ fn fixture_with(config: gridwalk_server::Config) -> Fixture {
         ("dept", Role::DepartmentStaff, vec![ScopeUnit::Department(DEPT.into())]),
         ("otherdept", Role::DepartmentStaff, vec![ScopeUnit::Department("区住建委".into())]),
     ]);
-    let clock = Arc::new(ManualClock::new(kit::now_ms()));
+    // The server's clock starts at the fixtures' time: every time a tablet sends is checked
+    // against it (validate::times).
+    let clock = Arc::new(ManualClock::new(T0));
     let (state, app) = site.serve_at(config, clock.clone());
     Fixture { site, app, state, clock, yard }
 }
@@ -58,15 +61,17 @@ async fn login(app: &Router, username: &str) -> LoginResponse {
     kit::login(app, username).await
 }
 
-/// A worker's device, with its next sequence number.
+/// A worker's device, with its next sequence number, online: it pushes each event when it
+/// records it, so the server's clock is set to the event's time.
 struct Device {
     who: LoginResponse,
     seq: u64,
+    clock: Arc<ManualClock>,
 }
 
 impl Device {
-    async fn new(app: &Router, username: &str) -> Device {
-        Device { who: login(app, username).await, seq: 0 }
+    async fn new(f: &Fixture, username: &str) -> Device {
+        Device { who: login(&f.app, username).await, seq: 0, clock: f.clock.clone() }
     }
 
     fn event(&self, at_ms: i64, issue: IssueId, body: EventBody) -> Event {
@@ -77,6 +82,7 @@ impl Device {
     async fn push(&mut self, app: &Router, at_ms: i64, issue: IssueId, body: EventBody) -> String {
         let event = self.event(at_ms, issue, body);
         self.seq += 1;
+        self.clock.set(at_ms);
         let req = PushRequest { device_id: self.who.device_id, events: vec![LoggedEvent { seq: self.seq, event }] };
         let (status, body) =
             call(app, Method::POST, "/api/v1/sync/push", Some(&self.who.token), Some(serde_json::to_vec(&req).unwrap())).await;
@@ -233,11 +239,11 @@ async fn a_config_file_sets_when_automatic_whistles_blow_and_whom_they_call() {
 async fn a_report_at_a_closed_issues_courtyard_and_category_is_linked_and_reopens_it() {
     let f = fixture();
     let boss = login(&f.app, "boss").await;
-    let mut w = Device::new(&f.app, "walker").await;
+    let mut w = Device::new(&f, "walker").await;
     let first = w.report(&f.app, T0, f.yard.id, Category::StreetLight).await;
     w.push(&f.app, T0 + 60_000, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
     let cb = EventBody::CallbackRecorded { satisfaction: Satisfaction::Satisfied, note: String::new() };
-    let mut desk = Device::new(&f.app, "boss").await;
+    let mut desk = Device::new(&f, "boss").await;
     assert_eq!(desk.push(&f.app, T0 + 2 * 60_000, first, cb).await, "accepted", "the supervisor records the callback");
     assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::Closed, "a satisfied callback closes the issue");
 
@@ -272,8 +278,8 @@ async fn a_report_at_a_closed_issues_courtyard_and_category_is_linked_and_reopen
 #[tokio::test]
 async fn department_staff_see_and_touch_only_issues_whistled_to_their_department() {
     let f = fixture();
-    let mut w = Device::new(&f.app, "walker").await;
-    let mut d = Device::new(&f.app, "dept").await;
+    let mut w = Device::new(&f, "walker").await;
+    let mut d = Device::new(&f, "dept").await;
     let other_dept = login(&f.app, "otherdept").await;
     let whistled = w.report(&f.app, T0, f.yard.id, Category::IllegalBuilding).await;
     let quiet = w.report(&f.app, T0 + 1, f.yard.id, Category::Noise).await;
@@ -332,13 +338,13 @@ async fn department_staff_see_and_touch_only_issues_whistled_to_their_department
 async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
     let f = fixture();
     let boss = login(&f.app, "boss").await;
-    let mut w = Device::new(&f.app, "walker").await;
+    let mut w = Device::new(&f, "walker").await;
     let a = w.report(&f.app, T0, f.yard.id, Category::Lift).await;
     w.push(&f.app, T0 + 30 * 60_000, a, EventBody::IssueResponded { note: "已联系".into() }).await;
     let b = w.report(&f.app, T0 + 1, f.yard.id, Category::Lift).await;
     w.push(&f.app, T0 + 2 * H, b, EventBody::IssueResponded { note: "晚了".into() }).await;
     w.push(&f.app, T0 + 3 * H, b, EventBody::IssueResolved { note: "修好".into(), photo_sha256: None }).await;
-    let mut cadre = Device::new(&f.app, "cadre").await;
+    let mut cadre = Device::new(&f, "cadre").await;
     assert_eq!(cadre.push(&f.app, T0 + 4 * H, a, EventBody::Pledged { kind: PledgeKind::Frequent, note: "包联".into() }).await, "accepted");
 
     let uri = format!("/api/v1/rates?by=category&period=month&from={}&to={}", T0 - H, T0 + H);
@@ -388,11 +394,11 @@ async fn rates_and_pledges_endpoints_answer_in_scope_and_refuse_bad_queries() {
 async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_order() {
     let f = fixture();
     let boss = login(&f.app, "boss").await;
-    let mut w = Device::new(&f.app, "walker").await;
+    let mut w = Device::new(&f, "walker").await;
     let now = f.clock.now_ms();
     let first = w.report(&f.app, now - 2 * H, f.yard.id, Category::StreetLight).await;
     w.push(&f.app, now - H, first, EventBody::IssueResolved { note: "换灯泡".into(), photo_sha256: None }).await;
-    let mut desk = Device::new(&f.app, "boss").await;
+    let mut desk = Device::new(&f, "boss").await;
     assert_eq!(desk.push(&f.app, now - H + 1, first, EventBody::IssueClosed { note: String::new() }).await, "accepted");
     let key = gridwalk_server::app::admin::add_api_key(f.site.dir.path(), "12345 platform").unwrap().key;
     let form = format!(

@@ -281,13 +281,35 @@ impl Reader for Sql<'_> {
     }
 
     fn entity_events(&self, entity: Entity) -> Result<Vec<Event>> {
-        let mut stmt = self.0.prepare_cached("SELECT json FROM events WHERE entity_kind = ?1 AND entity_id = ?2")?;
+        let mut stmt = self.0.prepare_cached("SELECT json FROM events WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY server_seq")?;
         let rows = stmt.query_map(params![entity.kind(), entity.uuid().to_string()], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for json in rows {
             out.push(serde_json::from_str(&json?)?);
         }
         Ok(out)
+    }
+
+    fn photo_ref(&self, device: DeviceId, sha256: &str) -> Result<Option<Option<u64>>> {
+        let row: Option<Option<i64>> = self
+            .0
+            .prepare_cached("SELECT bytes FROM photo_refs WHERE sha256 = ?1 AND device_id = ?2")?
+            .query_row(params![sha256, device.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(row.map(|b| b.map(|b| b.max(0) as u64)))
+    }
+
+    fn uploaded_bytes_since(&self, device: DeviceId, since_ms: i64) -> Result<u64> {
+        let n: i64 = self
+            .0
+            .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM blob_uploads WHERE device_id = ?1 AND updated_ms >= ?2")?
+            .query_row(params![device.to_string(), since_ms], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn entity_stored(&self, entity: Entity) -> Result<bool> {
+        let mut stmt = self.0.prepare_cached("SELECT 1 FROM events WHERE entity_kind = ?1 AND entity_id = ?2 LIMIT 1")?;
+        Ok(stmt.exists(params![entity.kind(), entity.uuid().to_string()])?)
     }
 
     fn entities(&self) -> Result<Vec<Entity>> {
@@ -606,6 +628,36 @@ impl Reader for Sql<'_> {
 }
 
 impl Tx for Sql<'_> {
+    fn insert_photo_ref(&self, sha256: &str, device: DeviceId, bytes: Option<u64>) -> Result<()> {
+        self.0.prepare_cached("INSERT OR IGNORE INTO photo_refs (sha256, device_id, bytes) VALUES (?1, ?2, ?3)")?.execute(params![
+            sha256,
+            device.to_string(),
+            bytes.map(|b| b.min(i64::MAX as u64) as i64)
+        ])?;
+        Ok(())
+    }
+
+    fn add_uploaded_bytes(&self, sha256: &str, device: DeviceId, bytes: u64, now_ms: i64) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO blob_uploads (sha256, device_id, bytes, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(sha256, device_id) DO UPDATE SET bytes = bytes + excluded.bytes, updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![sha256, device.to_string(), bytes.min(i64::MAX as u64) as i64, now_ms])?;
+        Ok(())
+    }
+
+    fn apart(&self, part: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        self.0.execute_batch("SAVEPOINT apart")?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part(self)))
+            .unwrap_or_else(|_| Err(Error::Internal("a part of a write job panicked".into())));
+        match outcome {
+            Ok(()) => self.0.execute_batch("RELEASE apart")?,
+            Err(_) => self.0.execute_batch("ROLLBACK TO apart; RELEASE apart")?,
+        }
+        outcome
+    }
+
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.0
             .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
