@@ -57,5 +57,8 @@ fn gridwalk_commands() -> &'static [&'static str] {
         "withdraw_rejected",
         "sync",
         "cancel_sync",
+        "revocation",
+        "export_unsynced",
+        "wipe_revoked",
     ]
 }

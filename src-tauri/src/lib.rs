@@ -9,6 +9,7 @@
 pub mod autosync;
 pub mod shell;
 pub mod unlock;
+pub mod vault;
 
 use gridwalk_core::sync::{Progress, RejectedRecord, SyncReport};
 use gridwalk_core::*;
@@ -287,6 +288,24 @@ async fn sync(app: AppHandle) -> CmdResult<SyncReport> {
     blocking(app, move |s| s.sync(&mut |p: &Progress| drop(events.emit("sync-progress", p)))).await
 }
 
+/// Where a revoked tablet stands: unsynced records and photos, and whether it may wipe.
+#[tauri::command]
+async fn revocation(app: AppHandle) -> CmdResult<Revocation> {
+    on_tablet(app, |t| t.revocation()).await
+}
+
+/// A revoked tablet seals what it had not synced to the worker's passphrase, into a file.
+#[tauri::command]
+async fn export_unsynced(app: AppHandle, passphrase: String) -> CmdResult<ExportReceipt> {
+    blocking(app, move |s| s.export_unsynced(&passphrase)).await
+}
+
+/// A revoked tablet deletes its store and secret (once nothing unsynced is left unexported).
+#[tauri::command]
+async fn wipe_revoked(app: AppHandle) -> CmdResult<()> {
+    blocking(app, |s| s.wipe_revoked()).await
+}
+
 #[tauri::command]
 fn cancel_sync(shell: tauri::State<'_, Shell>) {
     shell.cancel.store(true, Ordering::SeqCst)
@@ -298,6 +317,15 @@ fn data_dir(app: &tauri::App) -> std::path::PathBuf {
     match std::env::var_os("GRIDWALK_DATA_DIR") {
         Some(dir) if !dir.is_empty() => dir.into(),
         _ => app.path().app_data_dir().expect("the platform has an app data dir"),
+    }
+}
+
+/// Where a revoked tablet's export goes: `GRIDWALK_EXPORT_DIR` when set, else the platform's
+/// downloads folder (where a supervisor can take it off the tablet), else the data dir.
+fn export_dir(app: &tauri::App) -> std::path::PathBuf {
+    match std::env::var_os("GRIDWALK_EXPORT_DIR") {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => app.path().download_dir().unwrap_or_else(|_| data_dir(app).join("exports")),
     }
 }
 
@@ -325,6 +353,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let shell = Shell::new(data_dir(app))?;
+            shell.set_export_dir(export_dir(app));
             shell.set_outlet(Arc::new(TauriOutlet(app.handle().clone())));
             app.manage(shell);
             // The automatic sync (scheduler) and the long-polls between syncs (waiter).
@@ -389,6 +418,9 @@ pub fn run() {
             withdraw_rejected,
             sync,
             cancel_sync,
+            revocation,
+            export_unsynced,
+            wipe_revoked,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the Gridwalk app");

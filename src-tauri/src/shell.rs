@@ -4,7 +4,8 @@
 //! goes through an [`Outlet`].
 
 use crate::autosync::Auto;
-use crate::unlock::{self, Attempts};
+use crate::unlock::{self, Attempts, KdfParams};
+use crate::vault::{self, FileVault, SecretStore, SecretVault};
 use gridwalk_core::sync::{self, auto, HttpTransport, StoreAccess};
 use gridwalk_core::{Clock, CoreError, NewOrder, SystemClock, Tablet};
 use gridwalk_proto::ErrorBody;
@@ -77,6 +78,8 @@ pub struct AppStatus {
     pub sync_period_s: u32,
     /// New orders counted while locked (through the notify-only token), for the lock screen.
     pub locked_news: u32,
+    /// Where the device secret is: the platform keystore, or `device.secret` in the data dir.
+    pub secret_store: SecretStore,
     pub version: &'static str,
 }
 
@@ -182,18 +185,34 @@ pub struct Shell {
     locked_news: AtomicU32,
     raised: Mutex<Vec<RaisedNotification>>,
     outlet: OnceLock<Arc<dyn Outlet>>,
+    /// Where the device secret lives (chosen on the first start, kept).
+    vault: Box<dyn SecretVault>,
+    /// The KDF cost a store is keyed with; an older store is re-keyed to it on unlock.
+    kdf: KdfParams,
+    /// Where a revoked tablet writes its export.
+    export_dir: Mutex<PathBuf>,
 }
 
 impl Shell {
+    /// The app's shell: the platform keystore when this tablet chose it (or, on a first start,
+    /// when there is one), else the file.
     pub fn new(dir: PathBuf) -> std::io::Result<Shell> {
-        Shell::with_clock(dir, Arc::new(SystemClock::default()))
+        std::fs::create_dir_all(&dir)?;
+        let vault = vault::choose(&dir, || vault::platform_keystore(&dir))?;
+        Shell::with_parts(dir, Arc::new(SystemClock::default()), vault, KdfParams::CURRENT)
     }
 
-    /// With an injected clock (tests move it to check the idle lock and the lockout).
+    /// With an injected clock (tests move it to check the idle lock and the lockout), the file
+    /// vault and the current KDF cost.
     pub fn with_clock(dir: PathBuf, clock: Arc<dyn Clock>) -> std::io::Result<Shell> {
+        let vault = Box::new(FileVault::new(&dir));
+        Shell::with_parts(dir, clock, vault, KdfParams::CURRENT)
+    }
+
+    pub fn with_parts(dir: PathBuf, clock: Arc<dyn Clock>, vault: Box<dyn SecretVault>, kdf: KdfParams) -> std::io::Result<Shell> {
         std::fs::create_dir_all(&dir)?;
-        // Create the device secret on first run, before anything needs it.
-        unlock::device_secret(&dir)?;
+        // The secret is created by the enrolment that needs it (the keystore's probe already
+        // made one); an unreachable keystore shows at unlock, not as an app that cannot start.
         let settings = Settings::load(&dir);
         let idle = settings.idle_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
         let period = settings.sync_period_s.filter(|p| auto::PERIOD_RANGE_S.contains(p)).unwrap_or(auto::DEFAULT_PERIOD_S);
@@ -201,7 +220,6 @@ impl Shell {
             last_activity_ms: AtomicI64::new(clock.now_ms()),
             idle_minutes: AtomicI64::new(idle as i64),
             clock,
-            dir,
             tablet: Mutex::new(None),
             cancel: AtomicBool::new(false),
             settings: Mutex::new(settings),
@@ -210,6 +228,10 @@ impl Shell {
             locked_news: AtomicU32::new(0),
             raised: Mutex::new(Vec::new()),
             outlet: OnceLock::new(),
+            vault,
+            kdf,
+            export_dir: Mutex::new(dir.join("exports")),
+            dir,
         })
     }
 
@@ -321,6 +343,7 @@ impl Shell {
             worker_name: s.worker_name,
             sync_period_s: self.auto.plan().period_ms as u32 / 1000,
             locked_news: self.locked_news.load(Ordering::SeqCst),
+            secret_store: self.vault.kind(),
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -383,10 +406,15 @@ impl Shell {
         if wait > 0 {
             return Err(err("locked_out", format!("too many wrong PINs: try again in {} s", (wait + 999) / 1000)));
         }
-        let secret = unlock::device_secret(&self.dir).map_err(io_err)?;
-        let key = unlock::derive_key(pin, &secret);
-        match Tablet::open(&self.store_path(), &key, self.clock.clone()) {
-            Ok(t) => {
+        // Never a new secret for an existing store: no PIN would open it again.
+        let secret = self.vault.load().map_err(io_err)?.ok_or_else(|| {
+            err(
+                "secret_lost",
+                format!("this tablet's device secret is missing from its {}: the store cannot be opened", self.vault.kind().as_str()),
+            )
+        })?;
+        match self.open_store(pin, &secret)? {
+            Some(t) => {
                 Attempts::default().save(&self.dir).map_err(io_err)?;
                 *self.tablet.lock().expect("tablet lock") = Some(t);
                 self.touch();
@@ -395,7 +423,7 @@ impl Shell {
                 self.auto.set_unlocked(true);
                 Ok(())
             }
-            Err(CoreError::WrongKey) => {
+            None => {
                 let next = attempts.failed(now);
                 next.save(&self.dir).map_err(io_err)?;
                 let left = unlock::FREE_ATTEMPTS.saturating_sub(next.failures);
@@ -404,8 +432,82 @@ impl Shell {
                     w => err("wrong_pin", format!("wrong PIN: locked out for {} s", (w + 999) / 1000)),
                 })
             }
-            Err(e) => Err(core_err(e)),
         }
+    }
+
+    /// Open the store with the key `pin` gives under the parameters it was keyed with (or,
+    /// after a re-key cut short, the ones it was going to), then raise it to the current cost.
+    /// A wrong PIN is `None`.
+    fn open_store(&self, pin: &str, secret: &[u8; 32]) -> CmdResult<Option<Tablet>> {
+        let (params, pending) = unlock::store_kdf(&self.dir).map_err(io_err)?;
+        let open = |p: KdfParams| Tablet::open(&self.store_path(), &unlock::derive_key(pin, secret, p), self.clock.clone());
+        let (mut tablet, keyed_with) = match (open(params), pending) {
+            (Ok(t), _) => {
+                unlock::abandon_rekey(&self.dir).map_err(io_err)?;
+                (t, params)
+            }
+            (Err(CoreError::WrongKey), Some(next)) => match open(next) {
+                Ok(t) => {
+                    unlock::finish_rekey(&self.dir).map_err(io_err)?;
+                    (t, next)
+                }
+                Err(CoreError::WrongKey) => return Ok(None),
+                Err(e) => return Err(core_err(e)),
+            },
+            (Err(CoreError::WrongKey), None) => return Ok(None),
+            (Err(e), _) => return Err(core_err(e)),
+        };
+        if keyed_with != self.kdf {
+            // Written down first: a crash during the re-key leaves a store that opens with
+            // one of the two, and the next unlock tries both.
+            unlock::begin_rekey(&self.dir, self.kdf).map_err(io_err)?;
+            match tablet.change_key(&unlock::derive_key(pin, secret, self.kdf)) {
+                Ok(()) => unlock::finish_rekey(&self.dir).map_err(io_err)?,
+                Err(e) => {
+                    eprintln!("gridwalk: the store stays at its old KDF cost: the re-key failed: {e}");
+                    unlock::abandon_rekey(&self.dir).map_err(io_err)?;
+                }
+            }
+        }
+        Ok(Some(tablet))
+    }
+
+    /// Where the revoked tablet writes its export (the app sets the platform's downloads).
+    pub fn set_export_dir(&self, dir: PathBuf) {
+        *self.export_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir;
+    }
+
+    /// Seal what this revoked tablet has not synced to `passphrase` and write it out.
+    pub fn export_unsynced(&self, passphrase: &str) -> CmdResult<gridwalk_core::ExportReceipt> {
+        let dir = self.export_dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.with_tablet(|t| t.export_unsynced(&dir, passphrase))
+    }
+
+    /// The revoked tablet's wipe: once nothing is unsynced, or all of it was exported, delete
+    /// the store (with its WAL and shared-memory files), the device secret (from its vault),
+    /// the KDF file, the notify-only token, the settings and the PIN counter. The app is then
+    /// a fresh install that knows which vault it uses.
+    pub fn wipe_revoked(&self) -> CmdResult<()> {
+        let mut guard = self.tablet.lock().map_err(|_| err("internal", "the store lock was poisoned"))?;
+        let r = guard.as_ref().ok_or_else(|| err("locked", "the app is locked: enter the PIN"))?.revocation().map_err(core_err)?;
+        if !r.revoked {
+            return Err(core_err(CoreError::NotRevoked));
+        }
+        if !r.may_wipe {
+            return Err(core_err(CoreError::UnsyncedNotExported { records: r.unsynced_records, photos: r.unsynced_photos }));
+        }
+        let tablet = guard.take().expect("checked above");
+        self.auto.set_unlocked(false);
+        tablet.wipe(&self.store_path()).map_err(core_err)?;
+        self.vault.erase().map_err(io_err)?;
+        for f in [unlock::KDF_FILE, unlock::KDF_NEXT_FILE, NOTIFY_FILE, unlock::ATTEMPTS_FILE, SETTINGS_FILE] {
+            match std::fs::remove_file(self.dir.join(f)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(e)),
+                _ => {}
+            }
+        }
+        *self.settings.lock().expect("settings") = Settings::default();
+        Ok(())
     }
 
     /// Enrol this tablet: a new store keyed from `pin`, log in, keep the token inside it. The
@@ -416,14 +518,14 @@ impl Shell {
             return Err(err("already_enrolled", "this tablet is already enrolled"));
         }
         if !unlock::pin_is_valid(pin) {
-            return Err(err("bad_pin", "the PIN must be 6 to 12 digits"));
+            return Err(err("bad_pin", "the PIN must be 6 to 64 digits, or a passphrase of 8 to 64 characters"));
         }
         let url = server_url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(err("bad_server_url", "the server address must start with http:// or https://"));
         }
-        let secret = unlock::device_secret(&self.dir).map_err(io_err)?;
-        let key = unlock::derive_key(pin, &secret);
+        let secret = self.vault.load_or_create().map_err(io_err)?;
+        let key = unlock::derive_key(pin, &secret, self.kdf);
         let tmp = self.dir.join(ENROLLING_FILE);
         remove_store_files(&tmp);
         let result = (|| {
@@ -439,6 +541,10 @@ impl Shell {
                 return Err(e);
             }
         };
+        // The cost goes down before the store takes its name: a store without its `store.kdf`
+        // would be tried at the legacy cost and never open.
+        unlock::abandon_rekey(&self.dir).map_err(io_err)?;
+        unlock::set_store_kdf(&self.dir, self.kdf).map_err(io_err)?;
         std::fs::rename(&tmp, self.store_path()).map_err(io_err)?;
         Attempts::default().save(&self.dir).map_err(io_err)?;
         {
@@ -534,14 +640,176 @@ mod tests {
     use gridwalk_core::ManualClock;
 
     const PIN: &str = "246810";
+    /// A cheap KDF for the shell's tests (the real cost is pinned in unlock.rs), and another.
+    const TEST_KDF: KdfParams = KdfParams { memory_kib: 256, passes: 1, lanes: 1 };
+    const OTHER_KDF: KdfParams = KdfParams { memory_kib: 512, passes: 1, lanes: 1 };
+
+    fn shell_at(dir: &Path, clock: Arc<ManualClock>, kdf: KdfParams) -> Shell {
+        Shell::with_parts(dir.to_owned(), clock, Box::new(FileVault::new(dir)), kdf).unwrap()
+    }
+
+    fn key_for(dir: &Path, pin: &str, kdf: KdfParams) -> gridwalk_core::StoreKey {
+        unlock::derive_key(pin, &FileVault::new(dir).load_or_create().unwrap(), kdf)
+    }
 
     /// A shell over a store keyed from PIN + this device's secret, as enrolment leaves it.
     fn enrolled(clock: Arc<ManualClock>) -> (tempfile::TempDir, Shell) {
         let dir = tempfile::tempdir().unwrap();
-        let shell = Shell::with_clock(dir.path().to_owned(), clock.clone()).unwrap();
-        let key = unlock::derive_key(PIN, &unlock::device_secret(dir.path()).unwrap());
-        drop(Tablet::open(&dir.path().join(STORE_FILE), &key, clock).unwrap());
+        let shell = shell_at(dir.path(), clock.clone(), TEST_KDF);
+        unlock::set_store_kdf(dir.path(), TEST_KDF).unwrap();
+        drop(Tablet::open(&dir.path().join(STORE_FILE), &key_for(dir.path(), PIN, TEST_KDF), clock).unwrap());
         (dir, shell)
+    }
+
+    fn opens_with(dir: &Path, kdf: KdfParams) -> bool {
+        match Tablet::open(&dir.join(STORE_FILE), &key_for(dir, PIN, kdf), Arc::new(ManualClock::new(1))) {
+            Ok(_) => true,
+            Err(CoreError::WrongKey) => false,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_store_keyed_at_the_legacy_cost_opens_and_is_rekeyed_to_the_current_one() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let dir = tempfile::tempdir().unwrap();
+        // A tablet from before store.kdf: the legacy cost, no KDF file.
+        drop(Tablet::open(&dir.path().join(STORE_FILE), &key_for(dir.path(), PIN, KdfParams::LEGACY), clock.clone()).unwrap());
+        let shell = shell_at(dir.path(), clock, TEST_KDF);
+        assert_eq!(shell.unlock("000000").unwrap_err().code, "wrong_pin", "a wrong PIN is still wrong");
+        shell.unlock(PIN).expect("the old store opens with its PIN");
+        shell.lock().unwrap();
+        assert_eq!(unlock::store_kdf(dir.path()).unwrap(), (TEST_KDF, None), "the unlock re-keyed it and wrote the new cost down");
+        assert!(!opens_with(dir.path(), KdfParams::LEGACY), "the legacy key no longer opens the store");
+        assert!(opens_with(dir.path(), TEST_KDF), "the key at the current cost does");
+        shell.unlock(PIN).expect("and the next unlock opens it at once");
+    }
+
+    #[test]
+    fn a_rekey_cut_short_opens_with_either_key_and_finishes() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let dir = tempfile::tempdir().unwrap();
+        // The crash came after the store was re-keyed to OTHER_KDF, before store.kdf said so.
+        drop(Tablet::open(&dir.path().join(STORE_FILE), &key_for(dir.path(), PIN, OTHER_KDF), clock.clone()).unwrap());
+        unlock::set_store_kdf(dir.path(), KdfParams::LEGACY).unwrap();
+        unlock::begin_rekey(dir.path(), OTHER_KDF).unwrap();
+        let shell = shell_at(dir.path(), clock.clone(), OTHER_KDF);
+        assert_eq!(shell.unlock("999999").unwrap_err().code, "wrong_pin", "a wrong PIN fails both keys and counts once");
+        assert_eq!(shell.status().pin_failures, 1);
+        shell.unlock(PIN).expect("the store opens with the key it was re-keyed to");
+        assert_eq!(unlock::store_kdf(dir.path()).unwrap(), (OTHER_KDF, None), "and the re-key is finished");
+        // The crash came before the re-key changed the store: the old key opens it.
+        shell.lock().unwrap();
+        unlock::begin_rekey(dir.path(), TEST_KDF).unwrap();
+        shell.unlock(PIN).expect("a re-key that never happened is forgotten");
+        assert_eq!(unlock::store_kdf(dir.path()).unwrap(), (OTHER_KDF, None));
+        assert!(opens_with(dir.path(), OTHER_KDF));
+    }
+
+    /// A district that knows this tablet at login and has revoked it since.
+    struct RevokedDistrict;
+
+    impl sync::Transport for RevokedDistrict {
+        fn login(&self, _: &gridwalk_proto::LoginRequest) -> Result<gridwalk_proto::LoginResponse, sync::TransportError> {
+            Ok(gridwalk_proto::LoginResponse {
+                token: "tok".into(),
+                device_id: identity().device,
+                worker: gridwalk_proto::WorkerInfo {
+                    id: identity().worker,
+                    username: "wang".into(),
+                    name: "王网格员".into(),
+                    role: gridwalk_domain::Role::GridWorker,
+                    scope: vec![],
+                },
+                server_time_ms: 1_000_000,
+                notify_token: "nt".into(),
+            })
+        }
+        fn push(&self, _: &str, _: &sync::PushBody) -> Result<gridwalk_proto::PushResponse, sync::TransportError> {
+            Err(revoked())
+        }
+        fn pull(&self, _: &str, _: u64, _: u32, _: u64) -> Result<gridwalk_proto::PullResponse, sync::TransportError> {
+            Err(revoked())
+        }
+        fn blob_status(&self, _: &str, _: &str) -> Result<gridwalk_proto::BlobStatus, sync::TransportError> {
+            Err(revoked())
+        }
+        fn blob_put(&self, _: &str, _: &str, _: u64, _: &[u8], _: bool) -> Result<gridwalk_proto::BlobStatus, sync::TransportError> {
+            Err(revoked())
+        }
+    }
+
+    fn revoked() -> sync::TransportError {
+        sync::TransportError::Unauthorized { code: "unauthorized".into(), message: "device revoked".into() }
+    }
+
+    fn record_a_visit(t: &mut Tablet) -> gridwalk_core::Result<gridwalk_domain::VisitId> {
+        let courtyard =
+            t.search_courtyards(&gridwalk_core::CourtyardQuery { text: "惠新西街33".into(), limit: 1, ..Default::default() })?[0].id;
+        t.record_visit(gridwalk_core::NewVisit {
+            courtyard,
+            mode: gridwalk_domain::VisitMode::WalkThrough,
+            started_at_ms: None,
+            ended_at_ms: None,
+            location: None,
+            notes: "巡查".into(),
+            residents_met: 1,
+            linked_issues: vec![],
+        })
+    }
+
+    #[test]
+    fn a_revoked_tablet_exports_what_it_had_not_synced_then_wipes_everything() {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let (dir, shell) = enrolled(clock);
+        let exports = tempfile::tempdir().unwrap();
+        shell.set_export_dir(exports.path().to_owned());
+        NotifyFile { server_url: "http://127.0.0.1:1".into(), notify_token: "nt".into(), after: 0 }.save(dir.path()).unwrap();
+        shell.unlock(PIN).unwrap();
+        shell
+            .with_store(|t| {
+                sync::enrol(t, &RevokedDistrict, "http://127.0.0.1:1", "wang", "pw", "test")?;
+                t.replace_registry(&gridwalk_domain::registry_gen::demo_registry())
+            })
+            .unwrap();
+        shell.record(record_a_visit).unwrap();
+        assert_eq!(shell.wipe_revoked().unwrap_err().code, "not_revoked", "a live tablet is never wiped");
+        assert_eq!(shell.export_unsynced("a long passphrase").unwrap_err().code, "not_revoked", "nor exports: it syncs");
+        let sync = shell.with_store(|t| sync::sync(t, &RevokedDistrict, &Default::default(), &AtomicBool::new(false), &mut |_| {}));
+        assert_eq!(sync.unwrap_err().code(), "device_revoked", "the server's 401 marks the tablet revoked");
+        let r = shell.with_tablet(|t| t.revocation()).unwrap();
+        assert!(r.revoked && r.unsynced_records == 1 && !r.may_wipe, "one visit is unsynced: {r:?}");
+        assert_eq!(shell.wipe_revoked().unwrap_err().code, "unsynced_not_exported", "the unsynced visit holds the wipe back");
+        assert!(shell.status().unlocked && dir.path().join(STORE_FILE).exists(), "and a refused wipe changes nothing");
+        assert_eq!(shell.export_unsynced("short").unwrap_err().code, "weak_passphrase");
+        let receipt = shell.export_unsynced("a long passphrase").unwrap();
+        assert_eq!(receipt.records, 1);
+        let opened = gridwalk_core::open_export(&std::fs::read(&receipt.path).unwrap(), "a long passphrase").unwrap();
+        assert_eq!(opened.records[0].event.entity.kind(), "visit", "the export holds the visit");
+        shell.wipe_revoked().expect("after the export the wipe proceeds");
+        let st = shell.status();
+        assert!(!st.enrolled && !st.unlocked, "the tablet is back to a fresh install: {st:?}");
+        for f in [STORE_FILE, "tablet.db-wal", "tablet.db-shm", crate::vault::SECRET_FILE, unlock::KDF_FILE, NOTIFY_FILE, SETTINGS_FILE] {
+            assert!(!dir.path().join(f).exists(), "{f} is wiped");
+        }
+        assert!(std::path::Path::new(&receipt.path).exists(), "the export is kept");
+        assert_eq!(shell.unlock(PIN).unwrap_err().code, "not_enrolled", "nothing is left to unlock");
+    }
+
+    #[test]
+    fn a_lost_secret_is_said_and_never_replaced() {
+        let (dir, shell) = enrolled(Arc::new(ManualClock::new(1)));
+        std::fs::remove_file(dir.path().join(crate::vault::SECRET_FILE)).unwrap();
+        assert_eq!(shell.unlock(PIN).unwrap_err().code, "secret_lost", "no secret: the unlock says so");
+        assert!(!dir.path().join(crate::vault::SECRET_FILE).exists(), "and does not make a new one that no PIN matches");
+        assert_eq!(shell.status().pin_failures, 0, "it is not the worker's wrong PIN");
+    }
+
+    #[test]
+    fn the_status_says_where_the_secret_is() {
+        let (_dir, shell) = enrolled(Arc::new(ManualClock::new(1)));
+        assert_eq!(shell.status().secret_store, SecretStore::File);
+        assert_eq!(serde_json::to_value(shell.status()).unwrap()["secret_store"], "file", "the UI reads secret_store: \"file\"");
     }
 
     #[test]
@@ -695,6 +963,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shell = Shell::with_clock(dir.path().to_owned(), clock).unwrap();
         assert_eq!(shell.enrol("http://127.0.0.1:9", "wang", "pw", "12").unwrap_err().code, "bad_pin");
+        assert_eq!(
+            shell.enrol("http://127.0.0.1:9", "wang", "pw", "short pw").unwrap_err().code,
+            "offline",
+            "an 8-character passphrase is a valid PIN"
+        );
         assert_eq!(shell.enrol("ftp://x", "wang", "pw", PIN).unwrap_err().code, "bad_server_url");
         // Nothing listens on port 9 here: the login fails and no store is left behind.
         assert_eq!(shell.enrol("http://127.0.0.1:9", "wang", "pw", PIN).unwrap_err().code, "offline");

@@ -58,10 +58,20 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     // Enrolment unlocks and runs the first sync, which brings the worker's courtyards.
     s.wait("[data-testid=sync-result][data-status=ok]", 90);
     assert!(app_dir.path().join("tablet.db").exists(), "the store lives in GRIDWALK_DATA_DIR");
-    assert!(app_dir.path().join("device.secret").exists(), "the per-device secret was created");
+    // The secret is in the platform keystore when the app found one (not on disk then), else
+    // in device.secret; `secret-store` says which, and the Settings screen shows it.
+    let vault = std::fs::read_to_string(app_dir.path().join("secret-store")).expect("the app wrote down where its secret is");
+    match vault.as_str() {
+        "file" => assert!(app_dir.path().join("device.secret").exists(), "without a keystore the per-device secret is a file"),
+        "keystore" => assert!(!app_dir.path().join("device.secret").exists(), "with a keystore the secret is not on disk"),
+        other => panic!("secret-store says {other:?}"),
+    }
+    assert!(app_dir.path().join("store.kdf").exists(), "the store's KDF cost is kept next to it");
 
     // A wrong PIN is refused; the right one opens the store again.
     s.route("/settings");
+    s.wait("[data-testid=secret-store]", 20);
+    assert_eq!(s.attr("[data-testid=secret-store]", "data-store").as_deref(), Some(vault.as_str()), "Settings shows where the secret is");
     s.click("[data-testid=lock-now]");
     s.wait("[data-testid=unlock-screen]", 20);
     s.type_into("[data-testid=unlock-pin]", "111111");

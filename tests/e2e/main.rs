@@ -9,6 +9,7 @@
 //! - `open311`: an Open311 GeoReport v2 POST reaches the right worker's tablet through sync, and no other.
 //! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
 //! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
+//! - `server_restore`: restore an older backup under live tablets: they re-send and re-pull, every event once.
 //! - `store_crash`: kill -9 a tablet process while it records; every returned record survives.
 //! - `store_key`: a store opened with the wrong key is refused with a clear error.
 //! - `sync`: tablet ↔ server sync: convergence, wire faults, kill -9 of either side, skewed
@@ -20,6 +21,7 @@ mod app_webdriver;
 mod open311;
 mod server_authz;
 mod server_crash;
+mod server_restore;
 mod store_crash;
 mod store_key;
 mod sync;

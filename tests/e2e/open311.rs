@@ -47,7 +47,12 @@ fn an_open311_request_reaches_only_the_tablet_of_its_courtyards_worker() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 201, "the Open311 request is filed");
     let body: serde_json::Value = resp.json().unwrap();
-    let id: IssueId = body[0]["service_request_id"].as_str().expect("a string id").parse().expect("the issue's id");
+    let public = body[0]["service_request_id"].as_str().expect("a string id").to_owned();
+    assert!(public.parse::<IssueId>().is_err(), "the public id is not the internal issue id");
+    // The internal id, as only the server's own database knows it.
+    let db = rusqlite::Connection::open(server_dir.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
+    let id: String = db.query_row("SELECT id FROM issues WHERE public_id = ?1", [&public], |r| r.get(0)).unwrap();
+    let id: IssueId = id.parse().unwrap();
 
     sync_once(&mut wang, &server.url());
     sync_once(&mut li, &server.url());
@@ -59,9 +64,9 @@ fn an_open311_request_reaches_only_the_tablet_of_its_courtyards_worker() {
     assert_eq!(on_wang.state.response_due_ms, on_wang.state.received_at_ms.map(|r| r + RESPONSE_WINDOW_MS), "the 1-hour clock runs");
     assert!(li.issue(id).is_err(), "a worker of another community never receives it");
 
-    // The resident follows it by the same id.
+    // The resident follows it by the same public id.
     let follow: serde_json::Value =
-        http.get(format!("{}/open311/v2/requests/{id}.json", server.url())).send().unwrap().error_for_status().unwrap().json().unwrap();
+        http.get(format!("{}/open311/v2/requests/{public}.json", server.url())).send().unwrap().error_for_status().unwrap().json().unwrap();
     assert_eq!(follow[0]["address"], "惠新西街33号院", "one ticket to the end: the resident sees where it went");
     assert_eq!(follow[0]["status"], "open");
 }

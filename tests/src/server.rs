@@ -55,6 +55,26 @@ pub fn try_spawn_server_process_on(data_dir: &Path, listen: &str) -> Result<Serv
     }
 }
 
+/// What an admin command of the server binary did: whether it succeeded, its stdout, its stderr.
+#[derive(Debug)]
+pub struct CliRun {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `gridwalk-server ARGS…` (an admin command: `backup`, `restore`, …) to its end.
+pub fn run_server_cli(args: &[&str]) -> CliRun {
+    let err = tempfile::NamedTempFile::new().expect("stderr file");
+    let mut cmd = Command::new(server_binary());
+    cmd.args(args).env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::from(err.reopen().expect("stderr file")));
+    let mut proc = OwnedChild::spawn(&mut cmd).expect("start gridwalk-server");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut proc.take_stdout().expect("stdout"), &mut stdout).expect("read stdout");
+    let status = proc.wait().expect("the command ends");
+    CliRun { ok: status.success(), stdout, stderr: std::fs::read_to_string(err.path()).unwrap_or_default() }
+}
+
 impl ServerProcess {
     /// kill -9: no shutdown hook runs, in-flight requests die mid-transaction. Start a new one
     /// (e.g. [`spawn_server_process_on`] its [`addr`](Self::addr)) to restart.

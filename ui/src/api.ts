@@ -5,9 +5,35 @@ import { invoke } from '@tauri-apps/api/core'
 import { listen, type UnlistenFn } from '@tauri-apps/api/event'
 import { getCurrentWindow } from '@tauri-apps/api/window'
 import type {
-  AppStatus, Assignee, CommunityRow, PledgeKindCode, WhistleLevelCode, CourtyardQuery, CourtyardRow, DeviceSyncState, ErrorBody, IssueDetail,
-  IssueFilter, IssueRow, LoggedEvent, NewIssue, NewOrder, NewVisit, Page, RaisedNotification, RejectedRecord, ReturnReasonCode,
-  SatisfactionCode, SyncedEvent, SyncProgress, SyncReport, Today, VisitRow, WorkerInfo,
+  AppStatus,
+  Assignee,
+  CommunityRow,
+  CourtyardQuery,
+  CourtyardRow,
+  DeviceSyncState,
+  ErrorBody,
+  ExportReceipt,
+  IssueDetail,
+  IssueFilter,
+  IssueRow,
+  LoggedEvent,
+  NewIssue,
+  NewOrder,
+  NewVisit,
+  Page,
+  PledgeKindCode,
+  RaisedNotification,
+  RejectedRecord,
+  ReturnReasonCode,
+  Revocation,
+  SatisfactionCode,
+  SyncProgress,
+  SyncReport,
+  SyncedEvent,
+  Today,
+  VisitRow,
+  WhistleLevelCode,
+  WorkerInfo,
 } from './types'
 
 /** A command's `{code, message}` error, thrown as an Error so callers can `catch (e)`. */
@@ -98,6 +124,10 @@ export const api = {
   withdrawRejected: (seq: number) => call<void>('withdraw_rejected', { seq }),
   sync: () => call<SyncReport>('sync'),
   cancelSync: () => call<void>('cancel_sync'),
+  /** A revoked tablet: seal what it had not synced to a passphrase, then wipe its store. */
+  revocation: () => call<Revocation>('revocation'),
+  exportUnsynced: (passphrase: string) => call<ExportReceipt>('export_unsynced', { passphrase }),
+  wipeRevoked: () => call<void>('wipe_revoked'),
 
   /** Desktop only (the desktop capability grants it): full screen for field laptops and kiosks. */
   isFullscreen: () => getCurrentWindow().isFullscreen(),

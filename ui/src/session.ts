@@ -26,6 +26,9 @@ export function serverNow(): number {
   return correctedNow(session.deviceNow, session.sync?.clock_offset_ms ?? 0)
 }
 
+/** localStorage: whether this tablet's PIN is `digits` or a `passphrase` (which keyboard to open). */
+export const PIN_KIND_KEY = 'gridwalk.pinKind'
+
 export async function refreshStatus(): Promise<AppStatus> {
   session.status = await api.appStatus()
   return session.status

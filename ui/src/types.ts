@@ -50,7 +50,26 @@ export interface AppStatus {
   sync_period_s: number
   /** New orders counted while locked (the notify-only token), for the lock screen. */
   locked_news: number
+  /** Where the device secret is: the platform keystore, or a file in the data directory. */
+  secret_store: 'keystore' | 'file'
   version: string
+}
+
+/** A revoked tablet: what the district does not hold from it, and whether it may wipe. */
+export interface Revocation {
+  revoked: boolean
+  unsynced_records: number
+  unsynced_photos: number
+  /** The export file that covers everything unsynced now, if any. */
+  exported_to: string | null
+  may_wipe: boolean
+}
+
+export interface ExportReceipt {
+  path: string
+  records: number
+  photos: number
+  bytes: number
 }
 
 export type ScopeUnit =

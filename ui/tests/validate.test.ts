@@ -3,7 +3,11 @@ import * as v from '../src/logic/validate'
 
 describe('PIN and enrolment', () => {
   it.each([
-    ['123456', null], ['123456789012', null], ['12345', 'pin_length'], ['1234567890123', 'pin_length'], ['12a456', 'pin_digits'], ['', 'pin_digits'],
+    ['123456', null], ['123456789012', null], ['1'.repeat(64), null], ['12345', 'pin_length'], ['', 'pin_length'],
+    ['1'.repeat(65), 'pin_too_long'], ['12a456', 'passphrase_length'], ['abcdefg', 'passphrase_length'], ['abcdefgh', null],
+    ['正确 马 电池 订书钉', null], ['a'.repeat(65), 'pin_too_long'], ['abc\ndefgh', 'control_characters'],
+    // Counted in characters like the shell: eight emoji are eight characters, not sixteen.
+    ['😀'.repeat(7), 'passphrase_length'], ['😀'.repeat(8), null],
   ])('PIN %j → %s', (pin, problem) => {
     expect(v.pin(pin)).toBe(problem)
   })
@@ -14,6 +18,12 @@ describe('PIN and enrolment', () => {
     expect(v.serverUrl(' https://grid.example.cn ')).toBeNull()
     expect(v.serverUrl('127.0.0.1:8080')).toBe('bad_server_url')
     expect(v.serverUrl('')).toBe('bad_server_url')
+  })
+  it('the export passphrase needs 10 characters, like the core', () => {
+    expect(v.exportPassphrase('123456789')).toBe('weak_passphrase')
+    expect(v.exportPassphrase('1234567890')).toBeNull()
+    expect(v.isDigitsPin('246810')).toBe(true)
+    expect(v.isDigitsPin('a long passphrase')).toBe(false)
   })
 })
 

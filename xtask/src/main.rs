@@ -19,6 +19,9 @@ const APT_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
     "fonts-noto-cjk",
+    // The tablet shell's keystore test runs GNOME Keyring's Secret Service on a private bus.
+    "dbus",
+    "gnome-keyring",
 ];
 
 fn main() -> Result<()> {

@@ -48,6 +48,16 @@ pub fn open(path: &Path, key: &StoreKey) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Re-encrypt the open store under `key` (every page, in one transaction). SQLCipher re-keys
+/// through the rollback journal, so the store leaves WAL for it and comes back: a crash midway
+/// leaves a hot journal that rolls the file back to the old key on the next open.
+pub fn rekey(conn: &Connection, key: &StoreKey) -> Result<()> {
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")?;
+    let done = conn.execute_batch(&format!("PRAGMA rekey = \"x'{}'\";", hex::encode(key.0)));
+    conn.execute_batch("PRAGMA journal_mode = WAL;")?;
+    Ok(done?)
+}
+
 /// Apply every migration the file has not seen, each in its own transaction.
 pub fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -118,6 +128,26 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         assert!(plan.iter().any(|p| p.contains("COVERING INDEX issues_courtyard_status")), "the count is index-only: {plan:?}");
+    }
+
+    #[test]
+    fn a_rekeyed_store_opens_with_the_new_key_only_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let (old, new) = (StoreKey([1; 32]), StoreKey([2; 32]));
+        let conn = open(&path, &old).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('probe', 'kept')", []).unwrap();
+        rekey(&conn, &new).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('after', 'also')", []).unwrap();
+        let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(journal, "wal", "the store is back in WAL mode after the re-key");
+        drop(conn);
+        assert!(matches!(open(&path, &old), Err(CoreError::WrongKey)), "the old key no longer opens the store");
+        let conn = open(&path, &new).unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM meta WHERE key IN ('probe', 'after')", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "rows from before and after the re-key are there under the new key");
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
     }
 
     #[test]

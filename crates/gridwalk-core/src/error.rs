@@ -32,6 +32,16 @@ pub enum CoreError {
     NotAnImage,
     #[error("only a rejected record can be {action}")]
     NotRejected { action: &'static str },
+    #[error("only a revoked tablet exports its unsynced records or wipes its store")]
+    NotRevoked,
+    #[error("{records} records and {photos} photos are not synced: export them before the wipe")]
+    UnsyncedNotExported { records: u64, photos: u64 },
+    #[error("the export passphrase must be at least {min} characters")]
+    WeakPassphrase { min: usize },
+    #[error("cannot open the export: {0}")]
+    BadExport(String),
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("corrupt record: {0}")]
@@ -54,6 +64,11 @@ impl CoreError {
             CoreError::PhotoTooLarge { .. } => "photo_too_large",
             CoreError::NotAnImage => "not_an_image",
             CoreError::NotRejected { .. } => "not_rejected",
+            CoreError::NotRevoked => "not_revoked",
+            CoreError::UnsyncedNotExported { .. } => "unsynced_not_exported",
+            CoreError::WeakPassphrase { .. } => "weak_passphrase",
+            CoreError::BadExport(_) => "bad_export",
+            CoreError::Io(_) => "io",
             CoreError::Storage(_) => "storage",
             CoreError::Corrupt(_) => "corrupt_record",
         }

@@ -96,6 +96,11 @@ impl Tablet {
         Ok(Tablet { conn, clock, identity, next_seq: next_seq as u64, hlc, clock_offset_ms })
     }
 
+    /// Re-encrypt the store under `key` (the shell raises the KDF's cost this way on unlock).
+    pub fn change_key(&mut self, key: &StoreKey) -> Result<()> {
+        db::rekey(&self.conn, key)
+    }
+
     /// Set who records on this tablet. Enrolment calls this; so do demos and tests that run
     /// without a server.
     pub fn set_identity(&mut self, identity: Identity) -> Result<()> {

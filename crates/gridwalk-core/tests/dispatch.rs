@@ -86,7 +86,16 @@ impl Server {
     /// Everything not yet handed over, as one pull page.
     fn pull(&mut self, t: &mut Tablet, from: usize) {
         let events = self.events[from..].to_vec();
-        let resp = PullResponse { events, next_cursor: self.seq, has_more: false, registry: None, server_time_ms: T0 };
+        let resp = PullResponse {
+            events,
+            next_cursor: self.seq,
+            has_more: false,
+            registry: None,
+            server_time_ms: T0,
+            epoch: None,
+            held_seq: None,
+            max_seq: None,
+        };
         t.apply_pull(&resp, None).unwrap();
     }
 }

@@ -11,6 +11,7 @@ pub mod hlc;
 pub mod ids;
 pub mod model;
 pub mod password;
+pub mod publish;
 pub mod rates;
 pub mod registry;
 pub mod registry_gen;

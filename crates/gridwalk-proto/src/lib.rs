@@ -136,6 +136,11 @@ pub struct PushResponse {
     /// as held: they are settled).
     pub acked_seq: u64,
     pub server_time_ms: i64,
+    /// The server database's epoch: made anew by every restore from a backup. A tablet that
+    /// sees it change lowers its acknowledged position to `acked_seq`, re-sends the rest and
+    /// pulls again from 0. Absent from older servers.
+    #[serde(default)]
+    pub epoch: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,6 +185,17 @@ pub struct PullResponse {
     /// The registry in scope when it changed since `registry_version` (None when unchanged).
     pub registry: Option<RegistrySnapshot>,
     pub server_time_ms: i64,
+    /// The server database's epoch (see [`PushResponse::epoch`]). Absent from older servers.
+    #[serde(default)]
+    pub epoch: Option<String>,
+    /// The highest contiguous sequence the server holds for the pulling device: a tablet whose
+    /// acknowledged position is past it (a restored server) re-sends from here.
+    #[serde(default)]
+    pub held_seq: Option<u64>,
+    /// The highest global sequence the server holds: a pull cursor past it is from before a
+    /// restore, and is reset.
+    #[serde(default)]
+    pub max_seq: Option<u64>,
 }
 
 /// Where a hotline work order happened: a known courtyard (by id or code: a caller's mistake

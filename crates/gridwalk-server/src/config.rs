@@ -61,6 +61,9 @@ pub struct Config {
     pub max_pull_limit: u64,
     /// Read connections kept open for queries.
     pub read_connections: usize,
+    /// How long a write waits for a database lock another process holds before it is answered
+    /// `busy` (503, `Retry-After`) with nothing stored.
+    pub busy_timeout: Duration,
     /// When the server escalates on its own (supervisor alert, automatic whistle).
     pub escalation: EscalationRules,
     /// How often the background task runs the escalation rules.
@@ -181,6 +184,7 @@ impl Default for Config {
             max_push_events: 1000,
             max_pull_limit: 1000,
             read_connections: 4,
+            busy_timeout: Duration::from_secs(10),
             escalation: district.escalation.clone(),
             escalation_period: district.escalation_period,
             whistle_targets: district.whistle_targets.clone(),

@@ -73,6 +73,8 @@ pub enum Error {
     UnknownWorker(String),
     #[error("queued order {0} was already placed")]
     AlreadyPlaced(String),
+    #[error("order number {0} is already taken by another order (another place or content); a resend must repeat the order exactly")]
+    OrderNoTaken(String),
     #[error("issue {0} is not resolved: a callback follows a resolution")]
     NotResolved(String),
     #[error("username {0} is taken")]
@@ -97,6 +99,13 @@ pub enum Error {
     RegistryImport(Vec<ImportError>),
     #[error("storage: {0}")]
     Storage(String),
+    /// Another process holds the database's write lock: nothing of the request was stored.
+    #[error("the database is busy (another process holds its lock); nothing was stored, try again")]
+    Busy,
+    #[error("the data directory {0} is in use by a running server; stop it first")]
+    DataDirInUse(String),
+    #[error("{0} is not a gridwalk-server backup: {1}")]
+    NotABackup(String, String),
     #[error("the database was written by a newer build (schema {found}, this build knows {known})")]
     SchemaTooNew { found: i64, known: i64 },
     #[error("io: {0}")]
@@ -148,6 +157,7 @@ impl Error {
             Error::UnknownRole(_) => "unknown_role",
             Error::UnknownWorker(_) => "unknown_worker",
             Error::AlreadyPlaced(_) => "already_placed",
+            Error::OrderNoTaken(_) => "order_no_taken",
             Error::NotResolved(_) => "not_resolved",
             Error::UsernameTaken(_) => "username_taken",
             Error::UnknownDevice(_) => "unknown_device",
@@ -160,6 +170,9 @@ impl Error {
             Error::PhotoQuotaExceeded { .. } => "photo_quota_exceeded",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
             Error::Storage(_) => "storage",
+            Error::Busy => "busy",
+            Error::DataDirInUse(_) => "data_dir_in_use",
+            Error::NotABackup(..) => "not_a_backup",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io(_) => "io",
             Error::Corrupt(_) => "corrupt",
@@ -184,7 +197,8 @@ impl Error {
             | Error::NothingToChange
             | Error::UnknownRole(_)
             | Error::BadBlobHash
-            | Error::RegistryImport(_) => 400,
+            | Error::RegistryImport(_)
+            | Error::NotABackup(..) => 400,
             // token_expired is 401 like a revoked token: the tablet stops and asks for a login.
             Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::TokenExpired | Error::InvalidCredentials => 401,
             // worker_disabled is 403, not 401: the tablet keeps its token (it does not mark
@@ -194,7 +208,12 @@ impl Error {
             }
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) | Error::PhotoNotReferenced(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::UsernameTaken(_) | Error::OffsetMismatch { .. } | Error::AlreadyPlaced(_) | Error::NotResolved(_) => 409,
+            Error::UsernameTaken(_)
+            | Error::OffsetMismatch { .. }
+            | Error::AlreadyPlaced(_)
+            | Error::NotResolved(_)
+            | Error::DataDirInUse(_)
+            | Error::OrderNoTaken(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
@@ -205,13 +224,16 @@ impl Error {
             | Error::Corrupt(_)
             | Error::BadNoticeSender(_)
             | Error::Internal(_) => 500,
+            Error::Busy => 503,
         }
     }
 
-    /// Seconds a refused login should wait before the next try (the `Retry-After` header and
-    /// the body's `retry_after_s`).
+    /// Seconds a client should wait before trying again (the `Retry-After` header), for errors
+    /// that say "not now" rather than "no".
     pub fn retry_after_s(&self) -> Option<i64> {
         match self {
+            Error::Busy => Some(1),
+            // A refused login: when the lock or the address's bucket lets the next try in.
             Error::LoginLocked { retry_after_s } | Error::LoginThrottled { retry_after_s } => Some(*retry_after_s),
             _ => None,
         }
@@ -220,7 +242,7 @@ impl Error {
     /// The message shown to the client. Server faults say little: their detail goes to the log,
     /// not to whoever sent the request.
     pub fn public_message(&self) -> String {
-        if self.status() >= 500 {
+        if self.status() >= 500 && !matches!(self, Error::Busy) {
             "the server failed; the request was not applied".to_owned()
         } else {
             self.to_string()
@@ -247,6 +269,7 @@ mod tests {
             Error::Validation(ValidationError::BadPhotoHash),
             Error::Internal("x".into()),
             Error::RegistryImport(vec![]),
+            Error::Busy,
         ];
         for e in samples {
             assert!((400..600).contains(&e.status()), "{e:?} maps to an error status");

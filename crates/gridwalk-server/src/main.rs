@@ -61,6 +61,20 @@ enum Command {
         #[command(subcommand)]
         command: CourtyardCommand,
     },
+    /// Back up the database and the photos into one file (0600), while the server runs.
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a data directory from a backup file. Stop the server first.
+    Restore {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,6 +350,22 @@ fn main() -> anyhow::Result<()> {
             println!("revoked api key {id}");
             Ok(())
         }
+        Command::Backup { data, out } => {
+            let s = admin::backup(&data, &out)?;
+            println!("backed up {} events and {} photos (schema {}) to {}", s.events, s.blobs, s.schema, out.display());
+            Ok(())
+        }
+        Command::Restore { data, from } => {
+            let (s, epoch) = admin::restore(&data, &from)?;
+            println!(
+                "restored {} events and {} photos (schema {}) from {}; new epoch {epoch}",
+                s.events,
+                s.blobs,
+                s.schema,
+                from.display()
+            );
+            Ok(())
+        }
         Command::Device { command: DeviceCommand::Revoke { data, id } } => {
             let id: DeviceId = id.parse().with_context(|| format!("{id:?} is not a device id"))?;
             admin::revoke_device(&data, id)?;
@@ -409,6 +439,8 @@ fn serve(data: PathBuf, listen: SocketAddr, config: Config) -> anyhow::Result<()
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let district = config.district.clone();
+        // Held until the process ends: `restore` refuses while it is held.
+        let _held = admin::hold_data_dir(&data)?;
         let state = AppState::open(&data, config)?;
         // The routing rules' subdistricts are checked against the registry as stored at start
         // (a later import by the CLI is not re-checked).

@@ -2,7 +2,7 @@
 //! rows the store hands back. No IO and no rules beyond membership: the use cases in
 //! [`crate::app`] decide, the store in [`crate::store`] keeps.
 
-use gridwalk_domain::{CommunityId, CourtyardId, DeviceId, IssueState, SubdistrictId, WorkerId};
+use gridwalk_domain::{CommunityId, CourtyardId, DeviceId, IssueId, IssueState, SubdistrictId, WorkerId};
 use gridwalk_proto::WorkerInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
@@ -54,6 +54,40 @@ pub struct IssueView {
     pub last_note: Option<String>,
     /// The newest event's clock-corrected time.
     pub updated_ms: Option<i64>,
+    /// The latest note of a progress step a worker marked public (告知进展): the only worker
+    /// text the public listing may show (scrubbed). Older views lack it, hence the default.
+    #[serde(default)]
+    pub public_note: Option<String>,
+}
+
+/// The id the public knows an issue by (Open311's `service_request_id`): 20 hex digits of a
+/// sha256 over the issue id. One-way on purpose: the internal id opens the sync and scope
+/// paths, so the public must not learn it, while the server derives the public id from the
+/// issue id without storing a secret or drawing randomness.
+pub fn public_id(issue: IssueId) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("gridwalk public id\0{issue}").as_bytes());
+    hex::encode(&digest[..10])
+}
+
+/// Whether `s` has the shape of a [`public_id`].
+pub fn is_public_id(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// One page of the public listing: issues received in `[from_ms, to_ms]`, newest first, by
+/// `(received_at_ms, public_id)` strictly after the cursor, at most `limit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicPage {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Category codes; `None` for every category.
+    pub categories: Option<Vec<String>>,
+    /// `Some(true)` only final issues (closed, duplicate, cancelled), `Some(false)` only open ones.
+    pub final_only: Option<bool>,
+    /// The last row of the previous page: `(received_at_ms, public_id)`.
+    pub after: Option<(i64, String)>,
+    pub limit: u32,
 }
 
 /// A worker row with its password hash.

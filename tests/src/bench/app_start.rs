@@ -20,12 +20,15 @@ use std::time::{Duration, Instant};
 const PIN: &str = "246810";
 const ROUNDS: usize = 3;
 
-/// The app's key derivation (src-tauri/src/unlock.rs `derive_key`): argon2id, 19 MiB, 2 passes,
-/// 1 lane, the device secret as salt. If the two ever differ the app answers `wrong_pin` and
-/// this benchmark stops with that message, so drift cannot go unnoticed.
+/// The app's key derivation (src-tauri/src/unlock.rs `derive_key` at `KdfParams::CURRENT`):
+/// argon2id, 64 MiB, 8 passes, 1 lane, the device secret as salt, written down in `store.kdf`.
+/// If the two ever differ the app answers `wrong_pin` and this benchmark stops with that
+/// message, so drift cannot go unnoticed.
+const KDF_FILE: &str = r#"{"version":1,"algorithm":"argon2id","memory_kib":65536,"passes":8,"lanes":1}"#;
+
 fn derive_key(pin: &str, secret: &[u8; 32]) -> StoreKey {
     use argon2::{Algorithm, Argon2, Params, Version};
-    let params = Params::new(19 * 1024, 2, 1, Some(32)).expect("params");
+    let params = Params::new(64 * 1024, 8, 1, Some(32)).expect("params");
     let mut out = [0u8; 32];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(pin.as_bytes(), secret, &mut out).expect("argon2");
     StoreKey(out)
@@ -36,7 +39,10 @@ fn derive_key(pin: &str, secret: &[u8; 32]) -> StoreKey {
 fn build_tablet_dir(dir: &Path, events: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let secret: [u8; 32] = rand::random();
+    // The file vault (the bench has no keystore), so the app finds the secret where we put it.
+    std::fs::write(dir.join("secret-store"), "file").unwrap();
     std::fs::write(dir.join("device.secret"), secret).unwrap();
+    std::fs::write(dir.join("store.kdf"), KDF_FILE).unwrap();
     let key = derive_key(PIN, &secret);
     let mut t = Tablet::open(&dir.join("tablet.db"), &key, Arc::new(SystemClock::default())).unwrap();
     t.set_identity(crate::offline_identity(7)).unwrap();

@@ -109,7 +109,20 @@ pub fn fill_issues(t: &mut Tablet, n: usize) {
                 }
             })
             .collect();
-        t.apply_pull(&PullResponse { events, next_cursor: seq, has_more: false, registry: None, server_time_ms: base }, None).unwrap();
+        t.apply_pull(
+            &PullResponse {
+                events,
+                next_cursor: seq,
+                has_more: false,
+                registry: None,
+                server_time_ms: base,
+                epoch: None,
+                held_seq: None,
+                max_seq: None,
+            },
+            None,
+        )
+        .unwrap();
     }
 }
 

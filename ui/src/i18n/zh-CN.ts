@@ -9,11 +9,12 @@ export default {
   sync_state: { queued: '待同步', synced: '已同步', rejected: '被退回', withdrawn: '已撤回' },
   enrol: {
     title: '登记本机', intro: '首次使用：连接区平台，登录并设置解锁密码（PIN）。', server: '服务器地址',
-    server_ph: 'http://平台地址:端口', username: '用户名', password: '密码', pin: '解锁密码（6–12 位数字）',
-    pin2: '再次输入密码', submit: '登记并进入', busy: '正在连接平台…', done: '登记成功，欢迎 {name}',
+    server_ph: 'http://平台地址:端口', username: '用户名', password: '密码', pin: '解锁密码（6–64 位数字）',
+    pin2: '再次输入密码', passphrase: '解锁口令（8–64 个字符）', use_passphrase: '改用口令',
+    passphrase_hint: '可用字母、汉字、空格等任意字符，比数字密码更难猜', submit: '登记并进入', busy: '正在连接平台…', done: '登记成功，欢迎 {name}',
   },
   unlock: {
-    title: '解锁', intro: '输入解锁密码（PIN）', pin: '解锁密码', submit: '解锁', tries_left: '已连续输错 {n} 次',
+    title: '解锁', intro: '输入解锁密码（PIN）', pin: '解锁密码', submit: '解锁', use_passphrase: '输入口令', use_digits: '使用数字键盘', tries_left: '已连续输错 {n} 次',
     locked_out: '输错次数过多，请 {s} 秒后再试', worker: '{name} 的平板', news: '有 {n} 条新工单',
   },
   today: {
@@ -82,14 +83,25 @@ export default {
     phase: { push: '上传记录', pull: '下载更新', photos: '上传照片' }, retrying: '网络不稳，正在重试…', last_error: '上次错误',
     server: '平台地址',
   },
+  revoked: {
+    title: '本机已被停用', intro: '区平台已停用本平板，不能再同步；交还前请清除本机数据。',
+    unsynced: '有 {records} 条记录和 {photos} 张照片从未同步', nothing: '全部记录均已同步，清除不会丢失任何内容',
+    export_intro: '请先导出：记录用您设定的口令加密，写入文件，交给上级。', passphrase: '导出口令（至少 10 个字符）',
+    passphrase2: '再次输入口令', export: '导出未同步记录', exported: '已导出到 {path}', wipe: '清除本机数据',
+    wipe_confirm: '删除本机上的全部记录、照片和密钥？', wiped: '本机数据已清除',
+  },
   settings: {
     title: '设置', language: '语言', server: '平台地址', worker: '登录身份', lock: '自动锁定', lock_after: '空闲 {n} 分钟后锁定',
     lock_now: '立即锁定', version: '版本', fullscreen: '全屏', data_dir: '数据', sync: '自动同步',
     sync_every: '每 {n} 秒从平台拉取一次；记录后几秒内自动上传', notifications: '通知记录', no_notifications: '尚未发出通知',
+    secret_store: '设备密钥', secret_keystore: '保存在系统密钥库', secret_file: '保存在文件中（无系统密钥库）',
   },
   errors: {
     wrong_pin: '解锁密码错误', locked_out: '输错次数过多，请稍后再试', locked: '已锁定，请输入解锁密码', not_enrolled: '本机尚未登记',
-    already_enrolled: '本机已登记', bad_pin: '解锁密码须为 6–12 位数字', pin_digits: '只能输入数字', pin_length: '须为 6–12 位数字',
+    already_enrolled: '本机已登记', bad_pin: '解锁密码须为 6–64 位数字，或 8–64 个字符的口令', pin_length: '至少 6 位数字',
+    passphrase_length: '口令至少 8 个字符', pin_too_long: '最多 64 个字符', not_revoked: '只有已停用的平板才能导出或清除',
+    unsynced_not_exported: '请先导出未同步的记录再清除', weak_passphrase: '导出口令至少 10 个字符', bad_export: '无法打开导出文件',
+    io: '本机文件出错', secret_lost: '设备密钥丢失，无法打开本机数据',
     pin_mismatch: '两次输入的密码不一致', bad_server_url: '服务器地址须以 http:// 或 https:// 开头', offline: '无法连接平台，请检查网络',
     server_error: '平台拒绝了请求', device_revoked: '本机已被平台停用，未同步的记录仍保留在本机', empty_text: '请填写此项',
     text_too_long: '内容过长', control_characters: '含有无效字符', bad_phone: '电话号码格式不对', phone_needed: '请填写电话',

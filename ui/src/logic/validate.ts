@@ -11,10 +11,34 @@ export type Problem = string | null
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/
 
+/** A digits-only PIN has 6 to 64 digits; a passphrase 8 to 64 characters (unlock::pin_is_valid). */
+export const PIN_MIN_DIGITS = 6
+export const PASSPHRASE_MIN_CHARS = 8
+export const PIN_MAX_CHARS = 64
+/** The revoked tablet's export passphrase (gridwalk_core::export::EXPORT_PASSPHRASE_MIN_CHARS). */
+export const EXPORT_PASSPHRASE_MIN_CHARS = 10
+
+// Rust's char::is_control: the C0 and C1 control characters.
+const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+/** Characters as the shell counts them (Unicode scalar values, not UTF-16 units). */
+const chars = (s: string) => [...s].length
+
 export function pin(p: string): Problem {
-  if (!/^\d+$/.test(p)) return 'pin_digits'
-  if (p.length < 6 || p.length > 12) return 'pin_length'
-  return null
+  const n = chars(p)
+  if (n > PIN_MAX_CHARS) return 'pin_too_long'
+  if (/^\d*$/.test(p)) return n >= PIN_MIN_DIGITS ? null : 'pin_length'
+  if (ANY_CONTROL.test(p)) return 'control_characters'
+  return n >= PASSPHRASE_MIN_CHARS ? null : 'passphrase_length'
+}
+
+/** Whether a PIN is digits only (the unlock screen then offers the number pad). */
+export function isDigitsPin(p: string): boolean {
+  return /^\d+$/.test(p)
+}
+
+export function exportPassphrase(p: string): Problem {
+  return chars(p) >= EXPORT_PASSPHRASE_MIN_CHARS ? null : 'weak_passphrase'
 }
 
 export function pinsMatch(a: string, b: string): Problem {

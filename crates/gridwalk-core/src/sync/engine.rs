@@ -197,7 +197,12 @@ fn run(
                 batch =
                     plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 }).min(opts.max_batch);
                 let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
-                let moved = store.with(|t| t.apply_push_response(&resp, Some(offset)))?;
+                let applied = store.with(|t| t.apply_push_response(&resp, Some(offset)))?;
+                let moved = applied.count;
+                if applied.rewound {
+                    // A restored server: re-send from what it holds, and pull again.
+                    input.pulled_to_end = false;
+                }
                 report.rejected += resp
                     .results
                     .iter()
@@ -206,7 +211,7 @@ fn run(
                     })
                     .count() as u64;
                 report.pushed += moved;
-                input.push_stalled = moved == 0;
+                input.push_stalled = moved == 0 && !applied.rewound;
                 p.phase = Phase::Push;
                 p.events_done += moved;
                 p.events_total = p.events_total.max(p.events_done);
@@ -227,8 +232,13 @@ fn run(
                     &mut unused,
                 )?;
                 let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
-                report.pulled += store.with(|t| t.apply_pull(&resp, Some(offset)))? as u64;
-                input.pulled_to_end = !resp.has_more;
+                let applied = store.with(|t| t.apply_pull(&resp, Some(offset)))?;
+                report.pulled += applied.count;
+                input.pulled_to_end = !resp.has_more && !applied.rewound;
+                if applied.rewound {
+                    // The acknowledged position may have dropped: the outbox has more to send.
+                    input.push_stalled = false;
+                }
                 p.phase = Phase::Pull;
                 p.retrying = None;
                 progress(&p);

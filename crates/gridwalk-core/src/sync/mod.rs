@@ -7,5 +7,5 @@ pub mod plan;
 mod transport;
 
 pub use engine::{enrol, sync, sync_with, Phase, Progress, StoreAccess, SyncOptions, SyncReport};
-pub use outbox::{DeviceSyncState, RejectedRecord, WaitTicket};
+pub use outbox::{Applied, DeviceSyncState, RejectedRecord, WaitTicket};
 pub use transport::{HttpTransport, PushBody, Transport, TransportError, WaitAnswer};

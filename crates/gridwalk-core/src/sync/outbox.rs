@@ -1,12 +1,13 @@
 //! The store's side of sync: the outbox, applying push results and pulled events, per-record
 //! and per-device sync state. Each apply is one transaction with the cursor it advances.
 
+use super::plan::{self, Realign, ServerSays, Standing};
 use crate::error::Result;
 use crate::tablet::{meta_get, meta_i64, meta_set, Tablet};
 use crate::views;
 use gridwalk_domain::{Entity, Event, Hlc, Registry};
 use gridwalk_proto::{LoggedEvent, PullResponse, PushOutcome, PushResponse};
-use rusqlite::params;
+use rusqlite::{params, Transaction};
 use serde::{Deserialize, Serialize};
 
 /// Where this tablet stands with the server.
@@ -52,7 +53,46 @@ pub struct RejectedRecord {
     pub reason: String,
 }
 
+/// What applying one server answer did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Push: how far the acknowledged position moved up. Pull: events new to this tablet.
+    pub count: u64,
+    /// The answer moved the tablet back (a restored server, see [`plan::realign`]): more to
+    /// push, or to pull from 0.
+    pub rewound: bool,
+}
+
+/// The `meta` key of the server epoch this tablet last heard.
+const EPOCH_KEY: &str = "server_epoch";
+
+/// Apply a [`Realign`] inside the transaction that applies the answer it came from.
+fn apply_realign(tx: &Transaction, before: &Standing<'_>, re: &Realign) -> Result<()> {
+    if re.acked_seq < before.acked_seq {
+        // Records the server no longer holds are queued again, and say so.
+        tx.execute("UPDATE device_log SET sync_state = 'queued' WHERE seq > ?1 AND sync_state = 'synced'", [re.acked_seq as i64])?;
+        meta_set(tx, "acked_seq", &re.acked_seq.to_string())?;
+        views::refresh_sync_states_for_seqs(tx, re.acked_seq + 1, before.acked_seq)?;
+    }
+    if re.pull_cursor < before.pull_cursor {
+        meta_set(tx, "pull_cursor", &re.pull_cursor.to_string())?;
+    }
+    if let Some(epoch) = &re.new_epoch {
+        meta_set(tx, EPOCH_KEY, epoch)?;
+    }
+    if re.recheck_photos {
+        // Asked again, the server says which it holds (`GET /blobs/{sha}`): the rest go again.
+        tx.execute("UPDATE photos SET uploaded = 0 WHERE uploaded = 1", [])?;
+    }
+    Ok(())
+}
+
 impl Tablet {
+    /// The server epoch this tablet last heard, if any.
+    pub fn server_epoch(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, EPOCH_KEY)
+    }
+
     pub fn acked_seq(&self) -> Result<u64> {
         Ok(meta_i64(&self.conn, "acked_seq")? as u64)
     }
@@ -111,9 +151,12 @@ impl Tablet {
     }
 
     /// Record a push answer: per-record states, and the acknowledged position, in one
-    /// transaction. Returns how far the position moved.
-    pub fn apply_push_response(&mut self, resp: &PushResponse, server_offset_ms: Option<i64>) -> Result<u64> {
+    /// transaction; a restored server moves the position back ([`plan::realign`]).
+    pub fn apply_push_response(&mut self, resp: &PushResponse, server_offset_ms: Option<i64>) -> Result<Applied> {
         let before = self.acked_seq()?;
+        let (epoch, cursor) = (self.server_epoch()?, self.pull_cursor()?);
+        let standing = Standing { epoch: epoch.as_deref(), acked_seq: before, pull_cursor: cursor };
+        let re = plan::realign(&standing, &ServerSays { epoch: resp.epoch.as_deref(), held_seq: Some(resp.acked_seq), max_seq: None });
         let tx = self.conn.transaction()?;
         {
             // A withdrawn record stays withdrawn whatever a late answer says.
@@ -131,12 +174,14 @@ impl Tablet {
             }
         }
         // The server settles sequences in order: everything up to its acked position is held.
-        let acked = before.max(resp.acked_seq);
-        meta_set(&tx, "acked_seq", &acked.to_string())?;
+        let rewound = re.rewound(&standing);
+        let acked = if re.acked_seq < before { re.acked_seq } else { before.max(resp.acked_seq) };
         let (lo, hi) = resp.results.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.seq), hi.max(r.seq)));
         if lo <= hi {
             views::refresh_sync_states_for_seqs(&tx, lo, hi)?;
         }
+        apply_realign(&tx, &standing, &re)?;
+        meta_set(&tx, "acked_seq", &acked.to_string())?;
         if let Some(offset) = server_offset_ms {
             meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
         }
@@ -144,13 +189,20 @@ impl Tablet {
         if let Some(offset) = server_offset_ms {
             self.clock_offset_ms = offset;
         }
-        Ok(acked - before)
+        Ok(Applied { count: acked.saturating_sub(before), rewound })
     }
 
     /// Apply a pull page: store new events, re-fold what they touch, merge the HLC, replace the
     /// registry if it came along, and advance the cursor, all in one transaction.
-    pub fn apply_pull(&mut self, resp: &PullResponse, server_offset_ms: Option<i64>) -> Result<usize> {
+    /// A restored server ([`plan::realign`]) sends the cursor back to 0 instead (the page's
+    /// events are still applied: they are events the server holds) and may lower the
+    /// acknowledged position, so the engine pushes and pulls again.
+    pub fn apply_pull(&mut self, resp: &PullResponse, server_offset_ms: Option<i64>) -> Result<Applied> {
         let now = self.clock.now_ms();
+        let (epoch, acked, cursor_before) = (self.server_epoch()?, self.acked_seq()?, self.pull_cursor()?);
+        let standing = Standing { epoch: epoch.as_deref(), acked_seq: acked, pull_cursor: cursor_before };
+        let re = plan::realign(&standing, &ServerSays { epoch: resp.epoch.as_deref(), held_seq: resp.held_seq, max_seq: resp.max_seq });
+        let rewound = re.rewound(&standing);
         let tx = self.conn.transaction()?;
         let mut touched: Vec<Entity> = Vec::new();
         let mut max_remote = Hlc::ZERO;
@@ -179,8 +231,13 @@ impl Tablet {
             meta_set(&tx, "registry_version", &reg.version.to_string())?;
         }
         let hlc = if max_remote > Hlc::ZERO { self.hlc.merge(max_remote, now) } else { self.hlc };
-        let cursor = (meta_i64(&tx, "pull_cursor")? as u64).max(resp.next_cursor);
-        meta_set(&tx, "pull_cursor", &cursor.to_string())?;
+        if re.pull_cursor < cursor_before {
+            apply_realign(&tx, &standing, &re)?;
+        } else {
+            let cursor = (meta_i64(&tx, "pull_cursor")? as u64).max(resp.next_cursor);
+            meta_set(&tx, "pull_cursor", &cursor.to_string())?;
+            apply_realign(&tx, &Standing { pull_cursor: cursor, ..standing }, &Realign { pull_cursor: cursor, ..re })?;
+        }
         if let Some(offset) = server_offset_ms {
             meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
         }
@@ -189,7 +246,7 @@ impl Tablet {
         if let Some(offset) = server_offset_ms {
             self.clock_offset_ms = offset;
         }
-        Ok(new)
+        Ok(Applied { count: new as u64, rewound })
     }
 
     pub fn pull_cursor(&self) -> Result<u64> {

@@ -76,9 +76,145 @@ pub fn backoff_ms(attempt: u32, base_ms: u64, cap_ms: u64, jitter: f64) -> u64 {
     ((exp as f64) * (0.5 + j / 2.0)) as u64
 }
 
+/// Where the tablet stands with the server, as its store remembers it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing<'a> {
+    /// The server's epoch when the tablet last heard from it (None: never, or an older server).
+    pub epoch: Option<&'a str>,
+    pub acked_seq: u64,
+    pub pull_cursor: u64,
+}
+
+/// What one push or pull answer told of the server (None: the answer does not say; an older
+/// server, or a push answer, which has no `max_seq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerSays<'a> {
+    pub epoch: Option<&'a str>,
+    /// The highest contiguous sequence the server holds for this device.
+    pub held_seq: Option<u64>,
+    /// The highest global sequence the server holds.
+    pub max_seq: Option<u64>,
+}
+
+/// Where the tablet should stand after that answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Realign {
+    pub acked_seq: u64,
+    pub pull_cursor: u64,
+    /// The epoch to remember, when it is not the one remembered.
+    pub new_epoch: Option<String>,
+    /// Ask the server again for every photo (it may have lost some with the rest).
+    pub recheck_photos: bool,
+}
+
+impl Realign {
+    /// Whether the tablet moved back: it has more to push or to pull than it thought.
+    pub fn rewound(&self, before: &Standing<'_>) -> bool {
+        self.acked_seq < before.acked_seq || self.pull_cursor < before.pull_cursor
+    }
+}
+
+/// The epoch rule. A server restored from a backup has forgotten what it acknowledged after
+/// the backup, and numbers new events with global sequences the tablets already pulled past.
+/// It says so with a new epoch, its `held_seq` for the device and its `max_seq`:
+///
+/// - the acknowledged position never stays above what the server holds: it drops to
+///   `held_seq`, so the outbox re-sends the rest (what the server still has comes back
+///   `duplicate`, what it lost is stored again, once; the server would answer `gap` to
+///   anything past `held_seq + 1` forever otherwise). It never moves *up* here: only a push
+///   answer moves it up, record by record.
+/// - on a new epoch, or a cursor past the server's newest sequence, the pull cursor goes
+///   back to 0: every event in scope is pulled again and applied idempotently by event id.
+/// - the first epoch a tablet sees (after an upgrade, or at enrolment) is adopted as it is: it
+///   is no evidence of a restore.
+pub fn realign(local: &Standing<'_>, server: &ServerSays<'_>) -> Realign {
+    let epoch_changed = matches!((local.epoch, server.epoch), (Some(a), Some(b)) if a != b);
+    let acked_seq = match server.held_seq {
+        Some(held) if held < local.acked_seq => held,
+        _ => local.acked_seq,
+    };
+    let cursor_past_server = server.max_seq.is_some_and(|max| local.pull_cursor > max);
+    let pull_cursor = if epoch_changed || cursor_past_server { 0 } else { local.pull_cursor };
+    let new_epoch = server.epoch.filter(|e| local.epoch != Some(*e)).map(str::to_owned);
+    Realign { acked_seq, pull_cursor, new_epoch, recheck_photos: epoch_changed || acked_seq < local.acked_seq }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realign_case_table() {
+        let at = |epoch, acked_seq, pull_cursor| Standing { epoch, acked_seq, pull_cursor };
+        let says = |epoch, held_seq, max_seq| ServerSays { epoch, held_seq, max_seq };
+        let to = |acked_seq, pull_cursor, new_epoch: Option<&str>, recheck_photos| Realign {
+            acked_seq,
+            pull_cursor,
+            new_epoch: new_epoch.map(str::to_owned),
+            recheck_photos,
+        };
+        let cases = [
+            ("same epoch, in step: nothing moves", at(Some("a"), 10, 50), says(Some("a"), Some(10), Some(80)), to(10, 50, None, false)),
+            (
+                "server holds more than we know (a lost answer): no jump up, the push answer settles it",
+                at(Some("a"), 10, 50),
+                says(Some("a"), Some(12), None),
+                to(10, 50, None, false),
+            ),
+            ("new epoch: back to held, pull from 0", at(Some("a"), 10, 50), says(Some("b"), Some(7), Some(40)), to(7, 0, Some("b"), true)),
+            (
+                "new epoch, server still holds all of ours: acked stays, pull from 0",
+                at(Some("a"), 10, 50),
+                says(Some("b"), Some(10), Some(60)),
+                to(10, 0, Some("b"), true),
+            ),
+            (
+                "new epoch on a push answer (no max_seq): both move",
+                at(Some("a"), 10, 50),
+                says(Some("b"), Some(3), None),
+                to(3, 0, Some("b"), true),
+            ),
+            (
+                "same epoch but held below acked (restored by hand): re-send",
+                at(Some("a"), 10, 50),
+                says(Some("a"), Some(4), Some(60)),
+                to(4, 50, None, true),
+            ),
+            (
+                "same epoch, cursor past the server's newest: pull from 0",
+                at(Some("a"), 10, 50),
+                says(Some("a"), Some(10), Some(30)),
+                to(10, 0, None, false),
+            ),
+            (
+                "first epoch seen is adopted, nothing reset",
+                at(None, 10, 50),
+                says(Some("a"), Some(10), Some(80)),
+                to(10, 50, Some("a"), false),
+            ),
+            (
+                "first epoch seen, but held below acked: re-send",
+                at(None, 10, 50),
+                says(Some("a"), Some(6), Some(80)),
+                to(6, 50, Some("a"), true),
+            ),
+            (
+                "older server (no epoch, no max): only held counts",
+                at(Some("a"), 10, 50),
+                says(None, Some(10), None),
+                to(10, 50, None, false),
+            ),
+            ("older server that lost our events: re-send", at(None, 10, 50), says(None, Some(2), None), to(2, 50, None, true)),
+            ("an answer that says nothing changes nothing", at(Some("a"), 10, 50), says(None, None, None), to(10, 50, None, false)),
+            ("fresh tablet meets a server", at(None, 0, 0), says(Some("a"), Some(0), Some(0)), to(0, 0, Some("a"), false)),
+        ];
+        for (name, local, server, want) in cases {
+            let got = realign(&local, &server);
+            assert_eq!(got, want, "{name}");
+            assert_eq!(got.rewound(&local), got.acked_seq < local.acked_seq || got.pull_cursor < local.pull_cursor, "{name}: rewound");
+            assert!(got.acked_seq <= local.acked_seq, "{name}: realign never moves the acknowledged position up");
+        }
+    }
 
     #[test]
     fn next_step_case_table() {

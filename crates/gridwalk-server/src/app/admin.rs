@@ -7,8 +7,10 @@ use super::authored::{ensure_hotline_identity, HOTLINE_USERNAME};
 use super::registry::RegistryIndex;
 use crate::error::{Error, Result};
 use crate::model::{ApiKeyInfo, AuditEntry, DeviceRow};
-use crate::store::sqlite::{SqliteStore, DB_FILE};
-use crate::store::Storage;
+use crate::store::blobs::BLOB_DIR;
+use crate::store::files::{private_dir, DataDirLock};
+use crate::store::sqlite::{self, BackupSummary, SqliteStore, DB_FILE};
+use crate::store::{Storage, EPOCH_META_KEY};
 use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::registry_gen::{demo_registry, parse_registry_csv, ImportError};
 use gridwalk_domain::{DeviceId, Registry, Role, WorkerId};
@@ -20,7 +22,7 @@ pub const ACTOR: &str = "cli";
 /// A data directory's storage, opened (created and migrated if needed) for one command, with
 /// the hotline identity in place.
 pub fn open(data_dir: &Path) -> Result<Storage> {
-    std::fs::create_dir_all(data_dir)?;
+    private_dir(data_dir)?;
     let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), 1)?);
     let now = SystemClock::default().now_ms();
     store.write_blocking(move |tx| ensure_hotline_identity(tx, now))?;
@@ -35,6 +37,41 @@ pub fn stored_registry(data_dir: &Path) -> Result<(Registry, u64)> {
         return Err(Error::NotFound(format!("no database in {}", data_dir.display())));
     }
     Storage::new(SqliteStore::open(&db, 1)?).read_blocking(|r| Ok((r.registry()?, r.registry_version()?)))
+}
+
+/// A new database epoch: 16 random bytes in hex. Not a secret, only never the same twice.
+pub fn new_epoch() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The running server's hold on its data directory (see [`crate::store::files`]): a second
+/// server, or a restore, is refused while it is held.
+pub fn hold_data_dir(data_dir: &Path) -> Result<DataDirLock> {
+    DataDirLock::take(data_dir)
+}
+
+/// Back up a data directory (database and photos) into one file, while the server runs.
+pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupSummary> {
+    sqlite::backup_to(&data_dir.join(DB_FILE), &data_dir.join(BLOB_DIR), out)
+}
+
+/// Restore a data directory from a backup file: refused while a server holds the directory,
+/// for a file that is not an intact backup, and for a schema newer than this build's. The
+/// restored database gets a new epoch, from which every tablet learns to re-send what the
+/// server no longer holds and to pull again from the start; it is migrated if it is older.
+pub fn restore(data_dir: &Path, from: &Path) -> Result<(BackupSummary, String)> {
+    let _held = DataDirLock::take(data_dir)?;
+    let epoch = new_epoch();
+    let summary = sqlite::restore_from(&data_dir.join(DB_FILE), &data_dir.join(BLOB_DIR), from, &epoch)?;
+    let detail =
+        format!("from {}: {} events, {} photos, schema {}; epoch {epoch}", from.display(), summary.events, summary.blobs, summary.schema);
+    open(data_dir)?.write_blocking(move |tx| tx.audit(now_ms(), ACTOR, "restored", &detail))?;
+    Ok((summary, epoch))
+}
+
+/// The data directory's epoch, if its database has one yet.
+pub fn epoch(data_dir: &Path) -> Result<Option<String>> {
+    open(data_dir)?.read_blocking(|r| r.meta(EPOCH_META_KEY))
 }
 
 fn now_ms() -> i64 {

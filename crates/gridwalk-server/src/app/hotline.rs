@@ -66,6 +66,51 @@ pub enum IntakeOutcome {
     Queued(HotlineQueued),
 }
 
+/// What an order says, for telling a resend of it from another order under the same number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrderFacts<'a> {
+    pub category: gridwalk_domain::Category,
+    pub description: &'a str,
+    pub contact: Option<&'a gridwalk_domain::ResidentContact>,
+    pub received_ms: Option<i64>,
+}
+
+impl<'a> OrderFacts<'a> {
+    pub fn of_report(r: &'a IssueReport) -> OrderFacts<'a> {
+        OrderFacts { category: r.category, description: &r.description, contact: r.contact.as_ref(), received_ms: r.received_at_ms }
+    }
+
+    /// An order as received (its category was checked by [`prepare`]).
+    pub fn of_order(o: &'a HotlineIntake) -> Option<OrderFacts<'a>> {
+        Some(OrderFacts {
+            category: validate::parse_category(&o.category).ok()?,
+            description: &o.description,
+            contact: o.contact.as_ref(),
+            received_ms: Some(o.received_at_ms),
+        })
+    }
+}
+
+/// Refuse an order number that is already taken by another order (`order_no_taken`). A resend
+/// (the hotline retrying after a lost answer) repeats the order exactly: same category, text,
+/// contact and receipt time, and, when both were placed at a courtyard directly, the same
+/// courtyard. Anything else is another order under a reused number, and answering it with the
+/// first order's issue would hand the caller another place's issue.
+pub fn check_resend(tx: &dyn Tx, order_no: &str, issue: IssueId, incoming: OrderFacts<'_>, courtyard: Option<CourtyardId>) -> Result<()> {
+    let queued = tx.unplaced_order(order_no)?;
+    let same = match (&queued, tx.issue_view(issue)?.and_then(|v| v.state.report)) {
+        // Placed by a dispatcher: the order as it first came is in the queue's row.
+        (Some(row), _) => OrderFacts::of_order(&row.order) == Some(incoming),
+        (None, Some(stored)) => OrderFacts::of_report(&stored) == incoming && courtyard.is_none_or(|c| c == stored.courtyard),
+        (None, None) => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(Error::OrderNoTaken(order_no.to_owned()))
+    }
+}
+
 /// The answer for an order number already filed as `issue_id`.
 pub fn filed_answer(tx: &dyn Tx, order_no: &str, issue_id: IssueId, received: i64) -> Result<HotlineIntakeResponse> {
     let place = tx.issue_place(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
@@ -139,6 +184,9 @@ pub fn queue(tx: &dyn Tx, actor: &str, row: UnplacedRow) -> Result<HotlineQueued
     let order_no = row.order.order_no.clone();
     let created = tx.insert_unplaced_order(&row)?;
     let stored = tx.unplaced_order(&order_no)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} was not queued")))?;
+    if !created && stored.order != row.order {
+        return Err(Error::OrderNoTaken(order_no));
+    }
     if created {
         tx.audit(row.queued_ms, actor, "hotline_queued", &format!("order {order_no}: {} (dispatcher's queue)", row.reason))?;
     }
@@ -181,6 +229,7 @@ pub fn intake(
     let now_ms = clock.now_ms();
     let order_no = report.external_ref.clone().unwrap_or_default();
     if let Some((issue_id, received)) = tx.hotline_order(&order_no)? {
+        check_resend(tx, &order_no, issue_id, OrderFacts::of_report(&report), Some(report.courtyard))?;
         return filed_answer(tx, &order_no, issue_id, received);
     }
     let received = report.received_at_ms.unwrap_or(now_ms);

@@ -153,7 +153,8 @@ pub fn push(
     for (duplicate, original) in touched.duplicates {
         crate::app::authored::append_to_known(tx, registry, clock, templates, original, EventBody::DuplicateLinked { duplicate })?;
     }
-    Ok(PushResponse { results, acked_seq: held, server_time_ms: now_ms })
+    // The epoch is the state's to add (`AppState::push`).
+    Ok(PushResponse { results, acked_seq: held, server_time_ms: now_ms, epoch: None })
 }
 
 /// The answer for a (device, seq) the server already holds.

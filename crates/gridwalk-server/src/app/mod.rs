@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Place, UnplacedRow};
 use crate::store::sqlite::{SqliteStore, DB_FILE};
-use crate::store::{blobs, Storage};
+use crate::store::{blobs, files, Storage, EPOCH_META_KEY};
 use access::{AccessChange, PasswordChange, PasswordReset, RoleChange};
 use auth::{ClientAddr, LoginThrottle, RateLimiter};
 use gridwalk_clock::{Clock, SystemClock};
@@ -72,6 +72,8 @@ struct Inner {
     notice_sender: Arc<dyn NoticeSender>,
     /// One delivery round at a time: two would send the same due message twice.
     delivery_lock: tokio::sync::Mutex<()>,
+    /// The database's epoch (`restore_epoch`), told to tablets with every push and pull.
+    epoch: String,
 }
 
 impl AppState {
@@ -84,18 +86,29 @@ impl AppState {
     /// if their shape changed, the writer and the registry index. Time and ids come from
     /// `clock`.
     pub fn open_with_clock(data_dir: &Path, config: Config, clock: Arc<dyn Clock>) -> Result<AppState> {
-        std::fs::create_dir_all(data_dir)?;
+        files::private_dir(data_dir)?;
         let notice_sender = notices::sender_for(&config.notice_sender)?;
-        let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), config.read_connections)?);
+        let store = Storage::new(SqliteStore::open_with(&data_dir.join(DB_FILE), config.read_connections, config.busy_timeout)?);
+        blobs::tighten(&data_dir.join(blobs::BLOB_DIR))?;
         let now = clock.now_ms();
-        let (index, latest) = store.write_blocking(move |tx| {
+        let fresh_epoch = admin::new_epoch();
+        let (index, latest, epoch) = store.write_blocking(move |tx| {
             authored::ensure_hotline_identity(tx, now)?;
+            // Every database has an epoch from its first open; a restore makes a new one (and
+            // needs the server stopped, so the epoch read here holds for the server's life).
+            let epoch = match tx.meta(EPOCH_META_KEY)? {
+                Some(e) => e,
+                None => {
+                    tx.set_meta(EPOCH_META_KEY, &fresh_epoch)?;
+                    fresh_epoch
+                }
+            };
             let index = RegistryIndex::load(tx)?;
             if views::stale(tx)? {
                 let n = views::rebuild(tx, &index)?;
                 tracing::info!(entities = n, version = views::VIEWS_VERSION, "views rebuilt from the events");
             }
-            Ok((index, tx.max_server_seq()?))
+            Ok((index, tx.max_server_seq()?, epoch))
         })?;
         tracing::info!(data = %data_dir.display(), registry_version = index.version, courtyards = index.registry.courtyards.len(), "server state open");
         Ok(AppState {
@@ -112,6 +125,7 @@ impl AppState {
                 feed: Arc::new(notify::Feed::new(latest)),
                 notice_sender,
                 delivery_lock: tokio::sync::Mutex::new(()),
+                epoch,
             }),
         })
     }
@@ -154,7 +168,7 @@ impl AppState {
     }
 
     pub fn blob_dir(&self) -> PathBuf {
-        self.inner.data_dir.join("blobs")
+        self.inner.data_dir.join(blobs::BLOB_DIR)
     }
 
     /// The registry as last loaded.
@@ -277,7 +291,9 @@ impl AppState {
             clock: self.inner.config.clock,
             templates: self.inner.config.notice_templates.clone(),
         };
-        self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, &rules)).await
+        let mut resp = self.write_events(move |tx| ingest::push(tx, clock.as_ref(), &who, &scope, &registry, req, &rules)).await?;
+        resp.epoch = Some(self.inner.epoch.clone());
+        Ok(resp)
     }
 
     pub async fn pull(&self, who: &Principal, after: u64, limit: u64, registry_version: u64) -> Result<PullResponse> {
@@ -285,13 +301,20 @@ impl AppState {
         let limit = limit.clamp(1, self.inner.config.max_pull_limit);
         let device = who.device;
         let snapshot = (registry.version > registry_version).then(|| registry.snapshot(&scope));
-        let page = self.inner.store.read(move |r| query::pull(r, &scope, device, after, limit)).await?;
+        let (page, held, max) = self
+            .inner
+            .store
+            .read(move |r| Ok((query::pull(r, &scope, device, after, limit)?, r.held_seq(device)?, r.max_server_seq()?)))
+            .await?;
         Ok(PullResponse {
             events: page.events,
             next_cursor: page.next_cursor,
             has_more: page.has_more,
             registry: snapshot,
             server_time_ms: self.now_ms(),
+            epoch: Some(self.inner.epoch.clone()),
+            held_seq: Some(held),
+            max_seq: Some(max),
         })
     }
 
@@ -330,6 +353,8 @@ impl AppState {
         self.write_events(move |tx| {
             // An order number already filed answers as filed: a resend never queues it twice.
             if let Some((issue_id, received)) = tx.hotline_order(&row.order.order_no)? {
+                let facts = hotline::OrderFacts::of_order(&row.order).ok_or_else(|| Error::Internal("an unchecked order".into()))?;
+                hotline::check_resend(tx, &row.order.order_no, issue_id, facts, None)?;
                 return hotline::filed_answer(tx, &row.order.order_no, issue_id, received).map(IntakeOutcome::Filed);
             }
             hotline::queue(tx, &actor, row).map(IntakeOutcome::Queued)
@@ -346,6 +371,9 @@ impl AppState {
         self.write_events(move |tx| {
             let order_no = report.external_ref.clone().unwrap_or_default();
             if let Some(row) = tx.unplaced_order(&order_no)?.filter(|r| r.placed_issue.is_none()) {
+                if hotline::OrderFacts::of_order(&row.order) != Some(hotline::OrderFacts::of_report(&report)) {
+                    return Err(Error::OrderNoTaken(order_no));
+                }
                 return Ok(IntakeOutcome::Queued(hotline::queued_answer(&row, false)));
             }
             let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;

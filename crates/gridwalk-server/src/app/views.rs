@@ -10,7 +10,7 @@ use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, HistoryEntry, I
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
-pub const VIEWS_VERSION: u32 = 2;
+pub const VIEWS_VERSION: u32 = 3;
 
 /// The meta key holding the views' shape.
 const VIEWS_KEY: &str = "views_version";
@@ -42,6 +42,15 @@ pub fn last_note(s: &IssueState) -> Option<String> {
     })
 }
 
+/// The latest public progress note (a step the worker marked to be told to the resident), the
+/// one worker text the public may see.
+pub fn public_note(s: &IssueState) -> Option<String> {
+    s.history.iter().rev().filter(|h| h.conflict.is_none()).find_map(|h| match &h.event.body {
+        EventBody::ProgressAdded { note, public: true } if !note.trim().is_empty() => Some(note.clone()),
+        _ => None,
+    })
+}
+
 /// The lean view of a folded issue: its state without the history, and what lists need of it.
 pub fn issue_view(state: IssueState) -> IssueView {
     split_view(state).0
@@ -51,9 +60,10 @@ pub fn issue_view(state: IssueState) -> IssueView {
 fn split_view(mut state: IssueState) -> (IssueView, Vec<HistoryEntry>) {
     let conflicts = state.conflicts().count() as u32;
     let last_note = last_note(&state);
+    let public_note = public_note(&state);
     let updated_ms = state.history.iter().map(|h| h.event.corrected_ms()).max();
     let history = std::mem::take(&mut state.history);
-    (IssueView { state, conflicts, last_note, updated_ms }, history)
+    (IssueView { state, conflicts, last_note, updated_ms, public_note }, history)
 }
 
 /// Fold one entity from every stored event and write its view. `fallback` is where it sits

@@ -24,9 +24,12 @@ impl IntoResponse for Error {
             tracing::debug!(error = %self, code = self.code(), "request refused");
         }
         let retry_after_s = self.retry_after_s().map(|s| s.max(1));
-        let body = ErrorBody { code: self.code().to_owned(), message: self.public_message(), retry_after_s };
+        // The body says it only for a refused login, whose wait the tablet shows the worker.
+        let login_wait = retry_after_s.filter(|_| matches!(self, Error::LoginLocked { .. } | Error::LoginThrottled { .. }));
+        let body = ErrorBody { code: self.code().to_owned(), message: self.public_message(), retry_after_s: login_wait };
         let mut resp = (status, Json(body)).into_response();
-        // A refused login says when to come back, in the header proxies and clients know too.
+        // "Not now" (a refused login, a busy server) says when to come back, in the header
+        // proxies and clients know too.
         if let Some(v) = retry_after_s.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             resp.headers_mut().insert(RETRY_AFTER, v);
         }

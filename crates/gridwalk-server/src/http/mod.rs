@@ -88,6 +88,22 @@ async fn json_errors(resp: Response) -> Response {
     (status, Json(ErrorBody { code: code.into(), message, retry_after_s: None })).into_response()
 }
 
+/// The request trace, with `api_key` values redacted from the URI it records: Open311 clients
+/// may send their key in the query string, and a log is no place for it.
+pub(crate) fn trace_layer() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+> {
+    fn span(req: &Request) -> tracing::Span {
+        let uri = match req.uri().query() {
+            Some(q) => format!("{}?{}", req.uri().path(), crate::app::open311::keys::redact_api_key(q)),
+            None => req.uri().path().to_owned(),
+        };
+        tracing::debug_span!("request", method = %req.method(), uri = %uri, version = ?req.version())
+    }
+    tower_http::trace::TraceLayer::new_for_http().make_span_with(span as fn(&Request) -> tracing::Span)
+}
+
 /// The router with every route and layer.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -120,7 +136,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::map_response_with_state(state.clone(), server_time))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(trace_layer())
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config().body_idle_timeout))
         // After the JSON-error layers: Open311 answers its own errors, in XML too.
         .merge(open311::router())

@@ -101,7 +101,8 @@ pub async fn visits(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): Quer
     post,
     path = "/api/v1/hotline/intake",
     summary = "Take in a 12345 work order (supervisor or admin): creates an issue in the courtyard's scope; the 1-hour \
-               clock starts at received_at_ms. Idempotent on order_no.",
+               clock starts at received_at_ms. Idempotent on order_no: a resend repeats the order exactly; the same \
+               order_no with anything else is 409 order_no_taken.",
     security(("bearer" = [])),
     request_body = HotlineIntake,
     responses(
@@ -111,6 +112,7 @@ pub async fn visits(State(s): State<AppState>, Auth(who): Auth, QueryOf(f): Quer
         (status = 400, response = ErrorResponse),
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
+        (status = 409, response = ErrorResponse),
         (status = 413, response = ErrorResponse),
         (status = 415, response = ErrorResponse),
         (status = 422, response = ErrorResponse),

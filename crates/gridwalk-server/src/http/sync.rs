@@ -49,6 +49,8 @@ pub async fn login(State(s): State<AppState>, Client(addr): Client, JsonBody(req
         (status = 413, response = ErrorResponse),
         (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
+        // `busy`: another process holds the database's lock; nothing was stored (Retry-After).
+        (status = 503, response = ErrorResponse),
     ),
 )]
 pub async fn push(State(s): State<AppState>, Auth(who): Auth, JsonBody(req): JsonBody<PushRequest>) -> Result<Response, Error> {

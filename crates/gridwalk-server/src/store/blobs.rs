@@ -1,13 +1,18 @@
 //! Photo blobs: named by their sha256, uploaded in resumable chunks, deduplicated by name.
 //! A partial upload lives in `<hash>.part`; a verified one is renamed to `<hash>`, so a
-//! complete blob is never half-written.
+//! complete blob is never half-written. The directory is 0700 and every blob 0600
+//! ([`super::files`]).
 
+use super::files::{create_private, private_dir, private_file};
 use crate::error::{Error, Result};
 use gridwalk_proto::BlobStatus;
 use sha2::{Digest, Sha256};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// The blob directory inside a data directory.
+pub const BLOB_DIR: &str = "blobs";
 
 pub fn check_name(sha256: &str) -> Result<()> {
     if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
@@ -80,10 +85,10 @@ pub fn append(dir: &Path, sha256: &str, offset: u64, chunk: &[u8], last: bool, m
     if offset == 0 && !looks_like_image(chunk) {
         return Err(Error::NotAnImage);
     }
-    fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let (done, part) = paths(dir, sha256);
     if !chunk.is_empty() {
-        let mut f = OpenOptions::new().create(true).append(true).open(&part)?;
+        let mut f = create_private(&part, true)?;
         f.write_all(chunk)?;
         f.sync_all()?;
     }
@@ -127,6 +132,62 @@ pub fn expire_partials(dir: &Path, ttl: std::time::Duration) -> Result<usize> {
         tracing::info!(removed, "expired partial photo uploads");
     }
     Ok(removed)
+}
+
+/// Make the blob directory and every file in it private (for a directory made by an older
+/// build, or copied in with default modes). A missing directory is no error.
+pub fn tighten(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    private_dir(dir)?;
+    for entry in fs::read_dir(dir)? {
+        private_file(&entry?.path())?;
+    }
+    Ok(())
+}
+
+/// Every complete blob held, by name (partial uploads are not blobs yet).
+pub fn complete(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if let Some(name) = name.to_str() {
+            if check_name(name).is_ok() {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The bytes of a complete blob.
+pub fn read(dir: &Path, sha256: &str) -> Result<Vec<u8>> {
+    check_name(sha256)?;
+    Ok(fs::read(dir.join(sha256))?)
+}
+
+/// Put back a whole blob (a restore): verified against its name, written under `.part`,
+/// synced and renamed, like an upload. A blob already held is left as it is.
+pub fn put_whole(dir: &Path, sha256: &str, bytes: &[u8]) -> Result<()> {
+    check_name(sha256)?;
+    if hex::encode(Sha256::digest(bytes)) != sha256 {
+        return Err(Error::HashMismatch(sha256.to_owned()));
+    }
+    private_dir(dir)?;
+    let (done, part) = paths(dir, sha256);
+    if done.exists() {
+        return Ok(());
+    }
+    let mut f = create_private(&part, false)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&part, &done)?;
+    sync_dir(dir)
 }
 
 #[cfg(test)]

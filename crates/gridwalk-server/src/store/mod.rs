@@ -8,6 +8,7 @@
 //! never claims what the disk does not hold.
 
 pub mod blobs;
+pub mod files;
 pub mod sqlite;
 
 use crate::error::{Error, Result};
@@ -17,6 +18,12 @@ use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::oneshot;
+
+/// The `meta` key of the database's epoch: a random id made when the database is created and
+/// made anew by every restore. Tablets compare it with the one they last saw: a new epoch means
+/// the server may have lost what it acknowledged, so they re-send and re-pull (see
+/// `gridwalk_core::sync::plan::realign`).
+pub const EPOCH_META_KEY: &str = "restore_epoch";
 
 /// An event about to be stored, with where it belongs and what the server knows of it.
 #[derive(Debug)]
@@ -121,8 +128,10 @@ pub trait Reader {
     ) -> Result<Option<IssueId>>;
     /// Issues in scope (by place) received in `[from_ms, to_ms)`, with their places.
     fn issues_received(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(IssueView, Place)>>;
-    /// Every issue received in `[from_ms, to_ms]`, newest first, at most `limit`.
-    fn issues_received_newest_first(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<IssueView>>;
+    /// One page of the public listing (one indexed query of at most `page.limit` rows).
+    fn public_page(&self, page: &PublicPage) -> Result<Vec<IssueView>>;
+    /// The issue whose public id ([`crate::model::public_id`]) this is.
+    fn issue_by_public_id(&self, public_id: &str) -> Result<Option<IssueView>>;
     /// Pledged issues in scope.
     fn pledged_issue_views(&self, scope: &Scope) -> Result<Vec<IssueView>>;
     fn visit_views(&self, scope: &Scope, courtyard: Option<CourtyardId>, limit: u32) -> Result<Vec<VisitState>>;
@@ -236,8 +245,25 @@ pub trait Tx: Reader {
 }
 
 /// A write job as an engine runs it: given the transaction, it does its work and says whether
-/// it succeeded; the engine then tells it the commit's fate.
-pub type WriteJob = Box<dyn FnOnce(&dyn Tx) -> Settle + Send>;
+/// it succeeded; the engine then tells it the commit's fate. An engine that cannot open a
+/// transaction refuses the job instead: it never runs outside one, so an error answer always
+/// means nothing of it was stored.
+pub struct WriteJob(Box<JobFn>);
+
+/// A job's body: given the transaction (None: refused, not run), what to keep and whom to tell.
+type JobFn = dyn FnOnce(Option<&dyn Tx>) -> Settle + Send;
+
+impl WriteJob {
+    /// Run the job inside the engine's open transaction.
+    pub fn run(self, tx: &dyn Tx) -> Settle {
+        (self.0)(Some(tx))
+    }
+
+    /// Answer the job with `why` without running it.
+    pub fn refuse(self, why: Error) {
+        ((self.0)(None).reply)(Err(why))
+    }
+}
 
 /// What a job left to do after it ran: whether to keep its work, and whom to tell the fate.
 pub struct Settle {
@@ -269,13 +295,20 @@ impl Storage {
         T: Send + 'static,
         F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
     {
-        Box::new(move |store| {
+        WriteJob(Box::new(move |store: Option<&dyn Tx>| {
+            let Some(store) = store else {
+                // Refused before it ran: the engine's reason is the whole answer.
+                let reply = move |why: Result<()>| {
+                    send(Err(why.err().unwrap_or_else(|| Error::Internal("a job that never ran was told it committed".into()))))
+                };
+                return Settle { ok: false, reply: Box::new(reply) };
+            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)))
                 .unwrap_or_else(|_| Err(Error::Internal("a write job panicked".into())));
             let ok = outcome.is_ok();
             let reply = Box::new(move |commit: Result<()>| send(commit.and(outcome)));
             Settle { ok, reply }
-        })
+        }))
     }
 
     /// Run `f` inside the next commit. Resolves only after the commit is durable (or failed).

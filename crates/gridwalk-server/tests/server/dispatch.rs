@@ -407,12 +407,14 @@ async fn an_order_is_placed_by_its_address_or_queued_for_the_dispatcher_with_the
     let root = kit::login(&f.app, "root").await;
     let reg = registry_gen::demo_registry();
     let yard33 = reg.courtyards.iter().find(|c| c.name == "惠新西街33号院").unwrap().clone();
+    // One receipt time for every order: a resend repeats its order exactly (else `order_no_taken`).
+    let received = kit::now_ms() - 5 * 60_000;
     let intake = |no: &str, address: &str, point: Option<(f64, f64)>| HotlineIntake {
         order_no: no.into(),
         place: IntakePlace::Address { address: address.into(), lat: point.map(|p| p.0), lon: point.map(|p| p.1) },
         category: "street_light".into(),
         description: "路灯不亮".into(),
-        received_at_ms: kit::now_ms() - 5 * 60_000,
+        received_at_ms: received,
         contact: Some(ResidentContact { name: None, phone: "13812345678".into() }),
     };
     let send = |o: HotlineIntake| {

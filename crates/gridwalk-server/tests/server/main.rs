@@ -17,6 +17,9 @@
 //!   the escalation job, photos outside one's own events or quota, slow and idle sockets, the connection limit.
 //! - `fuzz`: proptest over the wire: mutated push bodies and Open311 query strings never make a 5xx
 //!   (`GRIDWALK_FUZZ_CASES` cases each; `cargo xtask fuzz` runs more).
+//! - `trust`: a push refused `busy` (lock held elsewhere) stores nothing; private modes; backup while serving and restore (epoch).
+//! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
+//!   media URLs, keys kept out of the database and the log, reused order numbers, far-away points.
 
 mod access;
 mod api;
@@ -27,4 +30,6 @@ mod kit;
 mod notices;
 mod open311;
 mod openapi;
+mod public;
+mod trust;
 mod workflow;

@@ -351,9 +351,18 @@ fn the_schemas_accept_what_serde_writes() {
     ];
     let results =
         outcomes.into_iter().enumerate().map(|(i, outcome)| PushResult { seq: i as u64, event_id: events[i].id, outcome }).collect();
-    assert_fits(&doc, "PushResponse", &PushResponse { results, acked_seq: 4, server_time_ms: 1 });
+    assert_fits(&doc, "PushResponse", &PushResponse { results, acked_seq: 4, server_time_ms: 1, epoch: Some("e1".into()) });
     let pulled = events.iter().map(|e| PulledEvent { server_seq: 9, event: e.clone() }).collect();
-    let pull = PullResponse { events: pulled, next_cursor: 9, has_more: false, registry: Some(snapshot.clone()), server_time_ms: 1 };
+    let pull = PullResponse {
+        events: pulled,
+        next_cursor: 9,
+        has_more: false,
+        registry: Some(snapshot.clone()),
+        server_time_ms: 1,
+        epoch: Some("e1".into()),
+        held_seq: Some(3),
+        max_seq: Some(9),
+    };
     assert_fits(&doc, "PullResponse", &pull);
     assert_fits(&doc, "PullResponse", &PullResponse { registry: None, events: vec![], ..pull });
     assert_fits(&doc, "RegistrySnapshot", &snapshot);

@@ -411,7 +411,9 @@ async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_or
     assert_eq!(resp.status, StatusCode::CREATED, "the Open311 request is filed");
     let bytes = resp.bytes;
     let body: Value = serde_json::from_slice(&bytes).unwrap();
-    let id: IssueId = body[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+    let public = body[0]["service_request_id"].as_str().unwrap().to_owned();
+    let id: String = f.site.db().query_row("SELECT id FROM issues WHERE public_id = ?1", [&public], |r| r.get(0)).unwrap();
+    let id: IssueId = id.parse().unwrap();
     assert_eq!(issue_state(&f, &boss, id).await.recurrence_of, Some(first), "an Open311 repeat of a closed issue is flagged");
     assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::InProgress, "and the earlier issue reopens");
 }

@@ -54,6 +54,10 @@ pub enum Open311Error {
     BadAttribute { code: String, reason: String },
     #[error("bad form body: {0}")]
     BadForm(String),
+    #[error("bad page: {0}")]
+    BadPage(String),
+    #[error("media_url must be an http:// or https:// URL with a host and no spaces")]
+    BadMediaUrl,
     #[error("{0}")]
     Server(#[from] Error),
 }
@@ -85,6 +89,8 @@ impl Open311Error {
             Open311Error::MissingAttribute(_) => "missing_attribute",
             Open311Error::BadAttribute { .. } => "bad_attribute",
             Open311Error::BadForm(_) => "bad_form",
+            Open311Error::BadPage(_) => "bad_page",
+            Open311Error::BadMediaUrl => "bad_media_url",
             Open311Error::Server(e) => e.code(),
         }
     }

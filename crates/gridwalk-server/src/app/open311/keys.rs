@@ -19,6 +19,48 @@ pub fn actor(key_id: &str) -> String {
     format!("open311:{key_id}")
 }
 
+/// A query string with every `api_key` value replaced by `[redacted]`, for the log and the
+/// audit table: a key sent in a URL must not end up in either.
+pub fn redact_api_key(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, _) = pair.split_once('=').unwrap_or((pair, ""));
+            // `api_key`, however the client spelled or percent-encoded its name.
+            let decoded = percent_decode(name);
+            if decoded.trim().eq_ignore_ascii_case("api_key") {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub fn add(tx: &dyn Tx, clock: &dyn Clock, actor_name: &str, name: &str) -> Result<NewApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -44,6 +86,21 @@ pub fn revoke(tx: &dyn Tx, actor_name: &str, id: &str, now_ms: i64) -> Result<()
 mod tests {
     use super::*;
     use crate::app::admin;
+
+    #[test]
+    fn keys_are_redacted_from_query_strings() {
+        let cases = [
+            ("api_key=SECRET", "api_key=[redacted]"),
+            ("a=1&api_key=SECRET&b=2", "a=1&api_key=[redacted]&b=2"),
+            ("api%5Fkey=SECRET&API_KEY=S2", "api%5Fkey=[redacted]&API_KEY=[redacted]"),
+            ("api_key", "api_key=[redacted]"),
+            ("status=open&page_size=5", "status=open&page_size=5"),
+            ("", ""),
+        ];
+        for (q, want) in cases {
+            assert_eq!(redact_api_key(q), want, "{q:?}: no api_key value survives, everything else does");
+        }
+    }
 
     #[test]
     fn a_key_is_stored_hashed_found_and_revoked() {

@@ -1,6 +1,8 @@
 //! Open311 GeoReport v2's use cases, over the hotline intake: services are our issue
-//! categories, a request is an issue (one ticket to the end: `service_request_id` is the issue
-//! id), filed with an API key and dispatched like a 12345 work order.
+//! categories, a request is an issue (one ticket to the end: `service_request_id` is the issue's
+//! public id, [`crate::model::public_id`], not its internal id), filed with an API key and
+//! dispatched like a 12345 work order. What a request shows is the public view
+//! ([`service_request`]), with or without a key.
 //!
 //! [`params`] checks input, [`services`] holds the catalogue, [`extras`] carries what a request
 //! adds to a report. The wire (routes, JSON and XML) is [`crate::http::open311`]'s.
@@ -16,8 +18,9 @@ use super::hotline;
 use super::hotline::{IntakeOutcome, Prepared};
 use super::registry::RegistryIndex;
 use super::AppState;
-use crate::model::{IssueView, Scope};
+use crate::model::{public_id, IssueView, PublicPage, Scope};
 use error::Open311Error;
+use gridwalk_domain::publish::scrub;
 use gridwalk_domain::{IssueId, ResidentContact};
 use gridwalk_proto::{HotlineIntake, IntakePlace};
 use params::{NewRequest, Params, RequestQuery, Where};
@@ -25,15 +28,14 @@ use services::Service;
 
 /// The `external_ref` (hotline order number) prefix of issues filed through Open311.
 pub const ORDER_PREFIX: &str = "open311-";
-/// Most requests one `GET requests` returns (newest first).
-pub const MAX_RESULTS: usize = 1000;
 
 type R<T> = Result<T, Open311Error>;
 
 /// One issue as a GeoReport service request, before it meets a format.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceRequest {
-    pub id: IssueId,
+    /// The public id ([`crate::model::public_id`]), never the internal issue id.
+    pub public_id: String,
     pub closed: bool,
     pub status_notes: Option<String>,
     pub service: Service,
@@ -102,36 +104,46 @@ impl AppState {
         })
     }
 
-    /// `GET requests`: the filter over every issue in the district (newest first, at most
-    /// [`MAX_RESULTS`]).
+    /// `GET requests`: one page of the public listing (newest first), or the requests with
+    /// the public ids asked for. One bounded, indexed query of at most a page of views.
     pub async fn open311_find(&self, q: RequestQuery) -> R<Vec<ServiceRequest>> {
         let registry = self.fresh_registry().await?;
-        let q2 = q.clone();
         let views = self
             .storage()
-            .read(move |r| match &q2 {
+            .read(move |r| match q {
                 RequestQuery::Ids(ids) => {
                     let mut out = Vec::new();
                     for id in ids {
-                        out.extend(r.issue_view(*id)?);
+                        out.extend(r.issue_by_public_id(&id)?);
                     }
-                    Ok(out)
+                    Ok(Ok(out))
                 }
-                RequestQuery::Filter { start_ms, end_ms, .. } => r.issues_received_newest_first(*start_ms, *end_ms, u32::MAX),
+                RequestQuery::Filter { categories, start_ms, end_ms, statuses, page_size, page_after } => {
+                    let after = match page_after {
+                        None => None,
+                        Some(id) => match r.issue_by_public_id(&id)?.and_then(|v| v.state.received_at_ms) {
+                            Some(received) => Some((received, id)),
+                            None => return Ok(Err(Open311Error::BadPage(format!("page_after {id:?} names no request")))),
+                        },
+                    };
+                    let final_only = match (statuses.open, statuses.closed) {
+                        (true, false) => Some(false),
+                        (false, true) => Some(true),
+                        _ => None,
+                    };
+                    let page = PublicPage {
+                        from_ms: start_ms,
+                        to_ms: end_ms,
+                        categories: categories.map(|cs| cs.iter().map(|c| c.code().to_owned()).collect()),
+                        final_only,
+                        after,
+                        limit: page_size,
+                    };
+                    r.public_page(&page).map(Ok)
+                }
             })
-            .await?;
-        let keep = |v: &IssueView| match &q {
-            RequestQuery::Ids(_) => true,
-            RequestQuery::Filter { categories, statuses, .. } => {
-                let category_ok = match (categories, &v.state.report) {
-                    (Some(cs), Some(r)) => cs.contains(&r.category),
-                    _ => true,
-                };
-                let closed = v.state.status.is_final();
-                category_ok && ((closed && statuses.closed) || (!closed && statuses.open))
-            }
-        };
-        Ok(views.iter().filter(|v| keep(v)).filter_map(|v| service_request(&registry, v)).take(MAX_RESULTS).collect())
+            .await??;
+        Ok(views.iter().filter_map(|v| service_request(&registry, v)).collect())
     }
 }
 
@@ -172,7 +184,11 @@ pub fn to_order(registry: &RegistryIndex, r: &NewRequest, order_no: String, now_
     })
 }
 
-/// One issue as a GeoReport service request.
+/// One issue as the public sees it: its category, status, the courtyard (name, code and the
+/// registry's point for it — never the caller's or the worker's exact fix), times, the
+/// description and the latest public progress note, both scrubbed of phone and ID numbers
+/// ([`gridwalk_domain::publish::scrub`]), and a media URL only when it is http(s). Never the
+/// resident's contact, an internal note, or the internal issue id.
 pub fn service_request(registry: &RegistryIndex, v: &IssueView) -> Option<ServiceRequest> {
     let s = &v.state;
     let report = s.report.as_ref()?;
@@ -184,24 +200,20 @@ pub fn service_request(registry: &RegistryIndex, v: &IssueView) -> Option<Servic
     let from_open311 = report.external_ref.as_deref().is_some_and(|r| r.starts_with(ORDER_PREFIX));
     let (description, extra) =
         if from_open311 { extras::decode(&report.description) } else { (report.description.clone(), Default::default()) };
-    let point = match (report.location, yard) {
-        (Some(l), _) => Some((l.lat, l.lon)),
-        (None, Some(y)) => Some((y.point.lat, y.point.lon)),
-        (None, None) => None,
-    };
     Some(ServiceRequest {
-        id: s.id,
+        public_id: public_id(s.id),
         closed: s.status.is_final(),
-        status_notes: v.last_note.clone(),
+        status_notes: v.public_note.as_deref().map(scrub),
         service: services::service(report.category),
-        description,
+        description: scrub(&description),
         agency_responsible: s.whistles.last().map(|w| w.target.clone()).or(subdistrict),
         requested_ms: s.received_at_ms,
         updated_ms: v.updated_ms,
         expected_ms: s.response_due_ms,
         address: yard.map(|y| y.name.clone()),
         address_id: yard.map(|y| y.code.clone()),
-        point,
-        media_url: extra.media_url,
+        point: yard.map(|y| (y.point.lat, y.point.lon)),
+        // Checked again here: a tablet's report can carry an Open311 trailer of its own.
+        media_url: extra.media_url.filter(|u| params::is_http_url(u)),
     })
 }

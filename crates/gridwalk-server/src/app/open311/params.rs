@@ -5,13 +5,17 @@ use super::error::Open311Error;
 use super::extras::Extras;
 use super::services::{self, Service};
 use super::w3c;
-use gridwalk_domain::{Category, IssueId};
+use gridwalk_domain::validate::MAX_TIME_MS;
+use gridwalk_domain::Category;
 use std::collections::BTreeMap;
 
 /// The longest range `GET requests` takes, and its default window back from now.
 pub const MAX_RANGE_DAYS: i64 = 90;
 const DAY_MS: i64 = 86_400_000;
 pub const MAX_MEDIA_URL_CHARS: usize = 500;
+/// Requests per page of `GET requests` unless `page_size` says otherwise, and the most it may say.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 200;
 pub const MAX_EMAIL_CHARS: usize = 100;
 
 /// Parameters by name, each with every value it was given.
@@ -99,6 +103,22 @@ fn one_line(field: &'static str, v: &str, max: usize) -> Result<String, Open311E
     Ok(v.to_owned())
 }
 
+/// Whether `u` is an `http://` or `https://` URL with a host and no spaces or control
+/// characters: the only kind of `media_url` taken in or shown (a `javascript:` or `data:` URL
+/// would run in whatever page renders the listing).
+pub fn is_http_url(u: &str) -> bool {
+    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &u[8..]
+    } else if lower.starts_with("http://") {
+        &u[7..]
+    } else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty() && !u.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\\' | '`'))
+}
+
 /// The spec's location rule: lat and long together and in range, or an address; some location.
 pub fn location(p: &Params) -> Result<Where, Open311Error> {
     let (lat, lon) = (coordinate(p, "lat")?, coordinate(p, "long")?);
@@ -130,8 +150,8 @@ pub fn new_request(p: &Params) -> Result<NewRequest, Open311Error> {
     let description = p.0.get("description").and_then(|v| v.first()).map(|d| d.trim().to_owned()).unwrap_or_default();
     let media_url = p.one("media_url")?.map(|u| one_line("media_url", u, MAX_MEDIA_URL_CHARS)).transpose()?;
     if let Some(u) = &media_url {
-        if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
-            return Err(Open311Error::BadField { field: "media_url".into(), reason: "an http(s) URL without spaces".into() });
+        if !is_http_url(u) {
+            return Err(Open311Error::BadMediaUrl);
         }
     }
     let email = p.one("email")?.map(|e| one_line("email", e, MAX_EMAIL_CHARS)).transpose()?;
@@ -165,13 +185,18 @@ pub struct Statuses {
 /// A checked `GET requests`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestQuery {
-    /// `service_request_id` given: exactly these (ids that are not ours are simply not found).
-    Ids(Vec<IssueId>),
+    /// `service_request_id` given: exactly these public ids (ids that are not ours are simply
+    /// not found), at most [`MAX_PAGE_SIZE`] of them.
+    Ids(Vec<String>),
     Filter {
         categories: Option<Vec<Category>>,
         start_ms: i64,
         end_ms: i64,
         statuses: Statuses,
+        /// 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when not given.
+        page_size: u32,
+        /// `page_after`: the last `service_request_id` of the previous page.
+        page_after: Option<String>,
     },
 }
 
@@ -179,18 +204,44 @@ fn comma_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A datetime parameter, parsed and bounded to 1970..2100 before any arithmetic.
+fn date(p: &Params, field: &'static str) -> Result<Option<i64>, Open311Error> {
+    let Some(ms) = p.one(field)?.map(|s| w3c::parse(s, field)).transpose()? else { return Ok(None) };
+    if !(0..=MAX_TIME_MS).contains(&ms) {
+        return Err(Open311Error::BadField { field: field.into(), reason: "must lie between 1970 and 2100".into() });
+    }
+    Ok(Some(ms))
+}
+
 /// Check a `GET requests` query at `now_ms`. With no dates the window is the last 90 days; one
-/// date spans 90 days from (or to) it; two may be at most 90 days apart.
+/// date spans 90 days from (or to) it; two may be at most 90 days apart. Pages hold
+/// `page_size` requests (default [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]); the next
+/// page is asked for with `page_after` = the last `service_request_id` of this one.
 pub fn request_query(p: &Params, now_ms: i64) -> Result<RequestQuery, Open311Error> {
     if let Some(ids) = p.one("service_request_id")? {
-        return Ok(RequestQuery::Ids(comma_list(ids).filter_map(|s| s.parse().ok()).collect()));
+        let ids: Vec<String> = comma_list(ids).filter(|s| crate::model::is_public_id(s)).map(str::to_owned).collect();
+        if ids.len() > MAX_PAGE_SIZE as usize {
+            return Err(Open311Error::BadPage(format!("at most {MAX_PAGE_SIZE} service_request_ids at once")));
+        }
+        return Ok(RequestQuery::Ids(ids));
     }
+    let page_size = match p.one("page_size")? {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => return Err(Open311Error::BadPage(format!("page_size must be a whole number from 1 to {MAX_PAGE_SIZE}, not {v:?}"))),
+        },
+    };
+    let page_after = match p.one("page_after")? {
+        None => None,
+        Some(v) if crate::model::is_public_id(v) => Some(v.to_owned()),
+        Some(v) => return Err(Open311Error::BadPage(format!("page_after must be a service_request_id of a previous page, not {v:?}"))),
+    };
     let categories = p
         .one("service_code")?
         .map(|codes| comma_list(codes).map(|c| services::by_code(c).map(|s| s.category)).collect::<Result<Vec<_>, _>>())
         .transpose()?;
-    let start = p.one("start_date")?.map(|s| w3c::parse(s, "start_date")).transpose()?;
-    let end = p.one("end_date")?.map(|s| w3c::parse(s, "end_date")).transpose()?;
+    let (start, end) = (date(p, "start_date")?, date(p, "end_date")?);
     let span = MAX_RANGE_DAYS * DAY_MS;
     let (start_ms, end_ms) = match (start, end) {
         (None, None) => (now_ms - span, now_ms),
@@ -223,7 +274,7 @@ pub fn request_query(p: &Params, now_ms: i64) -> Result<RequestQuery, Open311Err
             s
         }
     };
-    Ok(RequestQuery::Filter { categories, start_ms, end_ms, statuses })
+    Ok(RequestQuery::Filter { categories, start_ms, end_ms, statuses, page_size, page_after })
 }
 
 #[cfg(test)]
@@ -279,7 +330,7 @@ mod tests {
         assert_eq!(codes(&[("lat", "39.98"), ("long", "116.41")]), Err("missing_field"), "service_code is required");
         assert_eq!(codes(&[("service_code", "x"), ("lat", "39.98"), ("long", "116.41")]), Err("unknown_service"));
         assert_eq!(codes(&[("service_code", "leak"), ("lat", "39.98"), ("long", "116.41")]), Err("missing_attribute"));
-        assert_eq!(codes(&[("service_code", "other"), ("address_id", "x"), ("media_url", "ftp://x")]), Err("bad_field"));
+        assert_eq!(codes(&[("service_code", "other"), ("address_id", "x"), ("media_url", "ftp://x")]), Err("bad_media_url"));
         assert_eq!(codes(&[("service_code", "other"), ("address_id", "x"), ("email", "nobody")]), Err("bad_field"));
         assert_eq!(codes(&[("service_code", "other"), ("address_id", "x"), ("attribute[oops", "1")]), Err("bad_attribute"));
         assert_eq!(codes(&[("service_code", "other"), ("service_code", "leak"), ("address_id", "x")]), Err("repeated_field"));
@@ -325,11 +376,60 @@ mod tests {
             }
             other => panic!("expected a filter, got {other:?}"),
         }
-        let id = IssueId::from_parts(1, [1; 10]);
+        let id = crate::model::public_id(gridwalk_domain::IssueId::from_parts(1, [1; 10]));
         assert_eq!(
             q(&[("service_request_id", &format!("{id}, junk")), ("start_date", "bad"), ("status", "bad")]).unwrap(),
-            RequestQuery::Ids(vec![id]),
+            RequestQuery::Ids(vec![id.clone()]),
             "service_request_id overrides every other filter"
         );
+        let internal = gridwalk_domain::IssueId::from_parts(1, [1; 10]).to_string();
+        assert_eq!(q(&[("service_request_id", &internal)]).unwrap(), RequestQuery::Ids(vec![]), "an internal issue id is no public id");
+    }
+
+    #[test]
+    fn pages_and_bounds() {
+        let now = 1_760_000_000_000;
+        let code = |pairs: &[(&str, &str)]| request_query(&params(pairs), now).map(|_| ()).map_err(|e| e.code());
+        for bad in ["0", "201", "-1", "ten", "1e3", "99999999999999999999"] {
+            assert_eq!(code(&[("page_size", bad)]), Err("bad_page"), "page_size {bad:?} is refused: 1 to 200");
+        }
+        for bad in ["x", "ABCDEF0123456789abcd", "0123456789abcdef0123a"] {
+            assert_eq!(code(&[("page_after", bad)]), Err("bad_page"), "page_after {bad:?} is no public id");
+        }
+        match request_query(&params(&[]), now).unwrap() {
+            RequestQuery::Filter { page_size, page_after, .. } => assert_eq!((page_size, page_after), (DEFAULT_PAGE_SIZE, None)),
+            other => panic!("expected a filter, got {other:?}"),
+        }
+        match request_query(&params(&[("page_size", "200"), ("page_after", "0123456789abcdef0123")]), now).unwrap() {
+            RequestQuery::Filter { page_size, page_after, .. } => {
+                assert_eq!((page_size, page_after.as_deref()), (200, Some("0123456789abcdef0123")))
+            }
+            other => panic!("expected a filter, got {other:?}"),
+        }
+        assert_eq!(code(&[("start_date", "1969-12-31T23:59:59Z")]), Err("bad_field"), "dates before 1970 are refused before arithmetic");
+        assert_eq!(code(&[("end_date", "2200-01-01T00:00:00Z")]), Err("bad_field"), "dates after 2100 are refused");
+        let many: Vec<String> = (0..201u64).map(|i| crate::model::public_id(gridwalk_domain::IssueId::from_parts(i, [0; 10]))).collect();
+        assert_eq!(code(&[("service_request_id", &many.join(","))]), Err("bad_page"), "at most 200 ids at once");
+    }
+
+    #[test]
+    fn only_http_urls_are_media() {
+        for ok in ["https://example.org/1.jpg", "http://m.example.org/p?a=1&b=2", "HTTPS://EXAMPLE.ORG/x"] {
+            assert!(is_http_url(ok), "{ok} is an http(s) URL");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript://example.org/%0aalert(1)",
+            "data:text/html,<script>",
+            "ftp://example.org/x",
+            "https://",
+            "https:///path",
+            "https://ex ample.org",
+            "https://example.org/\"><script>",
+            "//example.org/x",
+            "vbscript:msgbox",
+        ] {
+            assert!(!is_http_url(bad), "{bad:?} is refused");
+        }
     }
 }

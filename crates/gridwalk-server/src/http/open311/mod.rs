@@ -1,6 +1,7 @@
 //! Open311 GeoReport v2's wire under `/open311/v2`: routes, and JSON or XML answers built once
 //! as a [`render::Node`] tree. The use cases are [`crate::app::open311`]'s; POST answers with
-//! `service_request_id` at once, so there are no tokens (`GET tokens` is not served).
+//! `service_request_id` at once (or a `token` when the dispatcher must place it; `GET tokens`
+//! is not served). `GET requests` pages with `page_size` and `page_after`.
 
 pub mod doc;
 pub mod render;
@@ -9,7 +10,7 @@ pub mod xml;
 use crate::app::open311::error::Open311Error;
 use crate::app::open311::params::{self, Params, RequestQuery};
 use crate::app::open311::Filed;
-use crate::app::open311::{services, w3c, ServiceRequest};
+use crate::app::open311::{keys, services, w3c, ServiceRequest};
 use crate::app::AppState;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -17,7 +18,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, MethodRouter};
 use axum::Router;
-use gridwalk_domain::IssueId;
 use render::{Answer, Format, Node, Record};
 
 type R<T> = Result<T, Open311Error>;
@@ -29,7 +29,7 @@ fn request_record(r: &ServiceRequest) -> Record {
         None => (Node::Null, Node::Null),
     };
     vec![
-        ("service_request_id", r.id.to_string().into()),
+        ("service_request_id", r.public_id.clone().into()),
         ("status", if r.closed { "closed" } else { "open" }.into()),
         ("status_notes", r.status_notes.clone().into()),
         ("service_name", r.service.name().into()),
@@ -144,7 +144,7 @@ async fn list_requests(state: AppState, uri: Uri) -> R<Answer> {
     let key = state.open311_key(&p, false).await?;
     let q = params::request_query(&p, state.now_ms())?;
     let records = state.open311_find(q).await?.iter().map(request_record).collect();
-    state.open311_audit_read(key, format!("GET requests?{}", uri.query().unwrap_or(""))).await?;
+    state.open311_audit_read(key, format!("GET requests?{}", keys::redact_api_key(uri.query().unwrap_or("")))).await?;
     Ok(requests_answer(records))
 }
 
@@ -152,8 +152,10 @@ async fn one_request(state: AppState, uri: Uri, id: String) -> R<Answer> {
     let p = query_params(&uri)?;
     state.open311_jurisdiction(&p)?;
     let key = state.open311_key(&p, false).await?;
-    let issue: IssueId = id.parse().map_err(|_| Open311Error::UnknownRequest(id.clone()))?;
-    let records: Vec<Record> = state.open311_find(RequestQuery::Ids(vec![issue])).await?.iter().map(request_record).collect();
+    if !crate::model::is_public_id(&id) {
+        return Err(Open311Error::UnknownRequest(id));
+    }
+    let records: Vec<Record> = state.open311_find(RequestQuery::Ids(vec![id.clone()])).await?.iter().map(request_record).collect();
     if records.is_empty() {
         return Err(Open311Error::UnknownRequest(id));
     }
@@ -174,7 +176,7 @@ async fn post_request(state: AppState, req: Request) -> R<Answer> {
         Filed::Issue { id, due_ms } => {
             let notice = format!("已受理，将于 {} 前与您联系", w3c::format(due_ms));
             requests_answer(vec![vec![
-                ("service_request_id", id.to_string().into()),
+                ("service_request_id", crate::model::public_id(id).into()),
                 ("service_notice", notice.into()),
                 ("account_id", Node::Null),
             ]])
@@ -267,5 +269,5 @@ pub fn router() -> Router<AppState> {
             fail(f, Open311Error::NoSuchResource(uri.path().to_owned()))
         }),
     )
-    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(super::trace_layer())
 }

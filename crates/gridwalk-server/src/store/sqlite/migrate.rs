@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_dispatch", include_str!("../../../migrations/0005_dispatch.sql")),
     ("0006_access", include_str!("../../../migrations/0006_access.sql")),
     ("0007_trust", include_str!("../../../migrations/0007_trust.sql")),
+    ("0008_public", include_str!("../../../migrations/0008_public.sql")),
 ];
 
 /// Apply every migration past `PRAGMA user_version`.
@@ -49,6 +50,7 @@ mod tests {
         ("0005_dispatch", "8d55d1c10bbb252b6ef2392827c868344ccaf61d934879ece13ce7f3c6939a26"),
         ("0006_access", "3874dbca13404367f4a032f343fb975d641299e20691223c181f603730c20dae"),
         ("0007_trust", "aa28c8ab64b60929d33d3ee6a94f559637ad7f65a8067a849bc32afbab5805f7"),
+        ("0008_public", "34aba3de18cd24b1d6024dda348ff0382049dcc790ae03d231cda50a689f4dab"),
     ];
 
     #[test]

@@ -17,12 +17,15 @@
 //! fails is rolled back alone), commits once and only then answers every job. Reads never wait
 //! for the writer: WAL lets them run on their own connections against the last commit.
 
+mod backup;
 mod migrate;
 mod rows;
 mod scope_sql;
 
+pub use backup::{backup_to, restore_from, BackupSummary, BACKUP_BLOBS_TABLE};
 pub use migrate::MIGRATIONS;
 
+use super::files::{create_private, private_file};
 use super::{Reader, Settle, Store, Tx, WriteJob};
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -35,8 +38,27 @@ pub const DB_FILE: &str = "gridwalk-server.db";
 /// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
 const MAX_GROUP: usize = 512;
 
-/// How long a connection waits for a lock another process (the CLI) holds.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a connection waits for a lock another process (the CLI) holds, unless told
+/// otherwise (`Config::busy_timeout`). Past it, a write is answered `busy` and stores nothing.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The database's own files: the file, its WAL and its shared-memory index.
+fn db_files(path: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    [path.to_owned(), with("-wal"), with("-shm")]
+}
+
+/// Make the database's files private (0600), whatever the umask made them.
+fn private_db_files(path: &Path) -> Result<()> {
+    for f in db_files(path) {
+        private_file(&f)?;
+    }
+    Ok(())
+}
 
 pub(crate) fn storage_error(e: rusqlite::Error) -> Error {
     Error::Storage(e.to_string())
@@ -48,15 +70,21 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// Open a connection with the server's pragmas and bring the schema up to date.
-fn open_connection(path: &Path) -> Result<Connection> {
+/// Open a connection with the server's pragmas and bring the schema up to date. A new
+/// database file is created 0600 before SQLite opens it (SQLite gives its WAL and index the
+/// database file's mode); existing files are set to 0600 too.
+fn open_connection(path: &Path, busy_timeout: std::time::Duration) -> Result<Connection> {
+    if !path.exists() {
+        create_private(path, true)?;
+    }
     let conn = Connection::open(path)?;
     // The CLI may write while the server runs; wait for the lock rather than fail.
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate::migrate(&conn)?;
+    private_db_files(path)?;
     Ok(conn)
 }
 
@@ -69,12 +97,19 @@ pub struct SqliteStore {
     jobs: Mutex<mpsc::Sender<WriteJob>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     max_readers: usize,
+    busy_timeout: std::time::Duration,
 }
 
 impl SqliteStore {
     /// Open (creating and migrating if needed) the database at `path` and start its writer.
     pub fn open(path: &Path, max_readers: usize) -> Result<SqliteStore> {
-        let conn = open_connection(path)?;
+        Self::open_with(path, max_readers, BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteStore::open`] with how long a write waits for another process's lock before it
+    /// is answered `busy`.
+    pub fn open_with(path: &Path, max_readers: usize, busy_timeout: std::time::Duration) -> Result<SqliteStore> {
+        let conn = open_connection(path, busy_timeout)?;
         let (jobs, rx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new().name("gridwalk-writer".into()).spawn(move || writer_loop(conn, rx))?;
         Ok(SqliteStore {
@@ -82,6 +117,7 @@ impl SqliteStore {
             jobs: Mutex::new(jobs),
             readers: Arc::new(Mutex::new(Vec::new())),
             max_readers: max_readers.max(1),
+            busy_timeout,
         })
     }
 
@@ -102,7 +138,7 @@ impl Store for SqliteStore {
             Some(c) => c,
             None => {
                 let c = Connection::open(&self.path)?;
-                c.busy_timeout(BUSY_TIMEOUT)?;
+                c.busy_timeout(self.busy_timeout)?;
                 c
             }
         };
@@ -113,6 +149,21 @@ impl Store for SqliteStore {
             }
         }
         out
+    }
+}
+
+/// Whether a failure is another connection holding the lock (as opposed to a broken disk or
+/// database): the caller is told `busy`, to try again, rather than that the server failed.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// What every job of a batch is told when the batch stored nothing.
+fn batch_error(e: &rusqlite::Error, what: &str) -> Error {
+    if is_busy(e) {
+        Error::Busy
+    } else {
+        Error::Storage(format!("{what}: {e}"))
     }
 }
 
@@ -127,31 +178,46 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
             }
         }
         let n = batch.len();
-        let mut pending: Vec<Settle> = Vec::with_capacity(n);
-        let began = conn.execute_batch("BEGIN IMMEDIATE");
-        if let Err(e) = began {
-            tracing::error!(error = %e, "writer could not begin a transaction");
+        // A job runs inside this transaction or not at all: without it, its statements would
+        // each commit on their own (autocommit) and an error answer would hide stored data.
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::warn!(error = %e, jobs = n, "writer could not begin a transaction; every job refused, nothing stored");
             for job in batch {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    (job(&sql as &dyn Tx).reply)(Err(Error::Internal("could not begin a transaction".into())))
-                }));
+                job.refuse(batch_error(&e, "could not begin a transaction"));
             }
-            let _ = conn.execute_batch("ROLLBACK");
             continue;
         }
-        for job in batch {
-            let step = conn.execute_batch("SAVEPOINT job");
-            let p = job(&sql as &dyn Tx);
-            let settled =
-                if step.is_ok() && p.ok { conn.execute_batch("RELEASE job") } else { conn.execute_batch("ROLLBACK TO job; RELEASE job") };
-            if let Err(e) = settled {
-                tracing::error!(error = %e, "savepoint failed");
+        let mut pending: Vec<Settle> = Vec::with_capacity(n);
+        // A savepoint that cannot be opened or settled leaves the transaction in doubt (a failed
+        // job's writes could be kept): then the whole batch is rolled back.
+        let mut broken: Option<rusqlite::Error> = None;
+        let mut jobs = batch.into_iter();
+        for job in jobs.by_ref() {
+            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+                job.refuse(batch_error(&e, "could not open a savepoint"));
+                broken = Some(e);
+                break;
             }
+            let p = job.run(&sql as &dyn Tx);
+            let settled = if p.ok { conn.execute_batch("RELEASE job") } else { conn.execute_batch("ROLLBACK TO job; RELEASE job") };
             pending.push(p);
+            if let Err(e) = settled {
+                tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
+                broken = Some(e);
+                break;
+            }
         }
-        let committed = conn.execute_batch("COMMIT");
+        let committed = match broken {
+            Some(e) => {
+                for job in jobs {
+                    job.refuse(batch_error(&e, "the batch was rolled back"));
+                }
+                Err(e)
+            }
+            None => conn.execute_batch("COMMIT"),
+        };
         if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = n, "group commit failed");
+            tracing::error!(error = %e, jobs = n, "group commit failed; rolled back, nothing stored");
             let _ = conn.execute_batch("ROLLBACK");
         } else {
             tracing::trace!(jobs = n, "group commit");
@@ -159,7 +225,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
         for p in pending {
             let fate = match &committed {
                 Ok(()) => Ok(()),
-                Err(e) => Err(Error::Internal(format!("commit failed: {e}"))),
+                Err(e) => Err(batch_error(e, "commit failed")),
             };
             (p.reply)(fate);
         }
@@ -176,7 +242,7 @@ mod tests {
     fn migrations_apply_to_a_fresh_db_and_reopen_is_a_no_op() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
-        let conn = open_connection(&path).unwrap();
+        let conn = open_connection(&path, BUSY_TIMEOUT).unwrap();
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v as usize, MIGRATIONS.len(), "a fresh database is migrated to the last version");
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
@@ -185,7 +251,7 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL so an acked push survives power loss");
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
         drop(conn);
-        let again = open_connection(&path).unwrap();
+        let again = open_connection(&path, BUSY_TIMEOUT).unwrap();
         let v2: i64 = again.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         let tables2: i64 = again.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
         assert_eq!((v2, tables2), (v, tables), "re-opening a migrated database changes nothing");

@@ -5,7 +5,9 @@ use super::Sql;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{IssueQuery, NewEvent, NewNotice, Reader, Tx};
-use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
+use gridwalk_domain::{
+    Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, IssueStatus, Registry, Role, VisitState, WorkerId,
+};
 use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
@@ -430,11 +432,36 @@ impl Reader for Sql<'_> {
         Ok(out)
     }
 
-    fn issues_received_newest_first(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<IssueView>> {
-        self.issue_views_where(
-            "SELECT view_json FROM issues WHERE received_at_ms BETWEEN ?1 AND ?2 ORDER BY received_at_ms DESC, id DESC LIMIT ?3",
-            vec![Value::Integer(from_ms), Value::Integer(to_ms), Value::Integer(i64::from(limit))],
-        )
+    fn public_page(&self, page: &PublicPage) -> Result<Vec<IssueView>> {
+        // INDEXED BY: the rows come in the page's order straight off the index and the query
+        // stops at LIMIT; left to itself, the planner may pick the category index and sort
+        // every issue of that category.
+        let mut sql = String::from(
+            "SELECT view_json FROM issues INDEXED BY issues_public_page
+             WHERE received_at_ms BETWEEN ? AND ? AND public_id IS NOT NULL",
+        );
+        let mut args = vec![Value::Integer(page.from_ms), Value::Integer(page.to_ms)];
+        if let Some(cs) = &page.categories {
+            sql.push_str(&format!(" AND category IN ({})", vec!["?"; cs.len()].join(", ")));
+            args.extend(cs.iter().cloned().map(Value::Text));
+        }
+        if let Some(final_only) = page.final_only {
+            let finals: Vec<&str> = IssueStatus::ALL.iter().filter(|s| s.is_final()).map(|s| s.code()).collect();
+            let not = if final_only { "" } else { "NOT " };
+            sql.push_str(&format!(" AND status {not}IN ({})", vec!["?"; finals.len()].join(", ")));
+            args.extend(finals.into_iter().map(|c| Value::Text(c.to_owned())));
+        }
+        if let Some((received, id)) = &page.after {
+            sql.push_str(" AND (received_at_ms < ? OR (received_at_ms = ? AND public_id < ?))");
+            args.extend([Value::Integer(*received), Value::Integer(*received), Value::Text(id.clone())]);
+        }
+        sql.push_str(" ORDER BY received_at_ms DESC, public_id DESC LIMIT ?");
+        args.push(Value::Integer(i64::from(page.limit)));
+        self.issue_views_where(&sql, args)
+    }
+
+    fn issue_by_public_id(&self, public_id: &str) -> Result<Option<IssueView>> {
+        Ok(self.issue_views_where("SELECT view_json FROM issues WHERE public_id = ?1", vec![Value::Text(public_id.to_owned())])?.pop())
     }
 
     fn pledged_issue_views(&self, scope: &Scope) -> Result<Vec<IssueView>> {
@@ -867,13 +894,13 @@ impl Tx for Sql<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
-                                     category, closed_at_ms, view_json, pledged_by, assignee)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                     category, closed_at_ms, view_json, pledged_by, assignee, public_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                      subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
                      response_due_ms = excluded.response_due_ms, category = excluded.category,
                      closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by,
-                     assignee = excluded.assignee",
+                     assignee = excluded.assignee, public_id = excluded.public_id",
             )?
             .execute(params![
                 id,
@@ -888,6 +915,7 @@ impl Tx for Sql<'_> {
                 serde_json::to_string(view)?,
                 s.pledge.as_ref().map(|p| p.by.to_string()),
                 s.assignee.as_ref().map(assignee_key),
+                public_id(s.id),
             ])?;
         // The whistle index follows the fold exactly: department staff see what it says.
         self.0.prepare_cached("DELETE FROM issue_whistles WHERE issue_id = ?1")?.execute([&id])?;
