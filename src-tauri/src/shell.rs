@@ -27,7 +27,7 @@ pub const NOTIFICATIONS_LOG: &str = "notifications.log";
 pub const DEFAULT_IDLE_MINUTES: u32 = 5;
 
 pub fn err(code: &str, message: impl Into<String>) -> ErrorBody {
-    ErrorBody { code: code.to_owned(), message: message.into() }
+    ErrorBody { code: code.to_owned(), message: message.into(), retry_after_s: None }
 }
 
 pub fn core_err(e: CoreError) -> ErrorBody {

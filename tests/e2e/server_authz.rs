@@ -2,9 +2,12 @@
 //! inside / outside the worker's scope × every scoped endpoint, table-driven.
 
 use gridwalk_domain::*;
-use gridwalk_e2e::server::{add_worker, load_demo, login, push, start_in_process, two_places};
+use gridwalk_e2e::server::{add_worker, load_demo, login, push, start_in_process, two_places, PASSWORD};
 use gridwalk_proto::*;
 use reqwest::StatusCode;
+
+/// The password the own-password cells change to and back from.
+const OTHER_PASSWORD: &str = "another horse battery";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Endpoint {
@@ -21,9 +24,18 @@ enum Endpoint {
     /// The hotline centre's callback (the seeded orders are not resolved: in scope the desk
     /// gets as far as `not_resolved`).
     HotlineCallback,
+    /// Worker management (admins only): the target is a worker inside / outside the caller's
+    /// subdistrict; it is not scoped by place, so an admin manages both.
+    DisableWorker,
+    EnableWorker,
+    ResetPassword,
+    ChangeRole,
+    /// One's own password, with the current one: every role, and no place involved (the
+    /// "outside" cell changes it back).
+    OwnPassword,
 }
 
-const ENDPOINTS: [Endpoint; 10] = [
+const ENDPOINTS: [Endpoint; 15] = [
     Endpoint::PushReport,
     Endpoint::PullSeesIssue,
     Endpoint::GetIssue,
@@ -34,11 +46,24 @@ const ENDPOINTS: [Endpoint; 10] = [
     Endpoint::IssueNotices,
     Endpoint::DispatchDeskSeesIssue,
     Endpoint::HotlineCallback,
+    Endpoint::DisableWorker,
+    Endpoint::EnableWorker,
+    Endpoint::ResetPassword,
+    Endpoint::ChangeRole,
+    Endpoint::OwnPassword,
 ];
 
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
 fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
     match (endpoint, in_scope) {
+        (Endpoint::DisableWorker | Endpoint::EnableWorker | Endpoint::ResetPassword | Endpoint::ChangeRole, _) => {
+            if role == Role::Admin {
+                "ok"
+            } else {
+                "forbidden"
+            }
+        }
+        (Endpoint::OwnPassword, _) => "ok",
         (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue | Endpoint::HotlineCallback, _)
             if !matches!(role, Role::Supervisor | Role::Admin) =>
         {
@@ -65,12 +90,15 @@ async fn error_code(resp: reqwest::Response) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let ((yard_in, sub_in), (yard_out, _)) = two_places();
+    let ((yard_in, sub_in), (yard_out, sub_out)) = two_places();
     load_demo(dir.path());
     add_worker(dir.path(), "hq", Role::Admin, vec![ScopeUnit::District]);
     for role in Role::ALL {
         add_worker(dir.path(), role.code(), *role, vec![ScopeUnit::Subdistrict(sub_in.clone())]);
     }
+    // The workers the management routes act on, one inside the callers' subdistrict, one outside.
+    add_worker(dir.path(), "target-in", Role::GridWorker, vec![ScopeUnit::Subdistrict(sub_in.clone())]);
+    add_worker(dir.path(), "target-out", Role::GridWorker, vec![ScopeUnit::Subdistrict(sub_out.clone())]);
     let (base, _server) = start_in_process(dir.path());
     let http = reqwest::Client::new();
     // One hotline issue in each courtyard, taken in by a district admin.
@@ -111,7 +139,8 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                     Endpoint::PushReport => {
                         seq += 1;
                         let ms = gridwalk_e2e::server::recent_ms() + seq as i64;
-                        let id = IssueId::from_parts(ms as u64, [seq as u8; 10]);
+                        // Per device: an id belongs to its first stored report, so every role reports its own.
+                        let id = IssueId::from_parts(ms as u64, auth_bits(&who, seq));
                         let event = Event {
                             id: EventId::from_parts(ms as u64, auth_bits(&who, seq)),
                             author: who.worker.id,
@@ -165,6 +194,22 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                             error_code(resp).await
                         }
                     }
+                    Endpoint::DisableWorker | Endpoint::EnableWorker | Endpoint::ResetPassword | Endpoint::ChangeRole => {
+                        let target = if in_scope { "target-in" } else { "target-out" };
+                        let (action, body) = match endpoint {
+                            Endpoint::DisableWorker => ("disable", serde_json::json!({})),
+                            Endpoint::EnableWorker => ("enable", serde_json::json!({})),
+                            Endpoint::ResetPassword => ("password", serde_json::json!({"password": "reset by the matrix 1"})),
+                            _ => ("role", serde_json::json!({"role": "grid_worker"})),
+                        };
+                        let url = format!("{base}/api/v1/workers/{target}/{action}");
+                        error_code(auth(http.post(url)).json(&body).send().await.unwrap()).await
+                    }
+                    Endpoint::OwnPassword => {
+                        let (old, new) = if in_scope { (PASSWORD, OTHER_PASSWORD) } else { (OTHER_PASSWORD, PASSWORD) };
+                        let body = serde_json::json!({"old_password": old, "new_password": new});
+                        error_code(auth(http.post(format!("{base}/api/v1/auth/password"))).json(&body).send().await.unwrap()).await
+                    }
                     Endpoint::ListIssuesOfCourtyard => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues?courtyard_id={}", yard.id))).send().await.unwrap()).await
                     }
@@ -204,7 +249,8 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
     assert_eq!(cells, Role::ALL.len() * ENDPOINTS.len() * 2, "every cell of the matrix was checked");
     assert!(
         failures.is_empty(),
-        "a worker reads and writes only inside their scope, and only supervisors and admins take in hotline orders and read the messages to residents:\n{}",
+        "a worker reads and writes only inside their scope, only supervisors and admins take in hotline orders and read the messages to residents, \
+         only admins manage workers, and everyone changes their own password:\n{}",
         failures.join("\n")
     );
 }

@@ -132,7 +132,7 @@ pub fn start_in_process_with(data_dir: &Path, config: gridwalk_server::Config) -
 
 /// Limits that do not get in a test's way.
 pub fn test_config() -> gridwalk_server::Config {
-    gridwalk_server::Config { rate_per_sec: 100_000.0, rate_burst: 100_000.0, ..Default::default() }
+    gridwalk_server::Config { rate_per_sec: 100_000.0, rate_burst: 100_000.0, login_burst: 100_000, ..Default::default() }
 }
 
 pub fn start_in_process(data_dir: &Path) -> (String, InProcessHandle) {

@@ -76,7 +76,7 @@ impl CoreError {
 
     /// The `{code, message}` body the shell hands to the UI.
     pub fn to_body(&self) -> gridwalk_proto::ErrorBody {
-        gridwalk_proto::ErrorBody { code: self.code().to_owned(), message: self.to_string() }
+        gridwalk_proto::ErrorBody { code: self.code().to_owned(), message: self.to_string(), retry_after_s: None }
     }
 }
 

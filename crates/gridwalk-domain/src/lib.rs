@@ -10,6 +10,7 @@ pub mod fold;
 pub mod hlc;
 pub mod ids;
 pub mod model;
+pub mod password;
 pub mod publish;
 pub mod rates;
 pub mod registry;

@@ -20,6 +20,10 @@ pub struct ErrorBody {
     /// A stable machine code (`invalid_token`, `out_of_scope`, …): what clients branch on.
     pub code: String,
     pub message: String,
+    /// On a refused login (`login_locked`, `login_throttled`): seconds until the next try may
+    /// succeed, as the `Retry-After` header says. Absent on every other error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

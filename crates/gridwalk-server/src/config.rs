@@ -33,10 +33,28 @@ pub struct Config {
     pub rate_per_sec: f64,
     /// Per-token burst (requests that may come at once).
     pub rate_burst: f64,
-    /// Consecutive failed logins that lock a username.
+    /// Consecutive failed logins to one username from one client address that lock that
+    /// username for that address (others still log in).
     pub lockout_after: u32,
-    /// How long a locked username stays locked.
+    /// Consecutive failed logins to one username from any addresses that lock it for every
+    /// address: the last net against a guesser with many addresses. Far above `lockout_after`,
+    /// so one address hammering a supervisor locks only itself.
+    pub lockout_user_after: u32,
+    /// How long a lock lasts.
     pub lockout: Duration,
+    /// Login attempts one client address may make at once (a token bucket per address).
+    pub login_burst: u32,
+    /// Login attempts one client address regains per minute.
+    pub login_per_minute: f64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: from these addresses the
+    /// right-most address of that header is the client for the login throttle. Empty: the
+    /// peer address is the client. (`[access] trusted_proxies` in the district's file.)
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a device token works after its last renewal (`[access] token_days`).
+    pub token_ttl: Duration,
+    /// A sync renews its token when the last renewal is older than this: one write per device
+    /// per period at most, not one per request.
+    pub token_renew_every: Duration,
     /// Most events one push may carry.
     pub max_push_events: usize,
     /// Most events one pull returns.
@@ -156,7 +174,13 @@ impl Default for Config {
             rate_per_sec: 20.0,
             rate_burst: 60.0,
             lockout_after: 5,
+            lockout_user_after: 50,
             lockout: Duration::from_secs(5 * 60),
+            login_burst: 20,
+            login_per_minute: 6.0,
+            trusted_proxies: district.access.trusted_proxies.clone(),
+            token_ttl: district.access.token_ttl,
+            token_renew_every: Duration::from_secs(3600),
             max_push_events: 1000,
             max_pull_limit: 1000,
             read_connections: 4,
@@ -176,6 +200,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The token lifetime and renewal period in effect, bounded whatever was configured:
+    /// a token lives a minute to a year, and is renewed at most every half of its life.
+    pub fn token_times_ms(&self) -> (i64, i64) {
+        let ttl = (self.token_ttl.as_millis().min(365 * 24 * 3_600_000) as i64).max(60_000);
+        let every = (self.token_renew_every.as_millis().min(i64::MAX as u128) as i64).clamp(0, ttl / 2);
+        (ttl, every)
+    }
+
     /// The defaults with a district's configuration: its escalation timings and whistle
     /// targets take effect.
     pub fn with_district(district: DistrictConfig) -> Config {
@@ -185,6 +217,8 @@ impl Config {
             whistle_targets: district.whistle_targets.clone(),
             notice_templates: NoticeTemplates::of(&district.messages),
             notice_sender: NoticeSenderConfig::of(&district.messages.sender),
+            trusted_proxies: district.access.trusted_proxies.clone(),
+            token_ttl: district.access.token_ttl,
             clock: district.clock,
             district: Arc::new(district),
             ..Config::default()

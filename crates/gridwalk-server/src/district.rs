@@ -401,10 +401,30 @@ pub struct DistrictConfig {
     /// `[whistle_targets]`; copied to `Config::whistle_targets`.
     pub whistle_targets: BTreeMap<WhistleLevel, String>,
     pub messages: Messages,
+    /// `[access]`; copied to `Config::token_ttl` and `Config::trusted_proxies`.
+    pub access: AccessConfig,
     /// `[clock]`: the bounds on every time a tablet sends; copied to `Config::clock`.
     pub clock: ClockBounds,
     lines: Lines,
 }
+
+/// `[access]`: device tokens' lifetime and the proxies whose `X-Forwarded-For` is believed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// `token_days` (1–365, default 30): a device token works this long after the last sync
+    /// that renewed it.
+    pub token_ttl: Duration,
+    /// `trusted_proxies` (IP addresses; default none).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig { token_ttl: Duration::from_secs(30 * 24 * 3600), trusted_proxies: Vec::new() }
+    }
+}
+
+const TOKEN_DAYS: RangeInclusive<i64> = 1..=365;
 
 /// Categories and their default departments (`other` goes to the default department).
 const DEFAULT_ROUTES: &[(Category, &str)] = &[
@@ -481,6 +501,7 @@ impl Default for DistrictConfig {
                 resolved: template(DEFAULT_RESOLVED),
                 sender: SenderConfig::Log,
             },
+            access: AccessConfig::default(),
             lines: Lines::default(),
         }
     }
@@ -499,6 +520,14 @@ struct RawFile {
     whistle_targets: Option<RawTargets>,
     messages: Option<RawMessages>,
     clock: Option<RawClock>,
+    access: Option<RawAccess>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    token_days: Option<Spanned<i64>>,
+    trusted_proxies: Option<Vec<Spanned<String>>>,
 }
 
 /// One `[clock]` key as the parser walks them: (key, value, allowed range, ms per unit, the
@@ -749,6 +778,19 @@ impl DistrictConfig {
             }
             if let Some(v) = &e.period_seconds {
                 d.escalation_period = Duration::from_secs(src.bounded("escalation.period_seconds", v, PERIOD_SECONDS)?.unsigned_abs());
+            }
+        }
+        if let Some(a) = raw.access {
+            if let Some(v) = &a.token_days {
+                d.access.token_ttl = Duration::from_secs(src.bounded("access.token_days", v, TOKEN_DAYS)?.unsigned_abs() * 24 * 3600);
+            }
+            for p in a.trusted_proxies.unwrap_or_default() {
+                let ip = p.get_ref().parse().map_err(|_| ConfigError::InvalidValue {
+                    line: src.line_of(&p),
+                    zh: format!("“{}”不是 IP 地址", p.get_ref()),
+                    en: format!("{:?} is not an IP address", p.get_ref()),
+                })?;
+                d.access.trusted_proxies.push(ip);
             }
         }
         if let Some(c) = raw.clock {

@@ -55,8 +55,20 @@ pub enum Error {
     UnknownScopeUnit(String),
     #[error("bad scope {0:?}: use district, subdistrict:CODE, community:CODE, courtyard:CODE or department:NAME")]
     BadScope(String),
-    #[error("a password needs at least {min} characters")]
-    WeakPassword { min: usize },
+    #[error("weak password: {0}")]
+    WeakPassword(gridwalk_domain::password::PasswordProblem),
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("this worker is disabled")]
+    WorkerDisabled,
+    #[error("this device's token expired; log in again")]
+    TokenExpired,
+    #[error("too many logins from this address; try again in {retry_after_s} s")]
+    LoginThrottled { retry_after_s: i64 },
+    #[error("nothing to change: give a role, a scope or both")]
+    NothingToChange,
+    #[error("unknown role {0:?}: use grid_worker, cadre, supervisor, department_staff or admin")]
+    UnknownRole(String),
     #[error("unknown worker {0}")]
     UnknownWorker(String),
     #[error("queued order {0} was already placed")]
@@ -136,7 +148,13 @@ impl Error {
             Error::UnknownCourtyard(_) => "unknown_courtyard",
             Error::UnknownScopeUnit(_) => "unknown_scope_unit",
             Error::BadScope(_) => "bad_scope",
-            Error::WeakPassword { .. } => "weak_password",
+            Error::WeakPassword(_) => "weak_password",
+            Error::WrongPassword => "wrong_password",
+            Error::WorkerDisabled => "worker_disabled",
+            Error::TokenExpired => "token_expired",
+            Error::LoginThrottled { .. } => "login_throttled",
+            Error::NothingToChange => "nothing_to_change",
+            Error::UnknownRole(_) => "unknown_role",
             Error::UnknownWorker(_) => "unknown_worker",
             Error::AlreadyPlaced(_) => "already_placed",
             Error::OrderNoTaken(_) => "order_no_taken",
@@ -175,12 +193,19 @@ impl Error {
             | Error::Validation(_)
             | Error::UnknownScopeUnit(_)
             | Error::BadScope(_)
-            | Error::WeakPassword { .. }
+            | Error::WeakPassword(_)
+            | Error::NothingToChange
+            | Error::UnknownRole(_)
             | Error::BadBlobHash
             | Error::RegistryImport(_)
             | Error::NotABackup(..) => 400,
-            Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::InvalidCredentials => 401,
-            Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } => 403,
+            // token_expired is 401 like a revoked token: the tablet stops and asks for a login.
+            Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::TokenExpired | Error::InvalidCredentials => 401,
+            // worker_disabled is 403, not 401: the tablet keeps its token (it does not mark
+            // itself revoked), so enabling the worker again lets the same device sync on.
+            Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } | Error::WorkerDisabled | Error::WrongPassword => {
+                403
+            }
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) | Error::PhotoNotReferenced(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::UsernameTaken(_)
@@ -192,7 +217,7 @@ impl Error {
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
-            Error::LoginLocked { .. } | Error::RateLimited | Error::PhotoQuotaExceeded { .. } => 429,
+            Error::LoginLocked { .. } | Error::LoginThrottled { .. } | Error::RateLimited | Error::PhotoQuotaExceeded { .. } => 429,
             Error::Storage(_)
             | Error::SchemaTooNew { .. }
             | Error::Io(_)
@@ -205,9 +230,11 @@ impl Error {
 
     /// Seconds a client should wait before trying again (the `Retry-After` header), for errors
     /// that say "not now" rather than "no".
-    pub fn retry_after_s(&self) -> Option<u64> {
+    pub fn retry_after_s(&self) -> Option<i64> {
         match self {
             Error::Busy => Some(1),
+            // A refused login: when the lock or the address's bucket lets the next try in.
+            Error::LoginLocked { retry_after_s } | Error::LoginThrottled { retry_after_s } => Some(*retry_after_s),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use gridwalk_domain::{DeviceId, Role};
+use gridwalk_server::app::access::RoleChange;
 use gridwalk_server::app::admin::{self, NewWorker};
 use gridwalk_server::app::registry::parse_scope_unit;
 use gridwalk_server::district::EXAMPLE_TOML;
@@ -142,8 +143,47 @@ enum WorkerCommand {
         /// district | subdistrict:CODE | community:CODE | courtyard:CODE | department:NAME (repeatable or comma-separated)
         #[arg(long, required = true, value_delimiter = ',')]
         scope: Vec<String>,
-        #[arg(long, env = "GRIDWALK_PASSWORD", hide_env_values = true)]
-        password: String,
+        /// Read the password from the first line of stdin (else it is asked on the terminal,
+        /// twice, without echo). Never on the command line, where `ps` and shell history see it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a worker: their devices are refused at once and they cannot log in.
+    Disable {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled worker again: their devices work again.
+    Enable {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a worker's password (from the terminal or stdin); every device of theirs is revoked.
+    Password {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a worker's role, scope or both; their devices get them on their next request.
+    Role {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        username: String,
+        /// grid_worker | cadre | supervisor | department_staff | admin
+        #[arg(long)]
+        role: Option<String>,
+        /// the new scope, as for `worker add` (replaces the old one)
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
     },
     /// List workers.
     List {
@@ -250,11 +290,34 @@ fn main() -> anyhow::Result<()> {
             println!("{n} courtyards' responsible workers set");
             Ok(())
         }
-        Command::Worker { command: WorkerCommand::Add { data, username, name, role, scope, password } } => {
+        Command::Worker { command: WorkerCommand::Add { data, username, name, role, scope, password_stdin } } => {
             let role = Role::from_code(&role).with_context(|| format!("unknown role {role:?}"))?;
             let scope = scope.iter().map(|s| parse_scope_unit(s)).collect::<Result<Vec<_>, _>>()?;
+            let password = read_password(password_stdin, &username)?;
             let w = admin::add_worker(&data, &NewWorker { username, name, role, scope, password })?;
             println!("added worker {} ({}) id {}", w.username, w.role.code(), w.id);
+            Ok(())
+        }
+        Command::Worker { command: WorkerCommand::Disable { data, username } } => {
+            admin::set_disabled(&data, &username, true)?;
+            println!("disabled worker {username}: their devices are refused and they cannot log in");
+            Ok(())
+        }
+        Command::Worker { command: WorkerCommand::Enable { data, username } } => {
+            admin::set_disabled(&data, &username, false)?;
+            println!("enabled worker {username}");
+            Ok(())
+        }
+        Command::Worker { command: WorkerCommand::Password { data, username, password_stdin } } => {
+            let password = read_password(password_stdin, &username)?;
+            let done = admin::reset_password(&data, &username, &password)?;
+            println!("password of {username} set; {} devices revoked (they log in again)", done.devices_revoked);
+            Ok(())
+        }
+        Command::Worker { command: WorkerCommand::Role { data, username, role, scope } } => {
+            let change = RoleChange { role, scope: (!scope.is_empty()).then_some(scope) };
+            let done = admin::change_role(&data, &username, &change)?;
+            println!("worker {username}: role {} scope {:?}", done.worker.role.code(), done.worker.scope);
             Ok(())
         }
         Command::Worker { command: WorkerCommand::List { data } } => {
@@ -310,6 +373,47 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A new password: the first line of stdin, or asked twice on the terminal with echo off.
+/// Checked by the password rule here already, so a weak one is refused before a retype.
+fn read_password(from_stdin: bool, username: &str) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = ask_hidden("new password: ")?;
+        gridwalk_server::app::access::check_new_password(&first, username)?;
+        if ask_hidden("again: ")? != first {
+            bail!("the two passwords differ; nothing changed");
+        }
+        first
+    };
+    gridwalk_server::app::access::check_new_password(&password, username)?;
+    Ok(password)
+}
+
+/// Ask on the controlling terminal with echo off, and put the terminal back as it was.
+fn ask_hidden(prompt: &str) -> anyhow::Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::BufRead;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .context("no terminal to ask the password on: pipe it in with --password-stdin")?;
+    let was = tcgetattr(&tty).context("reading the terminal's settings")?;
+    let mut quiet = was.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    (&tty).write_all(prompt.as_bytes())?;
+    tcsetattr(&tty, SetArg::TCSAFLUSH, &quiet).context("turning echo off")?;
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    tcsetattr(&tty, SetArg::TCSAFLUSH, &was).context("turning echo back on")?;
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// Print every bad row of an import as `file:line: message`.

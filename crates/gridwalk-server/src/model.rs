@@ -95,6 +95,8 @@ pub struct PublicPage {
 pub struct WorkerRecord {
     pub info: WorkerInfo,
     pub password_hash: String,
+    /// When an admin disabled the worker; `None` while enabled.
+    pub disabled_ms: Option<i64>,
 }
 
 /// What a bearer token's hash names.
@@ -103,6 +105,8 @@ pub struct DeviceToken {
     pub device: DeviceId,
     pub worker: WorkerId,
     pub revoked_ms: Option<i64>,
+    /// When the token stops working unless a sync renews it; `None` until first renewed.
+    pub expires_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -93,6 +93,7 @@ impl HttpTransport {
         let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
             code: "http_error".into(),
             message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            retry_after_s: None,
         });
         match status.as_u16() {
             401 => Err(TransportError::Unauthorized { code: body.code, message: body.message }),

@@ -1,6 +1,7 @@
 //! Administration on a data directory: registry loading, workers, devices, API keys. The CLI
 //! calls these; so do tests and the benchmark. Every change is audited with the actor `cli`.
 
+use super::access::{self, AccessChange};
 use super::auth::{self, create_device, hash_password};
 use super::authored::{ensure_hotline_identity, HOTLINE_USERNAME};
 use super::registry::RegistryIndex;
@@ -17,7 +18,6 @@ use gridwalk_proto::{ScopeUnit, WorkerInfo};
 use std::path::Path;
 
 pub const ACTOR: &str = "cli";
-pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// A data directory's storage, opened (created and migrated if needed) for one command, with
 /// the hotline identity in place.
@@ -178,9 +178,7 @@ pub fn add_worker_to(store: &Storage, w: &NewWorker) -> Result<WorkerInfo> {
     if w.username.trim().is_empty() || w.username.chars().count() > auth::MAX_NAME_CHARS || w.username.chars().any(char::is_control) {
         return Err(gridwalk_domain::ValidationError::EmptyText { field: "username" }.into());
     }
-    if w.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::WeakPassword { min: MIN_PASSWORD_CHARS });
-    }
+    access::check_new_password(&w.password, &w.username)?;
     if w.scope.is_empty() {
         return Err(Error::BadScope("(empty)".into()));
     }
@@ -241,6 +239,27 @@ pub fn issue_device_tokens(data_dir: &Path, username: &str, device_names: &[Stri
         tx.audit(now_ms(), ACTOR, "device_tokens_issued", &format!("{} tokens for {username}", out.len()))?;
         Ok(out)
     })
+}
+
+/// Disable (`true`) or enable a worker: see [`access`] for what it does to their devices.
+pub fn set_disabled(data_dir: &Path, username: &str, disabled: bool) -> Result<AccessChange> {
+    let username = username.to_owned();
+    open(data_dir)?.write_blocking(move |tx| access::set_disabled(tx, ACTOR, &username, disabled, now_ms()))
+}
+
+/// Set a worker's password (checked by the password rule); every device of theirs is revoked.
+pub fn reset_password(data_dir: &Path, username: &str, password: &str) -> Result<AccessChange> {
+    access::check_new_password(password, username)?;
+    let hash = hash_password(password)?;
+    let username = username.to_owned();
+    open(data_dir)?.write_blocking(move |tx| access::set_password(tx, ACTOR, &username, &hash, None, now_ms()))
+}
+
+/// Change a worker's role, scope or both, checked as `worker add` checks them.
+pub fn change_role(data_dir: &Path, username: &str, change: &access::RoleChange) -> Result<AccessChange> {
+    let (role, scope) = access::parse_role_change(change)?;
+    let username = username.to_owned();
+    open(data_dir)?.write_blocking(move |tx| access::set_role_and_scope(tx, ACTOR, &username, role, scope, now_ms()))
 }
 
 pub fn recent_audit(data_dir: &Path, limit: u32) -> Result<Vec<AuditEntry>> {

@@ -24,6 +24,10 @@ pub enum Action {
     ReadNotices,
     /// The dispatcher's desk: read the queues, place a queued order.
     Dispatch,
+    /// Disable and enable workers, reset their passwords, change their role or scope.
+    ManageWorkers,
+    /// Change one's own password (with the current one).
+    ChangeOwnPassword,
 }
 
 impl Action {
@@ -37,6 +41,8 @@ impl Action {
         Action::ReadDashboard,
         Action::ReadNotices,
         Action::Dispatch,
+        Action::ManageWorkers,
+        Action::ChangeOwnPassword,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,18 +56,23 @@ impl Action {
             Action::ReadDashboard => "read alerts and rates",
             Action::Dispatch => "dispatch orders",
             Action::ReadNotices => "read the messages to residents",
+            Action::ManageWorkers => "manage workers",
+            Action::ChangeOwnPassword => "change their password",
         }
     }
 
-    /// Taking in hotline orders is a desk job for supervisors and admins, and so is the
-    /// dashboard and the messages to residents; everything else is open to every role inside its scope (department staff
+    /// Managing workers is the admins' alone. Taking in hotline orders is a desk job for
+    /// supervisors and admins, and so is the dashboard and the messages to residents; everything else is open to every role inside its scope (department staff
     /// respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
             Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch => {
                 matches!(role, Role::Supervisor | Role::Admin)
             }
-            Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto => true,
+            Action::ManageWorkers => role == Role::Admin,
+            Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto | Action::ChangeOwnPassword => {
+                true
+            }
         }
     }
 
@@ -95,11 +106,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_supervisors_and_admins_take_hotline_orders_read_the_dashboard_and_the_messages_to_residents() {
+    fn only_admins_manage_workers_and_only_supervisors_and_admins_take_hotline_orders_read_the_dashboard_and_messages() {
         for role in Role::ALL {
             for action in Action::ALL {
                 let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch);
-                let expected = !desk || matches!(role, Role::Supervisor | Role::Admin);
+                let expected = match action {
+                    Action::ManageWorkers => *role == Role::Admin,
+                    _ => !desk || matches!(role, Role::Supervisor | Role::Admin),
+                };
                 assert_eq!(action.allowed(*role), expected, "{role:?} × {action:?}");
             }
         }

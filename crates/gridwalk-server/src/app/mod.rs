@@ -2,6 +2,7 @@
 //! storage through the traits of [`crate::store`]. Nothing here imports axum or a database
 //! driver: [`crate::http`] adapts requests to these calls, and the store keeps what they write.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod authored;
@@ -26,7 +27,8 @@ use crate::error::{Error, Result};
 use crate::model::{Place, UnplacedRow};
 use crate::store::sqlite::{SqliteStore, DB_FILE};
 use crate::store::{blobs, files, Storage, EPOCH_META_KEY};
-use auth::RateLimiter;
+use access::{AccessChange, PasswordChange, PasswordReset, RoleChange};
+use auth::{ClientAddr, LoginThrottle, RateLimiter};
 use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::rates::Period;
 use gridwalk_domain::{IssueId, IssueReport, IssueState, WorkerId};
@@ -60,6 +62,8 @@ struct Inner {
     registry: RwLock<Arc<RegistryIndex>>,
     registry_checked_ms: AtomicI64,
     limiter: RateLimiter,
+    /// Login attempts per client address.
+    login_throttle: LoginThrottle,
     /// Serializes blob appends: two uploads of one photo must not interleave their chunks.
     blob_lock: tokio::sync::Mutex<()>,
     /// What was just stored, for devices waiting for news.
@@ -111,6 +115,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 limiter: RateLimiter::new(config.rate_per_sec, config.rate_burst),
+                login_throttle: LoginThrottle::new(config.login_burst, config.login_per_minute),
                 config,
                 data_dir: data_dir.to_owned(),
                 registry: RwLock::new(Arc::new(index)),
@@ -194,13 +199,69 @@ impl AppState {
         Ok(self.registry())
     }
 
-    pub async fn login(&self, req: LoginRequest) -> Result<LoginResponse> {
-        auth::login(&self.inner.store, &self.inner.config, self.inner.clock.clone(), req).await
+    /// Log in from `addr` (the client address, for the throttle and the lockout).
+    pub async fn login(&self, addr: ClientAddr, req: LoginRequest) -> Result<LoginResponse> {
+        auth::login(&self.inner.store, &self.inner.config, self.inner.clock.clone(), &self.inner.login_throttle, addr, req).await
     }
 
-    /// Resolve a bearer token and take one request from its rate bucket.
+    /// A used session token stays alive: the expiry moves to now + the token lifetime, written
+    /// only when the last renewal is older than `Config::token_renew_every`, so a device syncing
+    /// every minute costs one write an hour, not one a minute. The notify-only token renews
+    /// nothing: a lost, locked tablet polling for news must not keep its session alive.
+    async fn renew_token(&self, who: &Principal) -> Result<()> {
+        let now = self.now_ms();
+        let (ttl, every) = self.inner.config.token_times_ms();
+        if who.expires_ms.is_some_and(|e| e.saturating_sub(now) > ttl - every) {
+            return Ok(());
+        }
+        let (device, until) = (who.device, now.saturating_add(ttl));
+        self.inner.store.write(move |tx| tx.set_device_expiry(device, until)).await
+    }
+
+    /// Change one's own password, with the current one (any role). The other devices of the
+    /// worker are revoked; the one that asked keeps working.
+    pub async fn change_own_password(&self, who: &Principal, addr: ClientAddr, req: PasswordChange) -> Result<AccessChange> {
+        self.authorize(who, Action::ChangeOwnPassword).await?;
+        let username = who.worker.username.clone();
+        access::check_new_password(&req.new_password, &username)?;
+        let store = &self.inner.store;
+        let throttle = &self.inner.login_throttle;
+        auth::check_current_password(store, &self.inner.config, throttle, addr, username.clone(), req.old_password, self.now_ms()).await?;
+        let hash = access::hash_off_runtime(req.new_password).await?;
+        let (device, now) = (who.device, self.now_ms());
+        store.write(move |tx| access::set_password(tx, &username, &username, &hash, Some(device), now)).await
+    }
+
+    /// Disable or enable a worker (admin).
+    pub async fn set_worker_disabled(&self, who: &Principal, username: String, disabled: bool) -> Result<AccessChange> {
+        self.authorize(who, Action::ManageWorkers).await?;
+        let (actor, now) = (who.worker.username.clone(), self.now_ms());
+        self.inner.store.write(move |tx| access::set_disabled(tx, &actor, &username, disabled, now)).await
+    }
+
+    /// Set a worker's password (admin): every device of theirs is revoked.
+    pub async fn reset_password(&self, who: &Principal, username: String, req: PasswordReset) -> Result<AccessChange> {
+        self.authorize(who, Action::ManageWorkers).await?;
+        access::check_new_password(&req.password, &username)?;
+        let hash = access::hash_off_runtime(req.password).await?;
+        let (actor, now) = (who.worker.username.clone(), self.now_ms());
+        self.inner.store.write(move |tx| access::set_password(tx, &actor, &username, &hash, None, now)).await
+    }
+
+    /// Change a worker's role, scope or both (admin).
+    pub async fn change_role(&self, who: &Principal, username: String, req: RoleChange) -> Result<AccessChange> {
+        self.authorize(who, Action::ManageWorkers).await?;
+        let (role, scope) = access::parse_role_change(&req)?;
+        let (actor, now) = (who.worker.username.clone(), self.now_ms());
+        self.inner.store.write(move |tx| access::set_role_and_scope(tx, &actor, &username, role, scope, now)).await
+    }
+
+    /// Resolve a session token, take one request from its rate bucket, and keep the token
+    /// alive: every use of it (a sync, or a supervisor's reads) slides its expiry.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        self.authenticate_as(token, auth::TokenKind::Session).await
+        let who = self.authenticate_as(token, auth::TokenKind::Session).await?;
+        self.renew_token(&who).await?;
+        Ok(who)
     }
 
     /// Resolve a bearer token of the given kind (a session token, or a notify-only one).

@@ -1,17 +1,19 @@
 //! Extractors that turn every malformed request into a `{code, message}` error, and the
 //! error's HTTP form.
 
+use crate::app::auth::ClientAddr;
 use crate::app::{AppState, Principal};
 use crate::error::Error;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridwalk_proto::ErrorBody;
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -21,10 +23,15 @@ impl IntoResponse for Error {
         } else {
             tracing::debug!(error = %self, code = self.code(), "request refused");
         }
-        let retry_after = self.retry_after_s();
-        let mut resp = (status, Json(ErrorBody { code: self.code().to_owned(), message: self.public_message() })).into_response();
-        if let Some(s) = retry_after {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        let retry_after_s = self.retry_after_s().map(|s| s.max(1));
+        // The body says it only for a refused login, whose wait the tablet shows the worker.
+        let login_wait = retry_after_s.filter(|_| matches!(self, Error::LoginLocked { .. } | Error::LoginThrottled { .. }));
+        let body = ErrorBody { code: self.code().to_owned(), message: self.public_message(), retry_after_s: login_wait };
+        let mut resp = (status, Json(body)).into_response();
+        // "Not now" (a refused login, a busy server) says when to come back, in the header
+        // proxies and clients know too.
+        if let Some(v) = retry_after_s.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            resp.headers_mut().insert(RETRY_AFTER, v);
         }
         resp
     }
@@ -41,6 +48,29 @@ impl FromRequestParts<AppState> for Auth {
         let value = header.to_str().map_err(|_| Error::InvalidToken)?;
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MissingToken)?;
         Ok(Auth(state.authenticate(token.trim()).await?))
+    }
+}
+
+/// The client's address, for the login throttle and lockout: the TCP peer, or, when the peer
+/// is one of `Config::trusted_proxies`, the right-most address of its `X-Forwarded-For` (the
+/// one that proxy saw; addresses left of it are whatever the client claimed). Unknown when
+/// the router runs without connection info (in-process tests).
+pub struct Client(pub ClientAddr);
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = || {
+            let header = parts.headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
+            header.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+        };
+        let ip = match peer {
+            Some(p) if state.config().trusted_proxies.contains(&p.to_canonical()) => forwarded().or(Some(p)),
+            other => other,
+        };
+        Ok(Client(ClientAddr::of(ip)))
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`blobs`]) and Open311's wire format ([`open311`]). Every handler is a one-line call into
 //! [`crate::app`]. The OpenAPI document is generated from the handlers' annotations ([`openapi`]).
 
+pub mod access;
 pub mod blobs;
 pub mod dashboard;
 pub mod extract;
@@ -84,7 +85,7 @@ async fn json_errors(resp: Response) -> Response {
     let text = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap_or_default();
     let message = String::from_utf8_lossy(&text).chars().take(200).collect::<String>();
     let message = if message.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { message };
-    (status, Json(ErrorBody { code: code.into(), message })).into_response()
+    (status, Json(ErrorBody { code: code.into(), message, retry_after_s: None })).into_response()
 }
 
 /// The request trace, with `api_key` values redacted from the URI it records: Open311 clients
@@ -109,6 +110,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi_document))
         .route("/api/v1/auth/login", post(sync::login))
+        .route("/api/v1/auth/password", post(access::own_password))
+        .route("/api/v1/workers/{username}/disable", post(access::disable))
+        .route("/api/v1/workers/{username}/enable", post(access::enable))
+        .route("/api/v1/workers/{username}/password", post(access::reset_password))
+        .route("/api/v1/workers/{username}/role", post(access::role))
         .route("/api/v1/sync/push", post(sync::push))
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/sync/wait", get(sync::wait))

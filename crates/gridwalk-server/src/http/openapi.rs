@@ -5,7 +5,7 @@
 //! stale (`GRIDWALK_BLESS=1 cargo test -p gridwalk-server --test server openapi` rewrites it).
 
 use super::open311::doc::Open311Paths;
-use super::{blobs, dashboard, records, sync};
+use super::{access, blobs, dashboard, records, sync};
 use gridwalk_proto::ErrorBody;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +25,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
         super::healthz,
         super::openapi_document,
         sync::login,
+        access::own_password,
+        access::disable,
+        access::enable,
+        access::reset_password,
+        access::role,
         sync::push,
         sync::pull,
         sync::wait,

@@ -1,6 +1,6 @@
 //! Enrolment and sync: login, push, pull, the registry.
 
-use super::extract::{Auth, Bearer, JsonBody, QueryOf};
+use super::extract::{Auth, Bearer, Client, JsonBody, QueryOf};
 use super::openapi::ErrorResponse;
 use crate::app::AppState;
 use crate::error::Error;
@@ -14,20 +14,24 @@ use utoipa::IntoParams;
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
-    summary = "Log in with username and password; enrols a new device and returns its bearer token (shown once). \
-               5 consecutive failures lock the username (429 login_locked).",
+    summary = "Log in with username and password; enrols a new device and returns its bearer token (shown once; it \
+               expires after [access] token_days without a sync). Each client address has a bucket of tries (429 \
+               login_throttled); 5 failures in a row from one address lock the username for that address, 50 from \
+               anywhere for every address (429 login_locked); both carry Retry-After and retry_after_s. A disabled \
+               worker with the right password gets 403 worker_disabled.",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "LoginResponse", body = LoginResponse),
         (status = 400, response = ErrorResponse),
         (status = 401, response = ErrorResponse),
+        (status = 403, response = ErrorResponse),
         (status = 413, response = ErrorResponse),
         (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
     ),
 )]
-pub async fn login(State(s): State<AppState>, JsonBody(req): JsonBody<LoginRequest>) -> Result<Response, Error> {
-    Ok(Json(s.login(req).await?).into_response())
+pub async fn login(State(s): State<AppState>, Client(addr): Client, JsonBody(req): JsonBody<LoginRequest>) -> Result<Response, Error> {
+    Ok(Json(s.login(addr, req).await?).into_response())
 }
 
 #[utoipa::path(

@@ -13,8 +13,8 @@ pub mod sqlite;
 
 use crate::error::{Error, Result};
 use crate::model::*;
-use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, VisitState, WorkerId};
-use gridwalk_proto::{PulledEvent, WorkerInfo};
+use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
+use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -72,6 +72,8 @@ pub trait Reader {
     /// Every worker, by username.
     fn workers(&self) -> Result<Vec<WorkerInfo>>;
     fn login_locked_until(&self, username: &str) -> Result<Option<i64>>;
+    /// Until when logins to `username` from `address` are locked (per-address lockout).
+    fn login_locked_until_from(&self, username: &str, address: &str) -> Result<Option<i64>>;
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>>;
     /// The device a notify-only token's hash names.
     fn device_by_notify_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>>;
@@ -189,6 +191,18 @@ pub trait Tx: Reader {
     fn note_login_failure(&self, username: &str) -> Result<i64>;
     fn lock_login(&self, username: &str, until_ms: i64) -> Result<()>;
     fn clear_login_failures(&self, username: &str) -> Result<()>;
+    /// Count a failed login to `username` from `address`; returns that pair's consecutive failures.
+    fn note_login_failure_from(&self, username: &str, address: &str) -> Result<i64>;
+    fn lock_login_from(&self, username: &str, address: &str, until_ms: i64) -> Result<()>;
+    fn clear_login_failures_from(&self, username: &str, address: &str) -> Result<()>;
+    /// Disable (`Some(now)`) or enable (`None`) a worker; false when there is no such worker.
+    fn set_worker_disabled(&self, worker: WorkerId, disabled_ms: Option<i64>) -> Result<bool>;
+    fn set_password_hash(&self, worker: WorkerId, password_hash: &str) -> Result<()>;
+    fn set_role_and_scope(&self, worker: WorkerId, role: Role, scope: &[ScopeUnit]) -> Result<()>;
+    /// Revoke every live device of `worker` but `except`; returns how many were revoked.
+    fn revoke_worker_devices(&self, worker: WorkerId, except: Option<DeviceId>, now_ms: i64) -> Result<usize>;
+    /// A device's token now expires at `expires_ms` (a sync renewed it, or a login set it).
+    fn set_device_expiry(&self, device: DeviceId, expires_ms: i64) -> Result<()>;
     fn insert_device(&self, id: DeviceId, worker: WorkerId, name: &str, token_hash: Option<&str>, now_ms: i64) -> Result<()>;
     /// Mark a device revoked (if it is not already); false when there is no such device.
     fn revoke_device(&self, id: DeviceId, now_ms: i64) -> Result<bool>;

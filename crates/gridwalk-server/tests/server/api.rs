@@ -116,7 +116,13 @@ fn count(f: &Fixture, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn login_ok_wrong_password_and_lockout_after_five_failures() {
-    let f = fixture_with(Config { lockout: Duration::from_millis(1500), rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() });
+    let f = fixture_with(Config {
+        lockout: Duration::from_millis(1500),
+        rate_per_sec: 1000.0,
+        rate_burst: 1000.0,
+        login_burst: 1000,
+        ..Config::default()
+    });
     let ok = login(&f.app, "walker").await;
     assert_eq!(ok.token.len(), 64, "the token is 256 random bits in hex");
     assert_eq!(

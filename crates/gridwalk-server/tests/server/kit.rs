@@ -18,7 +18,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// Limits that do not get in a test's way.
 pub fn fast_config() -> Config {
-    Config { rate_per_sec: 1000.0, rate_burst: 1000.0, ..Config::default() }
+    Config { rate_per_sec: 1000.0, rate_burst: 1000.0, login_burst: 1000, ..Config::default() }
 }
 
 /// The system clock's now, for tests that file things "now".

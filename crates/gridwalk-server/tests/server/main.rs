@@ -11,6 +11,8 @@
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
+//! - `access`: disable / enable, password change and reset, role and scope changes on the next sync, token expiry
+//!   renewed by sync, the login throttle per address and Retry-After.
 //! - `hostile`: the server tried as an attacker would: re-reporting a known id, poisoned clocks, a bad row in
 //!   the escalation job, photos outside one's own events or quota, slow and idle sockets, the connection limit.
 //! - `fuzz`: proptest over the wire: mutated push bodies and Open311 query strings never make a 5xx
@@ -19,6 +21,7 @@
 //! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
 //!   media URLs, keys kept out of the database and the log, reused order numbers, far-away points.
 
+mod access;
 mod api;
 mod dispatch;
 mod fuzz;

@@ -332,7 +332,7 @@ fn the_schemas_accept_what_serde_writes() {
             ScopeUnit::Department("区城管委".into()),
         ],
     };
-    assert_fits(&doc, "ErrorBody", &ErrorBody { code: "c".into(), message: "m".into() });
+    assert_fits(&doc, "ErrorBody", &ErrorBody { code: "c".into(), message: "m".into(), retry_after_s: Some(1) });
     assert_fits(&doc, "Health", &Health { status: "ok".into(), api_version: API_VERSION });
     assert_fits(&doc, "LoginRequest", &LoginRequest { username: "u".into(), password: "p".into(), device_name: "d".into() });
     assert_fits(

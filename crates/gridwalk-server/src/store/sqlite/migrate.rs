@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_lean_views", include_str!("../../../migrations/0003_lean_views.sql")),
     ("0004_notices", include_str!("../../../migrations/0004_notices.sql")),
     ("0005_dispatch", include_str!("../../../migrations/0005_dispatch.sql")),
+    ("0006_access", include_str!("../../../migrations/0006_access.sql")),
     ("0007_trust", include_str!("../../../migrations/0007_trust.sql")),
     ("0008_public", include_str!("../../../migrations/0008_public.sql")),
 ];
@@ -47,6 +48,7 @@ mod tests {
         ("0003_lean_views", "768424721d47fd5bfcc9cd704a68313606380c08471821372694d3a642ac95e2"),
         ("0004_notices", "a4b45475d0d95cbb89eca28cb3095459c2b03a44f18a7ddcce0fbb91fd64c244"),
         ("0005_dispatch", "8d55d1c10bbb252b6ef2392827c868344ccaf61d934879ece13ce7f3c6939a26"),
+        ("0006_access", "3874dbca13404367f4a032f343fb975d641299e20691223c181f603730c20dae"),
         ("0007_trust", "aa28c8ab64b60929d33d3ee6a94f559637ad7f65a8067a849bc32afbab5805f7"),
         ("0008_public", "34aba3de18cd24b1d6024dda348ff0382049dcc790ae03d231cda50a689f4dab"),
     ];

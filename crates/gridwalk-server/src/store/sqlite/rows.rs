@@ -25,17 +25,29 @@ fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
     Ok(Place { courtyard: parse("courtyard id", c)?, community: parse("community id", m)?, subdistrict: parse("subdistrict id", s)? })
 }
 
-const WORKER_COLUMNS: &str = "id, username, name, role, scope_json, password_hash";
+const WORKER_COLUMNS: &str = "id, username, name, role, scope_json, password_hash, disabled_ms";
 
-fn worker_row(r: &Row<'_>) -> rusqlite::Result<[String; 6]> {
-    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?])
+type RawWorker = ([String; 6], Option<i64>);
+
+fn worker_row(r: &Row<'_>) -> rusqlite::Result<RawWorker> {
+    Ok(([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?], r.get(6)?))
 }
 
-fn worker_record(raw: [String; 6]) -> Result<WorkerRecord> {
+fn worker_record((raw, disabled_ms): RawWorker) -> Result<WorkerRecord> {
     let [id, username, name, role, scope_json, password_hash] = raw;
     let role = Role::from_code(&role).ok_or_else(|| Error::Corrupt(format!("role {role}")))?;
     let scope: Vec<ScopeUnit> = serde_json::from_str(&scope_json)?;
-    Ok(WorkerRecord { info: WorkerInfo { id: parse("worker id", &id)?, username, name, role, scope }, password_hash })
+    Ok(WorkerRecord { info: WorkerInfo { id: parse("worker id", &id)?, username, name, role, scope }, password_hash, disabled_ms })
+}
+
+type RawDeviceToken = (String, String, Option<i64>, Option<i64>);
+
+fn device_token_row(r: &Row<'_>) -> rusqlite::Result<RawDeviceToken> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn device_token((d, w, revoked_ms, expires_ms): RawDeviceToken) -> Result<DeviceToken> {
+    Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms, expires_ms })
 }
 
 fn entity_of(kind: &str, id: &str) -> Result<Entity> {
@@ -165,26 +177,34 @@ impl Reader for Sql<'_> {
             .flatten())
     }
 
+    fn login_locked_until_from(&self, username: &str, address: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT locked_until_ms FROM login_failures_by_address WHERE username = ?1 AND address = ?2")?
+            .query_row([username, address], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten())
+    }
+
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>> {
         let row = self
             .0
-            .prepare_cached("SELECT id, worker_id, revoked_ms FROM devices WHERE token_hash = ?1")?
-            .query_row([token_hash], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))
+            .prepare_cached("SELECT id, worker_id, revoked_ms, expires_ms FROM devices WHERE token_hash = ?1")?
+            .query_row([token_hash], device_token_row)
             .optional()?;
-        row.map(|(d, w, revoked_ms)| Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms }))
-            .transpose()
+        row.map(device_token).transpose()
     }
 
     fn device_by_notify_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>> {
         let row = self
             .0
             .prepare_cached(
-                "SELECT d.id, d.worker_id, d.revoked_ms FROM notify_tokens n JOIN devices d ON d.id = n.device_id WHERE n.token_hash = ?1",
+                "SELECT d.id, d.worker_id, d.revoked_ms, d.expires_ms FROM notify_tokens n JOIN devices d ON d.id = n.device_id
+                 WHERE n.token_hash = ?1",
             )?
-            .query_row([token_hash], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)))
+            .query_row([token_hash], device_token_row)
             .optional()?;
-        row.map(|(d, w, revoked_ms)| Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms }))
-            .transpose()
+        row.map(device_token).transpose()
     }
 
     fn news_for_worker(&self, worker: WorkerId, after: u64) -> Result<u64> {
@@ -749,6 +769,60 @@ impl Tx for Sql<'_> {
 
     fn clear_login_failures(&self, username: &str) -> Result<()> {
         self.0.execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
+        Ok(())
+    }
+
+    fn note_login_failure_from(&self, username: &str, address: &str) -> Result<i64> {
+        Ok(self.0.query_row(
+            "INSERT INTO login_failures_by_address (username, address, consecutive, locked_until_ms) VALUES (?1, ?2, 1, NULL)
+             ON CONFLICT(username, address) DO UPDATE SET consecutive = consecutive + 1
+             RETURNING consecutive",
+            [username, address],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn lock_login_from(&self, username: &str, address: &str, until_ms: i64) -> Result<()> {
+        self.0.execute(
+            "UPDATE login_failures_by_address SET consecutive = 0, locked_until_ms = ?3 WHERE username = ?1 AND address = ?2",
+            params![username, address, until_ms],
+        )?;
+        Ok(())
+    }
+
+    fn clear_login_failures_from(&self, username: &str, address: &str) -> Result<()> {
+        self.0.execute("DELETE FROM login_failures_by_address WHERE username = ?1 AND address = ?2", [username, address])?;
+        Ok(())
+    }
+
+    fn set_worker_disabled(&self, worker: WorkerId, disabled_ms: Option<i64>) -> Result<bool> {
+        let n = self.0.execute("UPDATE workers SET disabled_ms = ?2 WHERE id = ?1", params![worker.to_string(), disabled_ms])?;
+        Ok(n == 1)
+    }
+
+    fn set_password_hash(&self, worker: WorkerId, password_hash: &str) -> Result<()> {
+        self.0.execute("UPDATE workers SET password_hash = ?2 WHERE id = ?1", params![worker.to_string(), password_hash])?;
+        Ok(())
+    }
+
+    fn set_role_and_scope(&self, worker: WorkerId, role: Role, scope: &[ScopeUnit]) -> Result<()> {
+        self.0.execute(
+            "UPDATE workers SET role = ?2, scope_json = ?3 WHERE id = ?1",
+            params![worker.to_string(), role.code(), serde_json::to_string(scope)?],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_worker_devices(&self, worker: WorkerId, except: Option<DeviceId>, now_ms: i64) -> Result<usize> {
+        let except = except.map(|d| d.to_string()).unwrap_or_default();
+        Ok(self.0.execute(
+            "UPDATE devices SET revoked_ms = ?3 WHERE worker_id = ?1 AND id <> ?2 AND revoked_ms IS NULL",
+            params![worker.to_string(), except, now_ms],
+        )?)
+    }
+
+    fn set_device_expiry(&self, device: DeviceId, expires_ms: i64) -> Result<()> {
+        self.0.prepare_cached("UPDATE devices SET expires_ms = ?2 WHERE id = ?1")?.execute(params![device.to_string(), expires_ms])?;
         Ok(())
     }
 
