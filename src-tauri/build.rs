@@ -59,6 +59,7 @@ fn gridwalk_commands() -> &'static [&'static str] {
         "cancel_sync",
         "revocation",
         "export_unsynced",
+        "renew_session",
         "wipe_revoked",
     ]
 }

@@ -288,6 +288,12 @@ async fn sync(app: AppHandle) -> CmdResult<SyncReport> {
     blocking(app, move |s| s.sync(&mut |p: &Progress| drop(events.emit("sync-progress", p)))).await
 }
 
+/// The session expired: log in again as this same device with the worker's password.
+#[tauri::command]
+async fn renew_session(app: AppHandle, password: String) -> CmdResult<()> {
+    blocking(app, move |s| s.renew_session(&password)).await
+}
+
 /// Where a revoked tablet stands: unsynced records and photos, and whether it may wipe.
 #[tauri::command]
 async fn revocation(app: AppHandle) -> CmdResult<Revocation> {
@@ -420,6 +426,7 @@ pub fn run() {
             cancel_sync,
             revocation,
             export_unsynced,
+            renew_session,
             wipe_revoked,
         ])
         .run(tauri::generate_context!())

@@ -521,8 +521,8 @@ impl Shell {
             return Err(err("bad_pin", "the PIN must be 6 to 64 digits, or a passphrase of 8 to 64 characters"));
         }
         let url = server_url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(err("bad_server_url", "the server address must start with http:// or https://"));
+        if !server_url_allowed(url) {
+            return Err(err("bad_server_url", "the server address must be https:// (plain http:// only to this machine, for tests)"));
         }
         let secret = self.vault.load_or_create().map_err(io_err)?;
         let key = unlock::derive_key(pin, &secret, self.kdf);
@@ -570,6 +570,17 @@ impl Shell {
         self.cancel.store(false, Ordering::SeqCst);
         let _gate = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
         self.sync_holding_gate(sync::SyncOptions::default(), progress)
+    }
+
+    /// Log in again as this device after its session expired, with the worker's password;
+    /// the next sync goes on with everything the tablet queued.
+    pub fn renew_session(&self, password: &str) -> CmdResult<()> {
+        self.touch();
+        let url = self.with_store(|t| t.sync_state()?.server_url.ok_or(CoreError::NotEnrolled)).map_err(core_err)?;
+        let transport = HttpTransport::new(&url).map_err(|e| core_err(e.into()))?;
+        self.with_store(|t| sync::renew_session(t, &transport, password)).map_err(core_err)?;
+        self.emit("synced", serde_json::json!({}));
+        Ok(())
     }
 
     /// The automatic sync: `None` when another one holds the gate. It retries little itself
@@ -634,6 +645,18 @@ fn remove_store_files(path: &Path) {
     }
 }
 
+/// Whether a tablet may enrol with this server address: the password and then the bearer
+/// token cross it, so only TLS, except to this machine itself (the tests, the demo).
+pub fn server_url_allowed(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        return !rest.is_empty();
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.strip_prefix('[').map_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h), |h| h.split(']').next().unwrap_or(h));
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,6 +676,25 @@ mod tests {
     }
 
     /// A shell over a store keyed from PIN + this device's secret, as enrolment leaves it.
+    #[test]
+    fn enrolment_needs_tls_except_to_this_machine() {
+        let cases = [
+            ("https://gridwalk.chaoyang.gov.cn", true),
+            ("https://10.0.0.5:8443/", true),
+            ("http://gridwalk.chaoyang.gov.cn", false),
+            ("http://10.0.0.5:8080", false),
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:8080/", true),
+            ("http://[::1]:8080", true),
+            ("http://127.0.0.1.evil.example", false),
+            ("ftp://127.0.0.1", false),
+            ("https://", false),
+        ];
+        for (url, want) in cases {
+            assert_eq!(server_url_allowed(url), want, "{url}: the password crosses only TLS, or loopback");
+        }
+    }
+
     fn enrolled(clock: Arc<ManualClock>) -> (tempfile::TempDir, Shell) {
         let dir = tempfile::tempdir().unwrap();
         let shell = shell_at(dir.path(), clock.clone(), TEST_KDF);

@@ -431,6 +431,52 @@ fn a_photo_upload_resumes_from_what_the_server_holds() {
     assert_eq!(blob, png, "the resumed upload is byte-identical");
 }
 
+#[test]
+fn an_expired_session_is_renewed_as_the_same_device_and_loses_nothing() {
+    let site = Site::new();
+    let mut t = site.tablet("t.db", "wang");
+    let yard = first_yard(&t).id;
+    let device = t.identity().expect("enrolled").device;
+    for i in 0..5 {
+        report(&mut t, yard, i, vec![]);
+    }
+    // The server answers as it does to a token that went unused past its lifetime.
+    let expired = ExpiredToken(HttpTransport::new(&site.url()).unwrap());
+    let err = sync(&mut t, &expired, &fast_retries(), &AtomicBool::new(false), &mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "session_expired", "an expired token is a session to renew, not a revoked tablet");
+    let state = t.sync_state().unwrap();
+    assert!(state.session_expired && !state.revoked, "the tablet asks for a login, and offers no wipe");
+    assert_eq!(state.queue_depth, 5, "nothing queued is lost");
+    let login = gridwalk_core::sync::renew_session(&mut t, &HttpTransport::new(&site.url()).unwrap(), gridwalk_e2e::server::PASSWORD)
+        .expect("renewed");
+    assert_eq!(login.device_id, device, "the tablet stays the same device");
+    assert!(!t.sync_state().unwrap().session_expired, "the renewal clears the state");
+    let r = sync_once(&mut t, &site.url());
+    assert_eq!(r.pushed, 5, "the queue goes out under the new token");
+    assert_exactly_once(&site.server_dir, &t, "after a renewed session");
+}
+
+/// The server as it answers an expired token.
+struct ExpiredToken(HttpTransport);
+
+impl gridwalk_core::sync::Transport for ExpiredToken {
+    fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError> {
+        self.0.login(req)
+    }
+    fn push(&self, _: &str, _: &gridwalk_core::sync::PushBody) -> Result<PushResponse, TransportError> {
+        Err(TransportError::Unauthorized { code: "token_expired".into(), message: "the device's token expired".into() })
+    }
+    fn pull(&self, _: &str, _: u64, _: u32, _: u64) -> Result<PullResponse, TransportError> {
+        Err(TransportError::Unauthorized { code: "token_expired".into(), message: "the device's token expired".into() })
+    }
+    fn blob_status(&self, t: &str, s: &str) -> Result<gridwalk_proto::BlobStatus, TransportError> {
+        self.0.blob_status(t, s)
+    }
+    fn blob_put(&self, t: &str, s: &str, o: u64, c: &[u8], l: bool) -> Result<gridwalk_proto::BlobStatus, TransportError> {
+        self.0.blob_put(t, s, o, c, l)
+    }
+}
+
 /// A link that carries events but drops at the first photo.
 struct NoPhotoUploads(HttpTransport);
 

@@ -169,7 +169,8 @@ pub fn two_places() -> ((Courtyard, String), (Courtyard, String)) {
 
 /// Log in over HTTP.
 pub async fn login(http: &reqwest::Client, base_url: &str, username: &str) -> LoginResponse {
-    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: format!("{username}-tablet") };
+    let req =
+        LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: format!("{username}-tablet"), device_id: None };
     let resp = http.post(format!("{base_url}/api/v1/auth/login")).json(&req).send().await.expect("login request");
     assert!(resp.status().is_success(), "login of {username} should succeed: {}", resp.status());
     resp.json().await.expect("login response")

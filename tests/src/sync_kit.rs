@@ -87,7 +87,7 @@ impl Api {
         let client = reqwest::blocking::Client::new();
         let resp: LoginResponse = client
             .post(format!("{url}/api/v1/auth/login"))
-            .json(&LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "checker".into() })
+            .json(&LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "checker".into(), device_id: None })
             .send()
             .unwrap()
             .error_for_status()

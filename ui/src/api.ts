@@ -128,6 +128,8 @@ export const api = {
   revocation: () => call<Revocation>('revocation'),
   exportUnsynced: (passphrase: string) => call<ExportReceipt>('export_unsynced', { passphrase }),
   wipeRevoked: () => call<void>('wipe_revoked'),
+  /** The session expired: log in again as this same device with the worker's password. */
+  renewSession: (password: string) => call<void>('renew_session', { password }),
 
   /** Desktop only (the desktop capability grants it): full screen for field laptops and kiosks. */
   isFullscreen: () => getCurrentWindow().isFullscreen(),

@@ -293,6 +293,8 @@ export interface IssueDetail {
 export interface DeviceSyncState {
   enrolled: boolean
   revoked: boolean
+  /** The token expired: log in again as this device (`renewSession`); nothing is lost. */
+  session_expired: boolean
   queue_depth: number
   oldest_unsent_ms: number | null
   rejected: number

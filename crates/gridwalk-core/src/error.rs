@@ -18,6 +18,10 @@ pub enum CoreError {
     NotEnrolled,
     #[error("this tablet was revoked by the district; unsynced records are kept on the tablet")]
     Revoked,
+    /// The device's token expired (it went unused longer than the district allows): the same
+    /// device logs in again with the worker's password and keeps everything it queued.
+    #[error("this tablet's session expired: log in again with your password; nothing is lost")]
+    SessionExpired,
     #[error("cannot reach the server: {0}")]
     Offline(String),
     #[error("server refused: {message}")]
@@ -57,6 +61,7 @@ impl CoreError {
             CoreError::NotFound { .. } => "not_found",
             CoreError::NotEnrolled => "not_enrolled",
             CoreError::Revoked => "device_revoked",
+            CoreError::SessionExpired => "session_expired",
             CoreError::Offline(_) => "offline",
             CoreError::Server { .. } => "server_error",
             CoreError::Locked => "locked",

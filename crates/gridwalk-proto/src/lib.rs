@@ -34,6 +34,12 @@ pub struct LoginRequest {
     pub password: String,
     /// A name for the device, shown in `device list`.
     pub device_name: String,
+    /// Log in again as this device (an enrolled tablet whose token expired): the device keeps
+    /// its id, its sequence, what it queued and its notify-only token (the answer's
+    /// `notify_token` is then empty), and gets a fresh session token. It must be the worker's
+    /// own and not revoked (else `token_revoked`). Absent: a new device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<DeviceId>,
 }
 
 /// One unit of a worker's scope.

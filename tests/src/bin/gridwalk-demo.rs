@@ -88,7 +88,12 @@ fn main() -> Result<()> {
     let client = reqwest::blocking::Client::new();
     let boss: gridwalk_proto::LoginResponse = client
         .post(format!("{url}/api/v1/auth/login"))
-        .json(&gridwalk_proto::LoginRequest { username: "boss".into(), password: PASSWORD.into(), device_name: "demo desk".into() })
+        .json(&gridwalk_proto::LoginRequest {
+            username: "boss".into(),
+            password: PASSWORD.into(),
+            device_name: "demo desk".into(),
+            device_id: None,
+        })
         .send()?
         .error_for_status()?
         .json()?;

@@ -87,6 +87,10 @@ export default {
     photos_pending: '{n} photos to upload', phase: { push: 'Sending records', pull: 'Receiving updates', photos: 'Uploading photos' },
     retrying: 'Network unstable, retrying…', last_error: 'Last error', server: 'Server',
   },
+  session: {
+    title: 'Session expired', intro: 'This tablet went too long without a sync and its login lapsed. Enter your password to log in again; every unsynced record is still on this tablet.',
+    password: 'Password', renew: 'Log in again', renewed: 'Logged in again; syncing goes on',
+  },
   revoked: {
     title: 'This tablet was revoked', intro: 'The district has stopped this tablet. It can no longer sync; wipe it before handing it back.',
     unsynced: '{records} records and {photos} photos were never synced', nothing: 'Everything was synced: nothing is lost by wiping',
@@ -112,7 +116,8 @@ export default {
     secret_lost: 'The device key is missing: this store cannot be opened',
     pin_mismatch: 'The PINs differ', bad_server_url: 'The address must start with http:// or https://',
     offline: 'Cannot reach the server: check the network', server_error: 'The server refused the request',
-    device_revoked: 'This tablet was revoked; unsynced records stay on it', empty_text: 'Required',
+    device_revoked: 'This tablet was revoked; unsynced records stay on it',
+    session_expired: 'The session expired: log in again; unsynced records are not lost', empty_text: 'Required',
     text_too_long: 'Too long', control_characters: 'Contains invalid characters', bad_phone: 'Not a phone number',
     phone_needed: 'Enter a phone number', coordinates_out_of_range: 'Coordinates out of range',
     too_many_residents: 'Implausible number', bad_number: 'Enter a number', pick_courtyard: 'Pick a courtyard',

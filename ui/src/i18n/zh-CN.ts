@@ -83,6 +83,10 @@ export default {
     phase: { push: '上传记录', pull: '下载更新', photos: '上传照片' }, retrying: '网络不稳，正在重试…', last_error: '上次错误',
     server: '平台地址',
   },
+  session: {
+    title: '登录已过期', intro: '本机太久没有同步，登录已失效。请输入您的登录密码重新登录；未同步的记录都还在本机，不会丢失。',
+    password: '登录密码', renew: '重新登录', renewed: '已重新登录，继续同步',
+  },
   revoked: {
     title: '本机已被停用', intro: '区平台已停用本平板，不能再同步；交还前请清除本机数据。',
     unsynced: '有 {records} 条记录和 {photos} 张照片从未同步', nothing: '全部记录均已同步，清除不会丢失任何内容',
@@ -103,7 +107,8 @@ export default {
     unsynced_not_exported: '请先导出未同步的记录再清除', weak_passphrase: '导出口令至少 10 个字符', bad_export: '无法打开导出文件',
     io: '本机文件出错', secret_lost: '设备密钥丢失，无法打开本机数据',
     pin_mismatch: '两次输入的密码不一致', bad_server_url: '服务器地址须以 http:// 或 https:// 开头', offline: '无法连接平台，请检查网络',
-    server_error: '平台拒绝了请求', device_revoked: '本机已被平台停用，未同步的记录仍保留在本机', empty_text: '请填写此项',
+    server_error: '平台拒绝了请求', device_revoked: '本机已被平台停用，未同步的记录仍保留在本机',
+    session_expired: '登录已过期，请重新登录；未同步的记录不会丢失', empty_text: '请填写此项',
     text_too_long: '内容过长', control_characters: '含有无效字符', bad_phone: '电话号码格式不对', phone_needed: '请填写电话',
     coordinates_out_of_range: '坐标超出范围', too_many_residents: '人数不合理', bad_number: '请输入数字', pick_courtyard: '请选择楼院',
     pick_category: '请选择类别', photo_too_large: '照片太大（上限 10 MB）', not_an_image: '不是照片文件', not_found: '未找到',

@@ -94,7 +94,7 @@ pub fn enrol(
 ) -> Result<LoginResponse> {
     let sent = tablet.now_ms();
     let resp = transport
-        .login(&LoginRequest { username: username.into(), password: password.into(), device_name: device_name.into() })
+        .login(&LoginRequest { username: username.into(), password: password.into(), device_name: device_name.into(), device_id: None })
         .map_err(transport_error)?;
     let offset = offset_ms(sent, tablet.now_ms(), resp.server_time_ms);
     let tx = tablet.conn.transaction()?;
@@ -102,10 +102,42 @@ pub fn enrol(
     meta_set(&tx, "server_url", server_url)?;
     meta_set(&tx, "worker", &serde_json::to_string(&resp.worker)?)?;
     meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
-    tx.execute("DELETE FROM meta WHERE key = 'revoked'", [])?;
+    tx.execute("DELETE FROM meta WHERE key IN ('revoked', 'session_expired')", [])?;
     tx.commit()?;
     tablet.clock_offset_ms = offset;
     tablet.set_identity(Identity { worker: resp.worker.id, device: resp.device_id })?;
+    Ok(resp)
+}
+
+/// Log in again as this same device after its session expired (`session_expired`): the
+/// worker's password, the device id the store holds. The new token replaces the old one in
+/// the store; the device keeps its id, its log and its queue, and its notify-only token.
+pub fn renew_session(tablet: &mut Tablet, transport: &dyn Transport, password: &str) -> Result<LoginResponse> {
+    let identity = tablet.identity.ok_or(CoreError::NotEnrolled)?;
+    let worker: gridwalk_proto::WorkerInfo = serde_json::from_str(&meta_get(&tablet.conn, "worker")?.ok_or(CoreError::NotEnrolled)?)?;
+    let sent = tablet.now_ms();
+    let req = LoginRequest {
+        username: worker.username.clone(),
+        password: password.into(),
+        device_name: "Gridwalk tablet".into(),
+        device_id: Some(identity.device),
+    };
+    let resp = transport.login(&req).map_err(transport_error)?;
+    if resp.device_id != identity.device {
+        return Err(CoreError::Server {
+            code: "wrong_device".into(),
+            message: "the server answered for another device".into(),
+            status: 200,
+        });
+    }
+    let offset = offset_ms(sent, tablet.now_ms(), resp.server_time_ms);
+    let tx = tablet.conn.transaction()?;
+    meta_set(&tx, "token", &resp.token)?;
+    meta_set(&tx, "worker", &serde_json::to_string(&resp.worker)?)?;
+    meta_set(&tx, "clock_offset_ms", &offset.to_string())?;
+    tx.execute("DELETE FROM meta WHERE key IN ('session_expired', 'last_sync_error')", [])?;
+    tx.commit()?;
+    tablet.clock_offset_ms = offset;
     Ok(resp)
 }
 
@@ -123,6 +155,8 @@ impl From<TransportError> for CoreError {
 fn transport_error(e: TransportError) -> CoreError {
     match e {
         TransportError::Transient(m) => CoreError::Offline(m),
+        // An expired token is not a revoked device: the tablet logs in again as itself.
+        TransportError::Unauthorized { code, .. } if code == "token_expired" => CoreError::SessionExpired,
         TransportError::Unauthorized { .. } => CoreError::Revoked,
         TransportError::Refused { status, code, message } => CoreError::Server { code, message, status },
     }
@@ -156,6 +190,10 @@ pub fn sync_with(
         Err(CoreError::Revoked) => {
             meta_set(&t.conn, "revoked", "1")?;
             t.note_sync_result(Some(&CoreError::Revoked.to_string()))
+        }
+        Err(CoreError::SessionExpired) => {
+            meta_set(&t.conn, "session_expired", "1")?;
+            t.note_sync_result(Some(&CoreError::SessionExpired.to_string()))
         }
         Err(e) => t.note_sync_result(Some(&e.to_string())),
     });

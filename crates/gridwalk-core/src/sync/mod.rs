@@ -6,6 +6,6 @@ mod outbox;
 pub mod plan;
 mod transport;
 
-pub use engine::{enrol, sync, sync_with, Phase, Progress, StoreAccess, SyncOptions, SyncReport};
+pub use engine::{enrol, renew_session, sync, sync_with, Phase, Progress, StoreAccess, SyncOptions, SyncReport};
 pub use outbox::{Applied, DeviceSyncState, RejectedRecord, WaitTicket};
 pub use transport::{HttpTransport, PushBody, Transport, TransportError, WaitAnswer};

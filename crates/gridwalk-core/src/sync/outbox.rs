@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub struct DeviceSyncState {
     pub enrolled: bool,
     pub revoked: bool,
+    /// The token expired: the worker logs in again (`renew_session`) and nothing is lost.
+    #[serde(default)]
+    pub session_expired: bool,
     /// Records not yet acknowledged by the server.
     pub queue_depth: u64,
     /// When the oldest of them was recorded (device clock).
@@ -286,6 +289,7 @@ impl Tablet {
         Ok(DeviceSyncState {
             enrolled: meta_get(&self.conn, "token")?.is_some(),
             revoked: meta_get(&self.conn, "revoked")?.is_some(),
+            session_expired: meta_get(&self.conn, "session_expired")?.is_some(),
             queue_depth: depth as u64,
             oldest_unsent_ms: oldest,
             rejected: rejected as u64,

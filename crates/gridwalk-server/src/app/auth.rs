@@ -86,10 +86,18 @@ pub fn check_name(field: &'static str, s: &str) -> Result<()> {
 }
 
 enum LoginOutcome {
-    LoggedIn { device: DeviceId, token: String, notify_token: String },
+    LoggedIn {
+        device: DeviceId,
+        token: String,
+        notify_token: String,
+    },
     Failed,
     Disabled,
-    Locked { until_ms: i64 },
+    /// A login again as a device that is not the worker's, or is revoked.
+    NotTheirDevice,
+    Locked {
+        until_ms: i64,
+    },
 }
 
 fn locked_error(until_ms: i64, now_ms: i64) -> Error {
@@ -189,7 +197,7 @@ pub async fn login(
     let disabled = record.as_ref().is_some_and(|r| r.disabled_ms.is_some());
     let worker = record.map(|r| r.info);
     let worker_id = worker.as_ref().map(|w| w.id);
-    let (username, device_name) = (req.username.clone(), req.device_name.clone());
+    let (username, device_name, again_as) = (req.username.clone(), req.device_name.clone(), req.device_id);
     let config = config.clone();
     let (ttl_ms, _) = config.token_times_ms();
     let outcome = db
@@ -198,14 +206,27 @@ pub async fn login(
             if let Some(until) = lock_on(tx, &username, &addr, now_ms)? {
                 return Ok(LoginOutcome::Locked { until_ms: until });
             }
-            match worker_id.filter(|_| verified) {
+            match (worker_id.filter(|_| verified), again_as) {
                 // Only the holder of the right password learns that the worker is disabled.
-                Some(_) if disabled => {
+                (Some(_), _) if disabled => {
                     note_success(tx, &username, &addr)?;
                     tx.audit(now_ms, &username, "login_refused_disabled", &format!("from {}", addr.as_str()))?;
                     Ok(LoginOutcome::Disabled)
                 }
-                Some(worker) => {
+                // An enrolled tablet whose token expired: the same device, a fresh token.
+                (Some(worker), Some(device)) => {
+                    note_success(tx, &username, &addr)?;
+                    let token = new_token();
+                    if !tx.reissue_device_token(device, worker, &token_hash(&token))? {
+                        tx.audit(now_ms, &username, "login_refused_device", &format!("device {device} is not theirs or is revoked"))?;
+                        return Ok(LoginOutcome::NotTheirDevice);
+                    }
+                    tx.set_device_expiry(device, now_ms.saturating_add(ttl_ms))?;
+                    tx.audit(now_ms, &username, "login_again", &format!("device {device} from {}", addr.as_str()))?;
+                    // The notify-only token stays as it was: empty here means "keep yours".
+                    Ok(LoginOutcome::LoggedIn { device, token, notify_token: String::new() })
+                }
+                (Some(worker), None) => {
                     note_success(tx, &username, &addr)?;
                     let (device, token) = create_device(tx, clock.as_ref(), worker, &device_name)?;
                     tx.set_device_expiry(device, now_ms.saturating_add(ttl_ms))?;
@@ -213,7 +234,7 @@ pub async fn login(
                     tx.audit(now_ms, &username, "login_ok", &format!("device {device} ({device_name}) from {}", addr.as_str()))?;
                     Ok(LoginOutcome::LoggedIn { device, token, notify_token })
                 }
-                None => {
+                (None, _) => {
                     note_failure(tx, &config, &username, &addr, now_ms)?;
                     Ok(LoginOutcome::Failed)
                 }
@@ -226,6 +247,7 @@ pub async fn login(
         }
         (LoginOutcome::Locked { until_ms }, _) => Err(locked_error(until_ms, now_ms)),
         (LoginOutcome::Disabled, _) => Err(Error::WorkerDisabled),
+        (LoginOutcome::NotTheirDevice, _) => Err(Error::TokenRevoked),
         _ => Err(Error::InvalidCredentials),
     }
 }

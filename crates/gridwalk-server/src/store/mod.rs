@@ -204,6 +204,9 @@ pub trait Tx: Reader {
     /// A device's token now expires at `expires_ms` (a sync renewed it, or a login set it).
     fn set_device_expiry(&self, device: DeviceId, expires_ms: i64) -> Result<()>;
     fn insert_device(&self, id: DeviceId, worker: WorkerId, name: &str, token_hash: Option<&str>, now_ms: i64) -> Result<()>;
+    /// Give `worker`'s live device a new session token hash (its notify-only token stays):
+    /// false, and nothing changed, when the device is not theirs or is revoked.
+    fn reissue_device_token(&self, device: DeviceId, worker: WorkerId, token_hash: &str) -> Result<bool>;
     /// Mark a device revoked (if it is not already); false when there is no such device.
     fn revoke_device(&self, id: DeviceId, now_ms: i64) -> Result<bool>;
     fn set_held_seq(&self, device: DeviceId, seq: u64) -> Result<()>;

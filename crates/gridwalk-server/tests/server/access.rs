@@ -268,8 +268,25 @@ async fn a_token_expires_unless_its_use_renews_it_and_renewal_is_written_at_most
     let r = call(&f.app, Method::GET, "/api/v1/notify/count?after=0&timeout_s=0", Some(&walker.notify_token), None, None).await;
     assert_eq!(r.code(), "token_expired", "the notify-only token ends with the device's session");
     assert_eq!(expiry(), T0 + 30 * DAY_MS, "an expired token renews nothing");
-    let again = kit::login(&f.app, "walker").await;
+    // The tablet logs in again as the same device: it keeps its id (and so its sequence and
+    // everything it queued) and its notify-only token.
+    let body = json!({"username": "walker", "password": kit::PASSWORD, "device_name": "tablet", "device_id": walker.device_id});
+    let r = post(&f.app, "/api/v1/auth/login", None, body).await;
+    assert_eq!(r.status, StatusCode::OK, "an expired device logs in again as itself: {:?}", r.body);
+    let again: LoginResponse = serde_json::from_value(r.body.clone()).unwrap();
+    assert_eq!(again.device_id, walker.device_id, "a login again keeps the device");
+    assert_eq!(again.notify_token, "", "and its notify-only token (empty: keep yours)");
     assert_eq!(pull(&f.app, &again.token).await.status, StatusCode::OK, "logging in again gives a working token");
+    assert_eq!(pull(&f.app, &walker.token).await.code(), "invalid_token", "the expired token is replaced, not revived");
+    assert_eq!(expiry(), T0 + 40 * DAY_MS, "the new token gets a whole lifetime");
+    assert_eq!(f.site.count(&format!("SELECT count(*) FROM devices WHERE worker_id = '{}'", walker.worker.id)), 1, "no second device");
+
+    // Only as one's own device that is not revoked.
+    let boss = kit::login(&f.app, "boss").await;
+    let as_boss = json!({"username": "walker", "password": kit::PASSWORD, "device_name": "t", "device_id": boss.device_id});
+    let r = post(&f.app, "/api/v1/auth/login", None, as_boss).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "token_revoked"), "another worker's device cannot be taken by a login");
+    assert_eq!(pull(&f.app, &boss.token).await.status, StatusCode::OK, "and that device keeps its own token");
 }
 
 #[tokio::test]

@@ -130,7 +130,7 @@ async fn login_ok_wrong_password_and_lockout_after_five_failures() {
         0,
         "the token itself is never stored"
     );
-    let bad = LoginRequest { username: "walker".into(), password: "wrong password".into(), device_name: "t".into() };
+    let bad = LoginRequest { username: "walker".into(), password: "wrong password".into(), device_name: "t".into(), device_id: None };
     for i in 1..=5 {
         let r = post_json(&f.app, "/api/v1/auth/login", None, &bad).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials"), "failure {i} is a plain wrong password");
@@ -139,10 +139,10 @@ async fn login_ok_wrong_password_and_lockout_after_five_failures() {
         let r = post_json(&f.app, "/api/v1/auth/login", None, &bad).await;
         assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "login_locked"), "after 5 failures the username is locked");
     }
-    let good = LoginRequest { username: "walker".into(), password: kit::PASSWORD.into(), device_name: "t".into() };
+    let good = LoginRequest { username: "walker".into(), password: kit::PASSWORD.into(), device_name: "t".into(), device_id: None };
     let r = post_json(&f.app, "/api/v1/auth/login", None, &good).await;
     assert_eq!(r.code(), "login_locked", "even the right password is refused while locked");
-    let unknown = LoginRequest { username: "nobody".into(), password: kit::PASSWORD.into(), device_name: "t".into() };
+    let unknown = LoginRequest { username: "nobody".into(), password: kit::PASSWORD.into(), device_name: "t".into(), device_id: None };
     assert_eq!(
         post_json(&f.app, "/api/v1/auth/login", None, &unknown).await.code(),
         "invalid_credentials",

@@ -95,7 +95,7 @@ pub async fn send(app: &Router, method: Method, uri: &str, token: Option<&str>, 
 
 /// Log in with the kit's password; the login must succeed.
 pub async fn login(app: &Router, username: &str) -> LoginResponse {
-    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "tablet".into() };
+    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_name: "tablet".into(), device_id: None };
     let r = send(app, Method::POST, "/api/v1/auth/login", None, Some("application/json"), serde_json::to_vec(&req).unwrap()).await;
     assert_eq!(r.status, StatusCode::OK, "{username} logs in with the right password: {}", String::from_utf8_lossy(&r.bytes));
     serde_json::from_slice(&r.bytes).unwrap()

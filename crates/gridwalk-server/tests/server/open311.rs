@@ -481,8 +481,13 @@ async fn every_filter_and_the_state_of_the_ticket() {
 
     // A worker resolves the light, and whistles the leak to a department; the desk (not the
     // resolver: nobody grades their own work) closes the light.
-    let login =
-        serde_json::to_vec(&LoginRequest { username: "root".into(), password: kit::PASSWORD.into(), device_name: "t".into() }).unwrap();
+    let login = serde_json::to_vec(&LoginRequest {
+        username: "root".into(),
+        password: kit::PASSWORD.into(),
+        device_name: "t".into(),
+        device_id: None,
+    })
+    .unwrap();
     let (status, who) = call_json(&f.app, "/api/v1/auth/login", None, login).await;
     assert_eq!(status, StatusCode::OK);
     let who: LoginResponse = serde_json::from_value(who).unwrap();

@@ -334,7 +334,11 @@ fn the_schemas_accept_what_serde_writes() {
     };
     assert_fits(&doc, "ErrorBody", &ErrorBody { code: "c".into(), message: "m".into(), retry_after_s: Some(1) });
     assert_fits(&doc, "Health", &Health { status: "ok".into(), api_version: API_VERSION });
-    assert_fits(&doc, "LoginRequest", &LoginRequest { username: "u".into(), password: "p".into(), device_name: "d".into() });
+    assert_fits(
+        &doc,
+        "LoginRequest",
+        &LoginRequest { username: "u".into(), password: "p".into(), device_name: "d".into(), device_id: None },
+    );
     assert_fits(
         &doc,
         "LoginResponse",

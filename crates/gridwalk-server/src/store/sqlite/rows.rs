@@ -1008,6 +1008,14 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
+    fn reissue_device_token(&self, device: DeviceId, worker: WorkerId, token_hash: &str) -> Result<bool> {
+        let n = self
+            .0
+            .prepare_cached("UPDATE devices SET token_hash = ?1 WHERE id = ?2 AND worker_id = ?3 AND revoked_ms IS NULL")?
+            .execute(params![token_hash, device.to_string(), worker.to_string()])?;
+        Ok(n == 1)
+    }
+
     fn insert_notify_token(&self, device: DeviceId, token_hash: &str, now_ms: i64) -> Result<()> {
         self.0.prepare_cached("INSERT INTO notify_tokens (token_hash, device_id, created_ms) VALUES (?1, ?2, ?3)")?.execute(params![
             token_hash,
