@@ -309,6 +309,22 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// Run the server's CLI with `stdin` (a password never goes on the command line); it must
+/// succeed.
+fn run_cli(bin: &Path, args: &[&str], stdin: &str) {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gridwalk-server");
+    child.stdin.take().expect("stdin is piped").write_all(format!("{stdin}\n").as_bytes()).expect("write the password");
+    let out = child.wait_with_output().expect("gridwalk-server ends");
+    assert!(out.status.success(), "gridwalk-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A real `gridwalk-server` process on a data dir, restartable on the same port.
 #[derive(Debug)]
 pub struct Server {
@@ -322,28 +338,27 @@ impl Server {
     /// `registry demo` and one grid worker of 小关街道 (CY10) with `username` / `password`.
     pub fn setup(data: &Path, username: &str, name: &str, password: &str) -> Server {
         let bin = crate::workspace_bin("gridwalk-server");
-        let run = |args: &[&str]| {
-            let out = Command::new(&bin).args(args).output().expect("run gridwalk-server");
-            assert!(out.status.success(), "gridwalk-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
         let dir = data.to_str().expect("utf-8 path");
-        run(&["registry", "demo", "--data", dir]);
-        run(&[
-            "worker",
-            "add",
-            "--data",
-            dir,
-            "--username",
-            username,
-            "--name",
-            name,
-            "--role",
-            "grid_worker",
-            "--scope",
-            "subdistrict:CY10",
-            "--password",
+        run_cli(&bin, &["registry", "demo", "--data", dir], "");
+        run_cli(
+            &bin,
+            &[
+                "worker",
+                "add",
+                "--data",
+                dir,
+                "--username",
+                username,
+                "--name",
+                name,
+                "--role",
+                "grid_worker",
+                "--scope",
+                "subdistrict:CY10",
+                "--password-stdin",
+            ],
             password,
-        ]);
+        );
         let mut s = Server { data: data.to_owned(), url: String::new(), port: 0, proc: None };
         s.start("127.0.0.1:0");
         s
@@ -384,24 +399,9 @@ impl Server {
     pub fn add_worker(&self, username: &str, name: &str, role: &str, scope: &str, password: &str) {
         let bin = crate::workspace_bin("gridwalk-server");
         let dir = self.data.to_str().expect("utf-8 path");
-        let args = [
-            "worker",
-            "add",
-            "--data",
-            dir,
-            "--username",
-            username,
-            "--name",
-            name,
-            "--role",
-            role,
-            "--scope",
-            scope,
-            "--password",
-            password,
-        ];
-        let out = Command::new(&bin).args(args).output().expect("run gridwalk-server");
-        assert!(out.status.success(), "gridwalk-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let args =
+            ["worker", "add", "--data", dir, "--username", username, "--name", name, "--role", role, "--scope", scope, "--password-stdin"];
+        run_cli(&bin, &args, password);
     }
 
     /// POST JSON to an API path with a fresh token for `username`.

@@ -89,58 +89,62 @@ pub fn run_escalations(
     rules: &EscalationRules,
     targets: &WhistleTargets<'_>,
 ) -> Result<Vec<Alert>> {
-    let now_ms = clock.now_ms();
+    let run = EscalationRun { registry, clock, templates, rules, targets, now_ms: clock.now_ms() };
     let mut done = Vec::new();
     for view in tx.open_issue_views()? {
         // Each issue apart: one bad row is skipped and reported, never the district's whole run.
         let mut alerts = Vec::new();
         let outcome = tx.apart(&mut |tx| {
             alerts.clear();
-            escalate_one(tx, registry, clock, templates, rules, targets, &view, now_ms, &mut alerts)
+            run.escalate(tx, &view, &mut alerts)
         });
         match outcome {
             Ok(()) => done.append(&mut alerts),
             Err(e) => {
                 tracing::error!(issue = %view.state.id, error = %e, "escalation skipped an issue it could not process");
-                tx.audit(now_ms, SYSTEM_ACTOR, "escalation_skipped", &format!("issue {}: {} ({})", view.state.id, e, e.code()))?;
+                let detail = format!("issue {}: {} ({})", view.state.id, e, e.code());
+                tx.audit(run.now_ms, SYSTEM_ACTOR, "escalation_skipped", &detail)?;
             }
         }
     }
     Ok(done)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn escalate_one(
-    tx: &dyn Tx,
-    registry: &RegistryIndex,
-    clock: &dyn Clock,
-    templates: &NoticeTemplates,
-    rules: &EscalationRules,
-    targets: &WhistleTargets<'_>,
-    view: &crate::model::IssueView,
+/// One escalation run: what it goes by, and its now.
+struct EscalationRun<'a> {
+    registry: &'a RegistryIndex,
+    clock: &'a dyn Clock,
+    templates: &'a NoticeTemplates,
+    rules: &'a EscalationRules,
+    targets: &'a WhistleTargets<'a>,
     now_ms: i64,
-    done: &mut Vec<Alert>,
-) -> Result<()> {
-    let state = &view.state;
-    for esc in sla::escalations(state, now_ms, rules) {
-        let (kind, level) = escalation_key(&esc);
-        let target = |level: &WhistleLevel| targets.target(*level, state, registry);
-        let detail = match &esc {
-            Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
-            Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
-        };
-        let row = EscalationRow { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail: detail.clone() };
-        if !tx.insert_escalation(&row)? {
-            continue;
+}
+
+impl EscalationRun<'_> {
+    /// The escalations due on one issue, recorded, audited and (for a whistle) appended.
+    fn escalate(&self, tx: &dyn Tx, view: &crate::model::IssueView, done: &mut Vec<Alert>) -> Result<()> {
+        let EscalationRun { registry, clock, templates, rules, targets, now_ms } = *self;
+        let state = &view.state;
+        for esc in sla::escalations(state, now_ms, rules) {
+            let (kind, level) = escalation_key(&esc);
+            let target = |level: &WhistleLevel| targets.target(*level, state, registry);
+            let detail = match &esc {
+                Escalation::AlertSupervisor => "no response within the hour of receipt".to_owned(),
+                Escalation::WhistleNext { level } => format!("unresolved too long: whistle {} to {}", level.code(), target(level)),
+            };
+            let row = EscalationRow { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail: detail.clone() };
+            if !tx.insert_escalation(&row)? {
+                continue;
+            }
+            tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
+            if let Escalation::WhistleNext { level } = esc {
+                let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
+                append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
+            }
+            done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(view) });
         }
-        tx.audit(now_ms, SYSTEM_ACTOR, kind, &format!("issue {}: {detail}", state.id))?;
-        if let Escalation::WhistleNext { level } = esc {
-            let note = format!("自动吹哨：超过 {} 小时未解决", rules.whistle_after_ms / 3_600_000);
-            append_to_known(tx, registry, clock, templates, state.id, EventBody::Whistled { level, target: target(&level), note })?;
-        }
-        done.push(Alert { issue_id: state.id, kind: kind.into(), level: level.into(), at_ms: now_ms, detail, issue: summary(view) });
+        Ok(())
     }
-    Ok(())
 }
 
 /// Escalations on issues in scope, newest first.
