@@ -648,13 +648,18 @@ fn remove_store_files(path: &Path) {
 /// Whether a tablet may enrol with this server address: the password and then the bearer
 /// token cross it, so only TLS, except to this machine itself (the tests, the demo).
 pub fn server_url_allowed(url: &str) -> bool {
-    if let Some(rest) = url.strip_prefix("https://") {
-        return !rest.is_empty();
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => parsed.host().is_some(),
+        "http" => loopback,
+        _ => false,
     }
-    let Some(rest) = url.strip_prefix("http://") else { return false };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.strip_prefix('[').map_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h), |h| h.split(']').next().unwrap_or(h));
-    matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
 #[cfg(test)]

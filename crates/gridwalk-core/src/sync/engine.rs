@@ -187,15 +187,15 @@ pub fn sync_with(
     // The outcome is noted when the store is still open; a locked app notes nothing.
     let _ = store.with(|t| match &result {
         Ok(_) => t.note_sync_result(None),
-        Err(CoreError::Revoked) => {
-            meta_set(&t.conn, "revoked", "1")?;
-            t.note_sync_result(Some(&CoreError::Revoked.to_string()))
+        Err(e) => {
+            // Two endings the tablet keeps until they are dealt with (a wipe, a login again).
+            match e {
+                CoreError::Revoked => meta_set(&t.conn, "revoked", "1")?,
+                CoreError::SessionExpired => meta_set(&t.conn, "session_expired", "1")?,
+                _ => {}
+            }
+            t.note_sync_result(Some(&e.to_string()))
         }
-        Err(CoreError::SessionExpired) => {
-            meta_set(&t.conn, "session_expired", "1")?;
-            t.note_sync_result(Some(&CoreError::SessionExpired.to_string()))
-        }
-        Err(e) => t.note_sync_result(Some(&e.to_string())),
     });
     result
 }

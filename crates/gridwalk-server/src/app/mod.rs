@@ -451,18 +451,25 @@ impl AppState {
         self.inner.store.read(move |r| workflow::pledges(r, &scope, cadre)).await
     }
 
-    /// The photo's size as one of `who`'s device's stored events declares it; an error when no
-    /// event of theirs names it. Checked before a blob's state is read, so a probe for a photo
-    /// outside one's own events learns nothing, not even whether the server holds it.
-    async fn own_photo(&self, who: &Principal, sha256: &str) -> Result<Option<u64>> {
+    /// The photo's size as one of `who`'s device's stored events declares it, and the bytes
+    /// the device uploaded since `quota_since_ms` (when asked); an error when no event of
+    /// theirs names it.
+    /// Checked before a blob's state is read, so a probe for a photo outside one's own events
+    /// learns nothing, not even whether the server holds it.
+    async fn own_photo(&self, who: &Principal, sha256: &str, quota_since_ms: Option<i64>) -> Result<(Option<u64>, u64)> {
         blobs::check_name(sha256)?;
         let (device, sha) = (who.device, sha256.to_owned());
-        self.inner.store.read(move |r| r.photo_ref(device, &sha)).await?.ok_or_else(|| Error::PhotoNotReferenced(sha256.to_owned()))
+        let (named, used) = self
+            .inner
+            .store
+            .read(move |r| Ok((r.photo_ref(device, &sha)?, quota_since_ms.map(|t| r.uploaded_bytes_since(device, t)).transpose()?)))
+            .await?;
+        Ok((named.ok_or_else(|| Error::PhotoNotReferenced(sha256.to_owned()))?, used.unwrap_or(0)))
     }
 
     pub async fn blob_status(&self, who: &Principal, sha256: String) -> Result<BlobStatus> {
         self.authorize(who, Action::UploadPhoto).await?;
-        self.own_photo(who, &sha256).await?;
+        self.own_photo(who, &sha256, None).await?;
         let dir = self.blob_dir();
         tokio::task::spawn_blocking(move || blobs::status(&dir, &sha256)).await.map_err(|e| Error::Internal(e.to_string()))?
     }
@@ -471,12 +478,12 @@ impl AppState {
     /// declared and the device's daily quota.
     pub async fn blob_put(&self, who: &Principal, sha256: String, offset: u64, chunk: Vec<u8>, last: bool) -> Result<BlobStatus> {
         self.authorize(who, Action::UploadPhoto).await?;
-        let declared = self.own_photo(who, &sha256).await?;
         let config = &self.inner.config;
-        let max = declared.map_or(config.photo_max_bytes, |d| d.min(config.photo_max_bytes));
-        let _guard = self.inner.blob_lock.lock().await;
         let (device, now_ms, quota) = (who.device, self.now_ms(), config.photo_quota_per_day);
-        let used = self.inner.store.read(move |r| r.uploaded_bytes_since(device, now_ms.saturating_sub(86_400_000))).await?;
+        // Under the lock: the bytes used and the append that adds to them are one step.
+        let _guard = self.inner.blob_lock.lock().await;
+        let (declared, used) = self.own_photo(who, &sha256, Some(now_ms.saturating_sub(86_400_000))).await?;
+        let max = declared.map_or(config.photo_max_bytes, |d| d.min(config.photo_max_bytes));
         if used.saturating_add(chunk.len() as u64) > quota {
             return Err(Error::PhotoQuotaExceeded { max: quota });
         }

@@ -229,7 +229,9 @@ async fn accept_loop(
 
 /// Housekeeping that needs no hurry: partial photo uploads past their time are removed.
 async fn upkeep_task(state: AppState) {
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+    // First after an hour: nothing here is worth a directory scan at start-up.
+    let hour = std::time::Duration::from_secs(3600);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;

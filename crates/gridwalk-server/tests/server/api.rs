@@ -71,15 +71,8 @@ async fn login(app: &Router, username: &str) -> LoginResponse {
     kit::login(app, username).await
 }
 
-/// When the fixtures' events are recorded: an hour ago on the real clock the server runs on
-/// (the server refuses times far from its own).
-fn t0() -> i64 {
-    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *T0.get_or_init(|| kit::now_ms() - 3_600_000)
-}
-
 fn event(who: &LoginResponse, n: u64, entity: Entity, body: EventBody) -> Event {
-    kit::event(who, t0() + n as i64, n, entity, body)
+    kit::event(who, kit::t0() + n as i64, n, entity, body)
 }
 
 fn report(yard: CourtyardId, description: &str) -> EventBody {
@@ -535,8 +528,8 @@ async fn visits_are_folded_and_scoped() {
     let v = Visit {
         courtyard: f.yard_in.id,
         mode: VisitMode::WalkThrough,
-        started_at_ms: t0() - 600_000,
-        ended_at_ms: t0(),
+        started_at_ms: kit::t0() - 600_000,
+        ended_at_ms: kit::t0(),
         location: None,
         notes: "走访".into(),
         residents_met: 3,

@@ -26,6 +26,13 @@ pub fn now_ms() -> i64 {
     SystemClock::default().now_ms()
 }
 
+/// When the fixtures' events are recorded: an hour before the test binary's first call, on
+/// the real clock the server runs on (it refuses times far from its own).
+pub fn t0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| now_ms() - 3_600_000)
+}
+
 /// A data directory with the demo registry and the given workers (all with [`PASSWORD`]).
 pub struct Site {
     pub dir: tempfile::TempDir,

@@ -21,13 +21,6 @@ fn site() -> (Site, Courtyard) {
     (Site::demo(&[("walker", Role::GridWorker, vec![ScopeUnit::Courtyard(yard.code.clone())])]), yard)
 }
 
-/// When the fixtures' events are recorded: an hour ago on the real clock (the server refuses
-/// times far from its own).
-fn t0() -> i64 {
-    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *T0.get_or_init(|| kit::now_ms() - 3_600_000)
-}
-
 fn report(who: &LoginResponse, n: u64, yard: CourtyardId) -> Event {
     let issue = IssueId::from_parts(1_760_000_000_000 + n, [n as u8; 10]);
     let body = EventBody::IssueReported(IssueReport {
@@ -40,7 +33,7 @@ fn report(who: &LoginResponse, n: u64, yard: CourtyardId) -> Event {
         received_at_ms: None,
         external_ref: None,
     });
-    kit::event(who, t0() + n as i64, n, Entity::Issue(issue), body)
+    kit::event(who, kit::t0() + n as i64, n, Entity::Issue(issue), body)
 }
 
 async fn push(app: &Router, who: &LoginResponse, seqs: std::ops::RangeInclusive<u64>, yard: CourtyardId) -> kit::Raw {
@@ -113,7 +106,7 @@ async fn the_data_directory_is_0700_and_its_database_wal_index_blobs_and_backups
     let attach = EventBody::PhotoAttached { sha256: sha.clone(), bytes: jpeg.len() as u64, mime: "image/jpeg".into() };
     let req = PushRequest {
         device_id: walker.device_id,
-        events: vec![LoggedEvent { seq: 2, event: kit::event(&walker, t0() + 2, 2, Entity::Issue(issue), attach) }],
+        events: vec![LoggedEvent { seq: 2, event: kit::event(&walker, kit::t0() + 2, 2, Entity::Issue(issue), attach) }],
     };
     let r = kit::send(
         &app,
