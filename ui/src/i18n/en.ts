@@ -107,6 +107,21 @@ export default {
     secret_store: 'Device key', secret_keystore: 'In the system keystore', secret_file: 'In a file (no system keystore)',
   },
   errors: {
+    // The server's codes the browser console shows (its `{code, message}` errors).
+    csrf_missing: 'The request lacks its security token: reload the page and try again', csrf_mismatch: 'The security token is stale: reload the page and try again',
+    username_taken: 'That username is taken', unknown_scope: 'The scope names a unit that does not exist', unknown_scope_unit: 'The scope names a unit that does not exist',
+    bad_scope: 'That scope does not fit', bad_registry_csv: 'The registry file has errors: fix each line below', registry_import_bad_row: 'The registry has a bad row',
+    not_permitted: 'You may not do that', out_of_scope: 'Outside your scope', invalid_transition: 'Not possible in the ticket\'s present state',
+    invalid_credentials: 'Wrong username or password', login_locked: 'Too many failed logins: the account is locked for a while', login_throttled: 'Too many login attempts: wait and try again',
+    worker_disabled: 'This account is disabled', bad_request: 'Bad request', invalid_token: 'The session is invalid: log in again', token_expired: 'The session expired: log in again',
+    token_revoked: 'The session was ended: log in again', missing_token: 'Not logged in', forbidden: 'Forbidden', unknown_worker: 'No such worker',
+    assignee_out_of_scope: 'That person is not responsible for this courtyard', weak_password: 'Password too weak: 12 characters at least, not too simple', wrong_password: 'Wrong password',
+    unknown_role: 'No such role', invalid_json: 'Malformed request', invalid_query: 'Bad filter', invalid_id: 'Malformed id',
+    invalid_time: 'Bad time', time_out_of_range: 'Time out of range', time_out_of_bounds: 'Time outside the allowed bounds', unknown_category: 'No such category',
+    unknown_courtyard: 'No such courtyard', unknown_device: 'No such device', order_no_taken: 'That order number belongs to another order',
+    rate_limited: 'Too many requests: wait and try again', busy: 'The server is busy: try again shortly', nothing_to_change: 'Nothing to change',
+    already_placed: 'That order was already placed', not_resolved: 'The ticket is not resolved', unsupported_media_type: 'Unsupported file type', body_too_large: 'Too large',
+    method_not_allowed: 'Request not supported', unknown_field: 'The request has an unknown field', empty_file: 'The file is empty',
     wrong_pin: 'Wrong PIN', locked_out: 'Too many wrong PINs: wait and try again', locked: 'Locked: enter your PIN',
     not_enrolled: 'This tablet is not enrolled', already_enrolled: 'This tablet is already enrolled',
     bad_pin: 'The PIN must be 6 to 64 digits, or a passphrase of 8 to 64 characters', pin_length: 'At least 6 digits',
@@ -127,6 +142,7 @@ export default {
     bad_sync_period: 'The sync period must be 15 to 3600 seconds', bad_locale: 'Unsupported language',
   },
   vocab: {
+    role: { grid_worker: 'Grid worker', cadre: 'Cadre', supervisor: 'Supervisor', department_staff: 'Department staff', admin: 'Administrator' },
     category: {
       street_light: 'Street light out', sanitation: 'Environment & sanitation', leak: 'Leaks (water, gas, heating)',
       illegal_building: 'Illegal building', wall_breaking: 'Wall-breaking', property_management: 'Property management',

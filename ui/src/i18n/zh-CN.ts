@@ -101,6 +101,21 @@ export default {
     secret_store: '设备密钥', secret_keystore: '保存在系统密钥库', secret_file: '保存在文件中（无系统密钥库）',
   },
   errors: {
+    // The server's codes the browser console shows (its `{code, message}` errors).
+    csrf_missing: '请求缺少安全令牌，请刷新页面后重试', csrf_mismatch: '安全令牌已失效，请刷新页面后重试',
+    username_taken: '用户名已被占用', unknown_scope: '管辖范围中有不存在的单位', unknown_scope_unit: '管辖范围中有不存在的单位',
+    bad_scope: '管辖范围不合适', bad_registry_csv: '楼院名册文件有错误，请按下表逐行修改', registry_import_bad_row: '楼院名册有错误的行',
+    not_permitted: '您无权进行此操作', out_of_scope: '超出您的管辖范围', invalid_transition: '工单当前状态不允许此操作',
+    invalid_credentials: '用户名或密码错误', login_locked: '登录失败次数过多，账号已暂时锁定', login_throttled: '登录尝试过于频繁，请稍后再试',
+    worker_disabled: '该账号已停用', bad_request: '请求有误', invalid_token: '登录已失效，请重新登录', token_expired: '登录已过期，请重新登录',
+    token_revoked: '登录已被注销，请重新登录', missing_token: '尚未登录', forbidden: '无权访问', unknown_worker: '没有这个工作人员',
+    assignee_out_of_scope: '接收人不负责该楼院', weak_password: '密码太弱：至少 12 个字符，且不能过于简单', wrong_password: '密码错误',
+    unknown_role: '没有这个角色', invalid_json: '请求格式有误', invalid_query: '查询条件有误', invalid_id: '编号格式不对',
+    invalid_time: '时间不对', time_out_of_range: '时间超出范围', time_out_of_bounds: '时间超出允许范围', unknown_category: '没有这个诉求类别',
+    unknown_courtyard: '没有这个楼院', unknown_device: '没有这台设备', order_no_taken: '该工单号已被另一工单使用',
+    rate_limited: '操作过于频繁，请稍后再试', busy: '平台繁忙，请稍后再试', nothing_to_change: '没有需要修改的内容',
+    already_placed: '该工单已落位', not_resolved: '工单尚未解决', unsupported_media_type: '文件类型不支持', body_too_large: '内容太大',
+    method_not_allowed: '不支持的请求', unknown_field: '请求含有未知字段', empty_file: '文件是空的',
     wrong_pin: '解锁密码错误', locked_out: '输错次数过多，请稍后再试', locked: '已锁定，请输入解锁密码', not_enrolled: '本机尚未登记',
     already_enrolled: '本机已登记', bad_pin: '解锁密码须为 6–64 位数字，或 8–64 个字符的口令', pin_length: '至少 6 位数字',
     passphrase_length: '口令至少 8 个字符', pin_too_long: '最多 64 个字符', not_revoked: '只有已停用的平板才能导出或清除',
@@ -116,6 +131,7 @@ export default {
     unknown: '出错了：{msg}', bad_sync_period: '同步间隔须在 15 到 3600 秒之间', bad_locale: '不支持的语言',
   },
   vocab: {
+    role: { grid_worker: '网格员', cadre: '干部', supervisor: '督办', department_staff: '部门人员', admin: '管理员' },
     category: {
       street_light: '路灯不亮', sanitation: '环境脏乱', leak: '跑冒滴漏', illegal_building: '私搭乱建', wall_breaking: '开墙打洞',
       property_management: '物业管理', elderly_care: '养老服务', garbage_sorting: '垃圾分类', lift: '电梯', parking: '停车管理',

@@ -2,7 +2,8 @@
 // bundled icon font: no network needed).
 
 import type {
-  CategoryCode, PledgeKindCode, ReturnReasonCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode, WhistleLevelCode,
+  CategoryCode, PledgeKindCode, ReturnReasonCode, RoleCode, SatisfactionCode, SourceCode, StatusCode, VisitModeCode,
+  WhistleLevelCode,
 } from '../types'
 
 export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
@@ -36,3 +37,4 @@ export const EVENT_KINDS = [
   'recurrence_flagged', 'pledged', 'assigned', 'accepted', 'returned', 'transferred', 'urged', 'extension_requested',
   'extension_decided', 'reviewed', 'closed_as_duplicate', 'duplicate_linked', 'cancelled',
 ] as const
+export const ROLES: RoleCode[] = ['grid_worker', 'cadre', 'supervisor', 'department_staff', 'admin']

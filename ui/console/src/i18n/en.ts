@@ -1,0 +1,107 @@
+// The console's English texts. Every key mirrors zh-CN.ts (a unit test checks both ways).
+export default {
+  title: 'Gridwalk · Console',
+  lang_switch: '中文',
+  header: { logout: 'Log out', who: '{name} ({role})' },
+  menu: { overview: 'Overview', tickets: 'Tickets', intake: 'Intake', department: 'Department', map: 'Map', visits: 'Visits', devices: 'Devices', admin: 'Admin' },
+  none: { title: 'No page available', text: 'Your account has no page to open: ask an administrator.' },
+  login: { title: 'Log in to the console', username: 'Username', password: 'Password', submit: 'Log in', retry_after: 'Try again in {s} s', missing: 'Enter your username and password' },
+  common: {
+    refresh: 'Refresh', export_csv: 'Export CSV', export_xlsx: 'Export Excel', exporting: 'Exporting… {bytes} received',
+    export_rows: '{rows} rows', export_done: 'Downloaded {name}', actions: 'Actions', confirm: 'OK', cancel: 'Cancel', submit: 'Submit',
+    back: 'Back', empty: 'No data', apply: 'Search', reset: 'Reset', saved: 'Saved', close: 'Close', all: 'All', yes: 'Yes', no: 'No',
+    date_from: 'From', date_to: 'To', to: 'to', copy: 'Copy', copied: 'Copied',
+  },
+  overview: {
+    today_received: 'Received today', today_responded: 'Responded in time today', today_overdue: 'Overdue today', today_resolved: 'Resolved today',
+    rates: 'This week and last', this_week: 'This week', last_week: 'Last week', response: 'Response rate', resolution: 'Resolution rate',
+    satisfaction: 'Satisfaction rate', received: 'Received', trend: 'Last 12 weeks', units: 'Subdistricts this week',
+    units_of: 'Communities of {name} this week', unit: 'Unit', back: 'Back to subdistricts', as_of: 'As of {t}', definition: 'Definition',
+    drill: 'Click a subdistrict to see its communities', week_of: 'Week from {d}',
+  },
+  tickets: {
+    status: 'Status', category: 'Category', source: 'Source', place: 'Place', place_ph: 'Subdistrict / community / courtyard',
+    assignee: 'Assignee', assignee_ph: 'username, dispatcher or community:<id>', overdue: 'Overdue only', dates: 'Received',
+    q: 'Keywords', q_ph: 'Description, order number', next: 'Next page', first: 'First page', total: '{n} in all',
+    page_count: '{n} on this page', id: 'Id', received: 'Received', courtyard: 'Courtyard', due: 'Respond by', responded: 'Responded',
+    description: 'Description', overdue_tag: 'Overdue', unassigned: 'Unassigned',
+  },
+  ticket: {
+    title: 'Ticket', contact_name: 'Contact', phone: 'Phone', reveal: 'Show number', reveal_note: 'Showing the number is recorded in the audit log',
+    timeline: 'Timeline', photos: 'Photos', point: 'Location', no_point: 'No location', whistles: 'Whistles', actions: 'Actions',
+    no_actions: 'Nothing you may do on this ticket now', community: 'Community', subdistrict: 'Subdistrict', assignee: 'Assignee',
+    status: 'Status', category: 'Category', source: 'Source', received: 'Received', due: 'Respond by', responded: 'Responded',
+    external_ref: 'External ref', description: 'Description', resolved_at: 'Resolved', closed_at: 'Closed', satisfaction: 'Satisfaction',
+    duplicate_of: 'Duplicate of', cancel_reason: 'Cancel reason', waiting: 'Awaiting report-in', reported_in_at: 'reported in {t}',
+    this_courtyard: 'This courtyard', other_courtyards: 'Same community', report_point: 'Reported location', courtyard: 'Courtyard',
+    empty_timeline: 'Nothing recorded yet',
+  },
+  action: {
+    note: 'Note', submit: 'Submit', accepted: 'Recorded', duplicate: 'This submission was already recorded: not recorded twice',
+    to: 'Transfer to', to_worker: 'Grid worker', to_community: 'Community', to_dispatcher: 'District dispatcher', worker: 'Grid worker',
+    community: 'Community', decision: 'Decision', approve: 'Approve', return: 'Send back', satisfaction: 'Satisfaction', level: 'Level',
+    target: 'Who reports in', of: 'Earlier ticket id', public: 'Tell the resident', return_reason: 'Reason', days: 'Extend by',
+    days_n: '{n} days', pledge_kind: 'Kind',
+    missing: {
+      note: 'Enter a note', satisfaction: 'Pick the satisfaction', level: 'Pick the level', target: 'Enter who reports in',
+      worker: 'Pick a grid worker', community: 'Pick a community', of: "Enter the earlier ticket's id", return_reason: 'Pick a reason',
+      pledge_kind: 'Pick a kind',
+    },
+  },
+  intake: {
+    title: '12345 hotline intake', order_no: 'Order number', received_at: 'Received', category: 'Category', description: 'Description',
+    contact: 'Contact', contact_name: 'Name', contact_phone: 'Phone', place: 'Place', by_courtyard: 'Pick a courtyard',
+    by_address: 'Enter an address', courtyard: 'Courtyard', courtyard_ph: 'Subdistrict / community / courtyard', address: 'Address',
+    lat: 'Latitude', lon: 'Longitude', nearest: 'Nearest courtyard: {name} ({community}), about {m} m',
+    nearest_hint: 'Enter coordinates to see the nearest courtyard', submit: 'File the order', filed: 'Filed and dispatched to the courtyard',
+    filed_again: 'That order number was filed already: not filed twice', open_ticket: 'Open the ticket', due: 'Respond by {t}',
+    queued: 'The address could not be placed: queued for the district dispatcher', queued_reason: 'Reason: {reason}', another: 'Next order',
+    missing: {
+      order_no: 'Enter the order number', received_at: 'Enter when it was received', category: 'Pick a category', description: 'Enter the description',
+      courtyard: 'Pick a courtyard', address: 'Enter the address', point: 'Give both latitude and longitude, or neither',
+    },
+  },
+  department: {
+    empty: 'Nothing was whistled to your department', level: 'Level', target: 'Reports in', whistled_at: 'Whistled', reported_in_at: 'Reported in',
+    waiting: 'Awaiting report-in', report_in: 'Report in', progress: 'Progress',
+  },
+  map: {
+    color_by: 'Colour by', open: 'Open', overdue: 'Overdue', hotspot: 'Hotspot', category: 'Category', dates: 'Received',
+    hint: 'Click a courtyard to see its tickets', count: '{n} courtyards', hotspot_level: 'Hotspot level {n}', lat: 'Latitude', lon: 'Longitude',
+  },
+  visits: {
+    weeks: 'Weeks', stale_days: 'Not visited for (days)', workers: 'Visits by grid worker', communities: 'Visits by community',
+    stale: 'Courtyards not visited for {n} days', worker: 'Grid worker', username: 'Username', courtyards: 'Courtyards', visited: 'Visited',
+    community: 'Community', courtyard: 'Courtyard', last_visit: 'Last visit', never: 'Never visited',
+  },
+  devices: {
+    id: 'Id', name: 'Device', worker: 'Worker', username: 'Username', kind: 'Kind', kinds: { tablet: 'Tablet', console: 'Browser' },
+    created: 'Enrolled', revoked: 'Revoked', last_sync: 'Last sync', queue_depth: 'Queued', oldest_unsent: 'Oldest unsent',
+    rejected: 'Rejected', clock_offset: 'Clock offset (s)', app_version: 'Version', revoke: 'Revoke', active: 'Active',
+    revoke_confirm: 'Revoke the device "{name}"? It can no longer sync.', revoked_ok: 'Device revoked',
+  },
+  admin: {
+    tabs: { workers: 'Workers', devices: 'Devices', api_keys: 'API keys', registry: 'Registry import', departments: 'Departments & routing', audit: 'Audit log' },
+    workers: {
+      add: 'Add worker', username: 'Username', name: 'Name', role: 'Role', scope: 'Scope', password: 'Initial password',
+      password_ph: '12 characters at least', status: 'Status', enabled: 'Active', disabled: 'Disabled', disable: 'Disable', enable: 'Enable',
+      reset_password: 'Reset password', new_password: 'New password', change_role: 'Role and scope', created: 'Added {name}',
+      disable_confirm: "Disable {name}'s account? Their logins and device tokens stop working.",
+      missing: 'Enter the username, name, role, scope and password',
+    },
+    scope: {
+      kind: 'Level', value: 'Unit', add: 'Add', empty: 'No scope yet',
+      kinds: { district: 'Whole district', subdistrict: 'Subdistrict', community: 'Community', courtyard: 'Courtyard', department: 'Department' },
+    },
+    keys: {
+      name: 'Name', create: 'New key', created: 'Created', revoked: 'Revoked', revoke: 'Revoke', active: 'Active',
+      revoke_confirm: 'Revoke the key "{name}"? Systems using it can no longer call.', key_once: 'The key is shown this once: copy it and keep it safe:',
+    },
+    registry: {
+      intro: 'Upload the courtyard registry (CSV, UTF-8), or paste it below.', file: 'Choose file', text_ph: 'Paste the CSV…', submit: 'Import',
+      done: 'Imported {courtyards} courtyards (registry version {version})', line: 'Line', message: 'Problem', bad_lines: '{n} lines have errors',
+    },
+    departments: { code: 'Code', name: 'Department', routing: 'Routing', category: 'Category', target: 'Routed to' },
+    audit: { actor: 'Actor', action: 'Action', dates: 'Dates', older: 'Older', newest: 'Newest', at: 'Time', detail: 'Detail', end: 'No older entries' },
+  },
+}

@@ -1,0 +1,187 @@
+// What the console's HTTP API takes and returns (/work/console-contract.md). The tablet's types
+// (../../src/types) are reused where the server speaks the same JSON; these are the console's own.
+
+import type {
+  CategoryCode, EventBody, IssueState, RoleCode, ScopeUnit, StatusCode, WhistleLevelCode, WorkerInfo,
+} from '../../src/types'
+
+export type { CategoryCode, EventBody, IssueState, RoleCode, ScopeUnit, StatusCode, WhistleLevelCode, WorkerInfo }
+
+export type Menu = 'overview' | 'tickets' | 'intake' | 'department' | 'map' | 'visits' | 'devices' | 'admin'
+
+export interface ConsoleSession {
+  worker: WorkerInfo
+  csrf_token: string
+  expires_ms: number
+  /** Which pages to show, in order; the server enforces the same. */
+  menus: Menu[]
+  may_reveal_phone: boolean
+  /** The caller's departments (department staff). */
+  departments: string[]
+}
+
+export interface Ratio { num: number; den: number }
+
+export interface RateRow {
+  group: string
+  period_start_ms: number
+  period_end_ms: number
+  received: number
+  response: Ratio
+  resolution: Ratio
+  satisfaction: Ratio
+}
+
+export type RateCode = 'response' | 'resolution' | 'satisfaction'
+
+export interface Overview {
+  as_of_ms: number
+  today: { received: number; responded_in_time: number; overdue: number; resolved: number }
+  this_week: RateRow | null
+  last_week: RateRow | null
+  trend: RateRow[]
+  units: RateRow[]
+  labels: Record<string, string>
+  definitions: { code: RateCode | 'overdue'; zh: string; en: string }[]
+}
+
+export interface TicketRow {
+  id: string
+  received_at_ms: number | null
+  category: string
+  source: string
+  status: string
+  courtyard_id: string
+  courtyard_name: string
+  community_name: string
+  subdistrict_name: string
+  assignee: string | null
+  response_due_ms: number | null
+  responded_at_ms: number | null
+  overdue: boolean
+  description: string
+  external_ref: string | null
+}
+
+export interface TicketPage { tickets: TicketRow[]; next_after: string | null; total: number | null }
+
+export interface TicketOffer { kind: string; note_required: boolean }
+
+export interface Ticket {
+  row: TicketRow
+  state: IssueState
+  contact_name: string | null
+  contact_phone_masked: string | null
+  offers: TicketOffer[]
+  photos: { sha256: string; url: string; thumb_url: string }[]
+  point: { lat: number; lon: number } | null
+  timeline: { at_ms: number; kind: string; actor: string; text: string }[]
+  workers: { username: string; name: string; id: string }[]
+  whistle_targets: string[]
+}
+
+export interface ActionResult { outcome: 'accepted' | 'duplicate'; ticket: Ticket }
+
+export interface Places {
+  subdistricts: { id: string; name: string }[]
+  communities: { id: string; name: string; subdistrict_id: string }[]
+  courtyards: { id: string; name: string; community_id: string; lat: number; lon: number }[]
+}
+
+export interface Nearest { courtyard_id: string; name: string; community_name: string; distance_m: number }
+
+export type IntakePlace =
+  | { by: 'courtyard'; courtyard_id: string }
+  | { by: 'address'; address: string; lat: number | null; lon: number | null }
+
+export interface IntakeOrder {
+  order_no: string
+  received_at_ms: number
+  category: string
+  description: string
+  contact: { name: string | null; phone: string } | null
+  place: IntakePlace
+}
+
+/** 201/200: the order became (or already was) an issue. */
+export interface IntakeFiled {
+  issue_id: string
+  courtyard_id: string
+  response_due_ms: number
+  created: boolean
+}
+
+/** 202: the order waits in the dispatcher's queue. */
+export interface IntakeQueued {
+  order_no: string
+  reason: string
+  reason_zh: string
+  reason_en: string
+  response_due_ms: number
+  created: boolean
+}
+
+export interface Whistle {
+  level: WhistleLevelCode
+  target: string
+  whistled_at_ms: number
+  reported_in_at_ms: number | null
+}
+
+export type DepartmentTicket = TicketRow & { whistle: Whistle }
+
+export interface MapCourtyard {
+  id: string
+  name: string
+  community_id: string
+  lat: number
+  lon: number
+  open: number
+  overdue: number
+  hotspot: 0 | 1 | 2 | 3
+}
+
+export interface MapData {
+  courtyards: MapCourtyard[]
+  bounds: { min_lat: number; max_lat: number; min_lon: number; max_lon: number }
+}
+
+export interface Coverage {
+  weeks: { start_ms: number; label: string }[]
+  workers: { username: string; name: string; courtyards: number; visits: number[]; visited_courtyards: number }[]
+  communities: { id: string; name: string; courtyards: number; visits: number[] }[]
+  stale: { courtyard_id: string; name: string; community_name: string; last_visit_ms: number | null }[]
+}
+
+export interface DeviceInfo {
+  id: string
+  name: string
+  username: string
+  worker_name: string
+  kind: 'tablet' | 'console'
+  created_ms: number
+  revoked_ms: number | null
+  last_sync_ms: number | null
+  queue_depth: number | null
+  oldest_unsent_ms: number | null
+  rejected_count: number | null
+  clock_offset_ms: number | null
+  app_version: string | null
+}
+
+export type AdminWorker = WorkerInfo & { disabled: boolean }
+
+export interface NewWorker { username: string; name: string; role: RoleCode; scope: ScopeUnit[]; password: string }
+
+export interface ApiKey { id: string; name: string; created_ms: number; revoked_ms: number | null }
+
+export interface Departments { departments: { code: string; name: string }[]; routing: { category: string; target: string }[] }
+
+export interface RegistryImported { courtyards: number; version: number }
+
+export interface BadLine { line: number; message: string }
+
+export interface AuditEntry { id: string | number; at_ms: number; actor: string; action: string; detail: string | Record<string, unknown> }
+
+export interface AuditPage { entries: AuditEntry[]; next_before: number | null }
+
