@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod calendar;
+pub mod console;
 pub mod event;
 pub mod fold;
 pub mod hlc;

@@ -475,3 +475,4 @@ pub struct NoticeList {
     /// Oldest first.
     pub notices: Vec<NoticeInfo>,
 }
+pub mod console;

@@ -55,6 +55,12 @@ pub struct Config {
     /// A sync renews its token when the last renewal is older than this: one write per device
     /// per period at most, not one per request.
     pub token_renew_every: Duration,
+    /// How long a console (browser) session works after its last use: a desk left logged in
+    /// overnight is logged out by the morning.
+    pub console_session_ttl: Duration,
+    /// Mark the session cookie `Secure` even when no trusted proxy says the request came over
+    /// TLS (for a server behind a TLS terminator that does not send `X-Forwarded-Proto`).
+    pub console_secure_cookie: bool,
     /// Most events one push may carry.
     pub max_push_events: usize,
     /// Most events one pull returns.
@@ -181,6 +187,8 @@ impl Default for Config {
             trusted_proxies: district.access.trusted_proxies.clone(),
             token_ttl: district.access.token_ttl,
             token_renew_every: Duration::from_secs(3600),
+            console_session_ttl: Duration::from_secs(8 * 3600),
+            console_secure_cookie: false,
             max_push_events: 1000,
             max_pull_limit: 1000,
             read_connections: 4,
@@ -206,6 +214,13 @@ impl Config {
         let ttl = (self.token_ttl.as_millis().min(365 * 24 * 3_600_000) as i64).max(60_000);
         let every = (self.token_renew_every.as_millis().min(i64::MAX as u128) as i64).clamp(0, ttl / 2);
         (ttl, every)
+    }
+
+    /// [`Config::token_times_ms`] for console sessions: five minutes to a day, renewed at
+    /// most every minute (a desk's clicks must not each cost a write).
+    pub fn console_times_ms(&self) -> (i64, i64) {
+        let ttl = (self.console_session_ttl.as_millis().min(24 * 3_600_000) as i64).max(60_000);
+        (ttl, (ttl / 2).min(60_000))
     }
 
     /// The defaults with a district's configuration: its escalation timings and whistle

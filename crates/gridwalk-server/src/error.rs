@@ -97,6 +97,14 @@ pub enum Error {
     PhotoQuotaExceeded { max: u64 },
     #[error("the registry file has {} bad rows; first: {}", .0.len(), .0.first().map(|e| e.to_string()).unwrap_or_default())]
     RegistryImport(Vec<ImportError>),
+    #[error("the request carries no CSRF token (header X-CSRF-Token)")]
+    CsrfMissing,
+    #[error("the CSRF token does not belong to this session")]
+    CsrfMismatch,
+    #[error("{code}: {reason}")]
+    ActionRefused { code: &'static str, reason: String },
+    #[error("the issue cannot take this step now: {0}")]
+    InvalidTransition(String),
     #[error("storage: {0}")]
     Storage(String),
     /// Another process holds the database's write lock: nothing of the request was stored.
@@ -169,6 +177,10 @@ impl Error {
             Error::PhotoNotReferenced(_) => "photo_not_referenced",
             Error::PhotoQuotaExceeded { .. } => "photo_quota_exceeded",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
+            Error::CsrfMissing => "csrf_missing",
+            Error::CsrfMismatch => "csrf_mismatch",
+            Error::ActionRefused { code, .. } => code,
+            Error::InvalidTransition(_) => "invalid_transition",
             Error::Storage(_) => "storage",
             Error::Busy => "busy",
             Error::DataDirInUse(_) => "data_dir_in_use",
@@ -203,9 +215,16 @@ impl Error {
             Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::TokenExpired | Error::InvalidCredentials => 401,
             // worker_disabled is 403, not 401: the tablet keeps its token (it does not mark
             // itself revoked), so enabling the worker again lets the same device sync on.
-            Error::Forbidden { .. } | Error::OutOfScope(_) | Error::WrongDevice { .. } | Error::WorkerDisabled | Error::WrongPassword => {
-                403
-            }
+            Error::Forbidden { .. }
+            | Error::OutOfScope(_)
+            | Error::WrongDevice { .. }
+            | Error::WorkerDisabled
+            | Error::WrongPassword
+            | Error::CsrfMissing
+            | Error::CsrfMismatch => 403,
+            Error::ActionRefused { code, .. } if matches!(*code, "out_of_scope" | "not_permitted" | "wrong_device" | "wrong_author") => 403,
+            Error::ActionRefused { .. } => 422,
+            Error::InvalidTransition(_) => 409,
             Error::NotFound(_) | Error::UnknownWorker(_) | Error::UnknownDevice(_) | Error::PhotoNotReferenced(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::UsernameTaken(_)

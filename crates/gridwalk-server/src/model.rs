@@ -107,6 +107,8 @@ pub struct DeviceToken {
     pub revoked_ms: Option<i64>,
     /// When the token stops working unless a sync renews it; `None` until first renewed.
     pub expires_ms: Option<i64>,
+    /// A browser session of the console, not a tablet.
+    pub console: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,3 +283,64 @@ impl std::fmt::Debug for UnplacedRow {
         f.debug_struct("UnplacedRow").field("order_no", &self.order.order_no).field("reason", &self.reason).finish_non_exhaustive()
     }
 }
+
+/// What the console's ticket list asks: filters, and the keyset position (newest receipt
+/// first, by `(received_at_ms, id)` strictly before the cursor).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TicketQuery {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub source: Option<String>,
+    pub subdistrict: Option<SubdistrictId>,
+    pub community: Option<CommunityId>,
+    pub courtyard: Option<CourtyardId>,
+    /// An assignee key as the issues table stores it (`worker:<id>`, `community:<id>`, `dispatcher`).
+    pub assignee: Option<String>,
+    /// Only issues open, unanswered and past their response deadline at this time.
+    pub overdue_at: Option<i64>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Only issues whistled to one of the scope's departments (the department inbox).
+    pub whistled_only: bool,
+    pub before: Option<(i64, IssueId)>,
+    pub limit: u32,
+}
+
+/// One courtyard's counts for the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CourtyardCounts {
+    pub courtyard: CourtyardId,
+    pub open: u64,
+    pub overdue: u64,
+    /// Issues received in the map's window (and category).
+    pub received: u64,
+}
+
+/// What the audit reader asks: filters, newest first, ids strictly below `before`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A device with its worker and its last report, for the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceDetail {
+    pub id: DeviceId,
+    pub name: String,
+    pub worker: WorkerId,
+    pub username: String,
+    pub worker_name: String,
+    pub kind: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+    /// When the report was received, and the report.
+    pub report: Option<(i64, gridwalk_proto::console::DeviceReport)>,
+}
+
+/// The kind of a browser session's device.
+pub const CONSOLE_DEVICE: &str = "console";

@@ -257,7 +257,14 @@ fn run(
                 progress(&p);
             }
             Step::Pull => {
-                let (after, version) = store.with(|t| Ok((t.pull_cursor()?, t.registry_version()?)))?;
+                let (after, version, state) = store.with(|t| Ok((t.pull_cursor()?, t.registry_version()?, t.sync_state()?)))?;
+                let device_report = gridwalk_proto::console::DeviceReport {
+                    queue_depth: state.queue_depth,
+                    oldest_unsent_ms: state.oldest_unsent_ms,
+                    rejected_count: state.rejected,
+                    clock_offset_ms: state.clock_offset_ms,
+                    app_version: env!("CARGO_PKG_VERSION").to_owned(),
+                };
                 let sent_at = clock.now_ms();
                 let mut unused = batch;
                 let resp = with_retries(
@@ -266,7 +273,7 @@ fn run(
                     &mut report,
                     &mut p,
                     progress,
-                    || transport.pull(&token, after, opts.pull_page, version),
+                    || transport.pull_reporting(&token, after, opts.pull_page, version, &device_report),
                     &mut unused,
                 )?;
                 let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);

@@ -44,6 +44,20 @@ pub trait Transport {
     fn login(&self, req: &LoginRequest) -> Result<LoginResponse, TransportError>;
     fn push(&self, token: &str, body: &PushBody) -> Result<PushResponse, TransportError>;
     fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError>;
+    /// [`Transport::pull`] telling the server the device's own account of its sync (queue,
+    /// oldest unsent, refusals, clock offset, version), which the console's device page
+    /// shows. A transport that cannot carry it pulls without it.
+    fn pull_reporting(
+        &self,
+        token: &str,
+        after: u64,
+        limit: u32,
+        registry_version: u64,
+        report: &gridwalk_proto::console::DeviceReport,
+    ) -> Result<PullResponse, TransportError> {
+        let _ = report;
+        self.pull(token, after, limit, registry_version)
+    }
     fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError>;
     fn blob_put(&self, token: &str, sha256: &str, offset: u64, chunk: &[u8], last: bool) -> Result<BlobStatus, TransportError>;
 }
@@ -116,6 +130,26 @@ impl Transport for HttpTransport {
     fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError> {
         let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
         self.send(self.client.get(url).bearer_auth(token))
+    }
+    fn pull_reporting(
+        &self,
+        token: &str,
+        after: u64,
+        limit: u32,
+        registry_version: u64,
+        report: &gridwalk_proto::console::DeviceReport,
+    ) -> Result<PullResponse, TransportError> {
+        let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
+        let mut query = vec![
+            ("report_queue", report.queue_depth.to_string()),
+            ("report_rejected", report.rejected_count.to_string()),
+            ("report_offset_ms", report.clock_offset_ms.to_string()),
+            ("report_version", report.app_version.clone()),
+        ];
+        if let Some(oldest) = report.oldest_unsent_ms {
+            query.push(("report_oldest_ms", oldest.to_string()));
+        }
+        self.send(self.client.get(url).query(&query).bearer_auth(token))
     }
     fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError> {
         self.send(self.client.get(self.url(&format!("/blobs/{sha256}"))).bearer_auth(token))

@@ -175,6 +175,12 @@ pub fn add_worker(data_dir: &Path, w: &NewWorker) -> Result<WorkerInfo> {
 
 /// [`add_worker`] on open storage (tests add several workers to one).
 pub fn add_worker_to(store: &Storage, w: &NewWorker) -> Result<WorkerInfo> {
+    add_worker_as(store, w, ACTOR)
+}
+
+/// [`add_worker_to`] recorded in the audit as done by `actor` (an admin at the console).
+/// Blocks: call it off the async runtime.
+pub fn add_worker_as(store: &Storage, w: &NewWorker, actor: &str) -> Result<WorkerInfo> {
     if w.username.trim().is_empty() || w.username.chars().count() > auth::MAX_NAME_CHARS || w.username.chars().any(char::is_control) {
         return Err(gridwalk_domain::ValidationError::EmptyText { field: "username" }.into());
     }
@@ -195,12 +201,16 @@ pub fn add_worker_to(store: &Storage, w: &NewWorker) -> Result<WorkerInfo> {
         scope: w.scope.clone(),
     };
     let stored = info.clone();
+    let actor = actor.to_owned();
     store.write_blocking(move |tx| {
+        if tx.worker_by_username(&stored.username)?.is_some() {
+            return Err(Error::UsernameTaken(stored.username.clone()));
+        }
         // Scope codes must exist now, so a typo fails loudly instead of granting nothing.
         RegistryIndex::new(tx.registry()?, 0).resolve(&stored.scope)?;
         tx.insert_worker(&stored, &hash, now_ms())?;
         let detail = format!("{} ({}) role {} scope {:?}", stored.username, stored.id, stored.role.code(), stored.scope);
-        tx.audit(now_ms(), ACTOR, "worker_added", &detail)
+        tx.audit(now_ms(), &actor, "worker_added", &detail)
     })?;
     Ok(info)
 }

@@ -286,6 +286,9 @@ pub struct Principal {
     pub device: DeviceId,
     /// When the device's token expires unless renewed (`None`: not yet stamped).
     pub expires_ms: Option<i64>,
+    /// A console (browser) session rather than a tablet: its expiry slides by the console's
+    /// shorter lifetime.
+    pub console: bool,
 }
 
 /// Which credential a bearer token must be.
@@ -323,7 +326,7 @@ pub async fn authenticate(db: &Storage, token: &str, now_ms: i64, kind: TokenKin
     if record.disabled_ms.is_some() {
         return Err(Error::WorkerDisabled);
     }
-    Ok(Principal { worker: record.info, device: t.device, expires_ms: t.expires_ms })
+    Ok(Principal { worker: record.info, device: t.device, expires_ms: t.expires_ms, console: t.console })
 }
 
 /// Most addresses the login throttle remembers: past it, full buckets (addresses that have

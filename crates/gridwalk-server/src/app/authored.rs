@@ -54,7 +54,7 @@ pub const SERVER_HLC_LEAD_MS: i64 = 5 * 60_000;
 /// `validate::times`), or one stored before those bounds existed, cannot drag the server's
 /// clock, and with it every tablet that merges it, into the future. Past the ceiling the
 /// server's event may sort before that tablet's stamp on the same issue; that is the price.
-fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
+pub(crate) fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
     let ceiling = now_ms.saturating_add(SERVER_HLC_LEAD_MS);
     let last = tx
         .meta("hlc")?

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod authored;
 pub mod authorize;
+pub mod console;
 pub mod desk;
 pub mod dispatch;
 pub mod hotline;
@@ -210,7 +211,7 @@ impl AppState {
     /// nothing: a lost, locked tablet polling for news must not keep its session alive.
     async fn renew_token(&self, who: &Principal) -> Result<()> {
         let now = self.now_ms();
-        let (ttl, every) = self.inner.config.token_times_ms();
+        let (ttl, every) = if who.console { self.inner.config.console_times_ms() } else { self.inner.config.token_times_ms() };
         if who.expires_ms.is_some_and(|e| e.saturating_sub(now) > ttl - every) {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, HistoryEntry, I
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
-pub const VIEWS_VERSION: u32 = 3;
+pub const VIEWS_VERSION: u32 = 4;
 
 /// The meta key holding the views' shape.
 const VIEWS_KEY: &str = "views_version";
@@ -18,27 +18,34 @@ const VIEWS_KEY: &str = "views_version";
 /// The latest non-empty note-like text of a folded issue (its notes, progress, response,
 /// resolution …), skipping events the fold kept as conflicts.
 pub fn last_note(s: &IssueState) -> Option<String> {
-    s.history.iter().rev().filter(|h| h.conflict.is_none()).find_map(|h| {
-        let text = match &h.event.body {
-            EventBody::NoteAdded { text } => text,
-            EventBody::ProgressAdded { note, .. }
-            | EventBody::IssueResponded { note }
-            | EventBody::Accepted { note }
-            | EventBody::Returned { note, .. }
-            | EventBody::Transferred { note, .. }
-            | EventBody::Urged { note }
-            | EventBody::ExtensionDecided { note, .. }
-            | EventBody::Reviewed { note, .. }
-            | EventBody::ClosedAsDuplicate { note, .. }
-            | EventBody::IssueResolved { note, .. }
-            | EventBody::IssueClosed { note }
-            | EventBody::CallbackRecorded { note, .. }
-            | EventBody::Whistled { note, .. }
-            | EventBody::ReportedIn { note, .. } => note,
-            EventBody::IssueReopened { reason } | EventBody::Cancelled { reason } | EventBody::ExtensionRequested { reason, .. } => reason,
-            _ => return None,
-        };
-        (!text.trim().is_empty()).then(|| text.clone())
+    s.history
+        .iter()
+        .rev()
+        .filter(|h| h.conflict.is_none() && !matches!(h.event.body, EventBody::IssueReported(_)))
+        .find_map(|h| event_text(&h.event.body).filter(|t| !t.trim().is_empty()).map(str::to_owned))
+}
+
+/// The note-like text an event carries (a note, a reason), if its kind has one.
+pub fn event_text(body: &EventBody) -> Option<&str> {
+    Some(match body {
+        EventBody::NoteAdded { text } => text,
+        EventBody::ProgressAdded { note, .. }
+        | EventBody::IssueResponded { note }
+        | EventBody::Accepted { note }
+        | EventBody::Returned { note, .. }
+        | EventBody::Transferred { note, .. }
+        | EventBody::Urged { note }
+        | EventBody::ExtensionDecided { note, .. }
+        | EventBody::Reviewed { note, .. }
+        | EventBody::ClosedAsDuplicate { note, .. }
+        | EventBody::IssueResolved { note, .. }
+        | EventBody::IssueClosed { note }
+        | EventBody::CallbackRecorded { note, .. }
+        | EventBody::Whistled { note, .. }
+        | EventBody::ReportedIn { note, .. } => note,
+        EventBody::IssueReopened { reason } | EventBody::Cancelled { reason } | EventBody::ExtensionRequested { reason, .. } => reason,
+        EventBody::IssueReported(r) => &r.description,
+        _ => return None,
     })
 }
 

@@ -2,11 +2,12 @@
 //! error's HTTP form.
 
 use crate::app::auth::ClientAddr;
+use crate::app::console::{csrf_matches, CSRF_HEADER, SESSION_COOKIE};
 use crate::app::{AppState, Principal};
 use crate::error::Error;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +28,17 @@ impl IntoResponse for Error {
         // The body says it only for a refused login, whose wait the tablet shows the worker.
         let login_wait = retry_after_s.filter(|_| matches!(self, Error::LoginLocked { .. } | Error::LoginThrottled { .. }));
         let body = ErrorBody { code: self.code().to_owned(), message: self.public_message(), retry_after_s: login_wait };
-        let mut resp = (status, Json(body)).into_response();
+        let mut resp = match &self {
+            // An import is refused with every bad line, so the page can list them all.
+            Error::RegistryImport(lines) => {
+                let lines = lines
+                    .iter()
+                    .map(|l| gridwalk_proto::console::BadLine { line: l.line, code: l.code().to_owned(), message: l.message.clone() })
+                    .collect();
+                (status, Json(gridwalk_proto::console::ImportRefused { code: body.code, message: body.message, lines })).into_response()
+            }
+            _ => (status, Json(body)).into_response(),
+        };
         // "Not now" (a refused login, a busy server) says when to come back, in the header
         // proxies and clients know too.
         if let Some(v) = retry_after_s.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
@@ -37,17 +48,70 @@ impl IntoResponse for Error {
     }
 }
 
-/// The caller, from `Authorization: Bearer <token>`, rate-limited per token.
+/// The caller, from `Authorization: Bearer <token>` (a tablet, a script) or else from the
+/// console's session cookie, rate-limited per token. A cookie-borne call that changes state
+/// must carry the session's CSRF token in `X-CSRF-Token`: the cookie goes with every request
+/// the browser makes, the header only with the page's own.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(Error::MissingToken)?;
-        let value = header.to_str().map_err(|_| Error::InvalidToken)?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MissingToken)?;
-        Ok(Auth(state.authenticate(token.trim()).await?))
+        if let Some(header) = parts.headers.get(AUTHORIZATION) {
+            let value = header.to_str().map_err(|_| Error::InvalidToken)?;
+            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::MissingToken)?;
+            return Ok(Auth(state.authenticate(token.trim()).await?));
+        }
+        let token = session_cookie(&parts.headers).ok_or(Error::MissingToken)?;
+        if !parts.method.is_safe() {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).ok_or(Error::CsrfMissing)?;
+            if !csrf_matches(&token, sent.trim()) {
+                return Err(Error::CsrfMismatch);
+            }
+        }
+        let (who, _) = state.console_session(&token).await?;
+        Ok(Auth(who))
+    }
+}
+
+/// The console session token from the `Cookie` header, if one is there.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The console's session cookie as sent: for `GET /api/v1/console/session`, which answers
+/// the session (with its CSRF token) of the cookie itself.
+pub struct SessionCookie(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionCookie {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        session_cookie(&parts.headers).map(SessionCookie).ok_or(Error::MissingToken)
+    }
+}
+
+/// Whether the request came over TLS, as far as the server can tell: a trusted proxy said so
+/// (`X-Forwarded-Proto: https`), or the configuration says the server is only reached so.
+/// The session cookie is `Secure` then.
+pub struct OverTls(pub bool);
+
+impl FromRequestParts<AppState> for OverTls {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
+        let proxied_tls = peer.is_some_and(|p| state.config().trusted_proxies.contains(&p))
+            && parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        Ok(OverTls(state.config().console_secure_cookie || proxied_tls))
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod blobs;
+pub mod console;
 pub mod dashboard;
 pub mod extract;
 pub mod open311;
@@ -45,8 +46,14 @@ async fn openapi_document() -> Response {
     ([(CONTENT_TYPE, "application/json")], openapi::openapi_json()).into_response()
 }
 
-async fn not_found(req: Request) -> Error {
-    Error::NotFound(format!("no route for {}", req.uri().path()))
+/// Outside the API, a GET is the console (its pages, or the app for its own routes); inside
+/// it, an unknown path is `not_found` as `{code, message}`.
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    if req.method() == axum::http::Method::GET && !path.starts_with("/api/") && path != "/healthz" {
+        return console::page(req).await;
+    }
+    Error::NotFound(format!("no route for {path}")).into_response()
 }
 
 async fn method_not_allowed() -> Error {
@@ -132,6 +139,27 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts", get(dashboard::alerts))
         .route("/api/v1/rates", get(dashboard::rates))
         .route("/api/v1/pledges", get(records::pledges))
+        .route("/api/v1/console/login", post(console::login))
+        .route("/api/v1/console/session", get(console::session))
+        .route("/api/v1/console/logout", post(console::logout))
+        .route("/api/v1/console/overview", get(console::overview))
+        .route("/api/v1/console/tickets", get(console::tickets))
+        .route("/api/v1/console/tickets/{id}", get(console::ticket))
+        .route("/api/v1/console/tickets/{id}/actions", post(console::action))
+        .route("/api/v1/console/tickets/{id}/reveal-phone", post(console::reveal_phone))
+        .route("/api/v1/console/places", get(console::places))
+        .route("/api/v1/console/nearest", get(console::nearest))
+        .route("/api/v1/console/department", get(console::department))
+        .route("/api/v1/console/map", get(console::map))
+        .route("/api/v1/console/coverage", get(console::coverage))
+        .route("/api/v1/console/devices", get(console::devices))
+        .route("/api/v1/console/devices/{id}/revoke", post(console::revoke_device))
+        .route("/api/v1/console/workers", get(console::workers).post(console::add_worker))
+        .route("/api/v1/console/api-keys", get(console::api_keys).post(console::add_api_key))
+        .route("/api/v1/console/api-keys/{id}/revoke", post(console::revoke_api_key))
+        .route("/api/v1/console/registry/import", post(console::import_registry))
+        .route("/api/v1/console/departments", get(console::departments))
+        .route("/api/v1/console/audit", get(console::audit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))

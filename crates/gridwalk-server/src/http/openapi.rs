@@ -5,7 +5,7 @@
 //! stale (`GRIDWALK_BLESS=1 cargo test -p gridwalk-server --test server openapi` rewrites it).
 
 use super::open311::doc::Open311Paths;
-use super::{access, blobs, dashboard, records, sync};
+use super::{access, blobs, console, dashboard, records, sync};
 use gridwalk_proto::ErrorBody;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -48,6 +48,29 @@ use utoipa::{Modify, OpenApi, ToSchema};
         dashboard::alerts,
         dashboard::rates,
         records::pledges,
+        console::login,
+        console::session,
+        console::logout,
+        console::overview,
+        console::tickets,
+        console::ticket,
+        console::action,
+        console::reveal_phone,
+        console::places,
+        console::nearest,
+        console::department,
+        console::map,
+        console::coverage,
+        console::devices,
+        console::revoke_device,
+        console::workers,
+        console::add_worker,
+        console::api_keys,
+        console::add_api_key,
+        console::revoke_api_key,
+        console::import_registry,
+        console::departments,
+        console::audit,
     ),
     components(schemas(ErrorBody), responses(ErrorResponse)),
     modifiers(&BearerAuth, &Open311Paths, &NoModuleTags)
@@ -111,6 +134,11 @@ impl Modify for BearerAuth {
             .scheme(HttpAuthScheme::Bearer)
             .description(Some("the notify-only token from /api/v1/auth/login: answers /api/v1/notify/count and nothing else"));
         components.add_security_scheme("notify", SecurityScheme::Http(notify.build()));
+        let session = utoipa::openapi::security::ApiKeyValue::with_description(
+            "gw_session",
+            "the console's session cookie from /api/v1/console/login (HttpOnly, SameSite=Strict); state-changing calls also send X-CSRF-Token",
+        );
+        components.add_security_scheme("session", SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(session)));
     }
 }
 

@@ -69,6 +69,29 @@ pub struct PullQuery {
     /// registry version the device holds
     #[serde(default)]
     pub registry_version: u64,
+    /// the device's report (设备自报), all five or none: records not yet acknowledged
+    pub report_queue: Option<u64>,
+    /// when the oldest unacknowledged record was saved (ms)
+    pub report_oldest_ms: Option<i64>,
+    /// records the server refused, still on the device
+    pub report_rejected: Option<u64>,
+    /// the device's measured clock offset (ms)
+    pub report_offset_ms: Option<i64>,
+    /// the app's version
+    pub report_version: Option<String>,
+}
+
+impl PullQuery {
+    /// The device's report, when the pull carries one.
+    fn report(&self) -> Option<gridwalk_proto::console::DeviceReport> {
+        Some(gridwalk_proto::console::DeviceReport {
+            queue_depth: self.report_queue?,
+            oldest_unsent_ms: self.report_oldest_ms,
+            rejected_count: self.report_rejected?,
+            clock_offset_ms: self.report_offset_ms?,
+            app_version: self.report_version.clone()?,
+        })
+    }
 }
 
 #[utoipa::path(
@@ -87,6 +110,13 @@ pub struct PullQuery {
 )]
 pub async fn pull(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<PullQuery>) -> Result<Response, Error> {
     let limit = q.limit.unwrap_or(s.config().max_pull_limit);
+    // The report is the device's telemetry: one the bounds refuse is dropped (and logged),
+    // never a reason to refuse the pull that carries it.
+    if let Some(report) = q.report() {
+        if let Err(e) = s.keep_device_report(&who, report).await {
+            tracing::warn!(device = %who.device, code = e.code(), error = %e, "device report not kept");
+        }
+    }
     Ok(Json(s.pull(&who, q.after, limit, q.registry_version).await?).into_response())
 }
 

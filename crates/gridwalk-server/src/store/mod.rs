@@ -172,6 +172,32 @@ pub trait Reader {
     fn due_notices(&self, now_ms: i64, limit: u32) -> Result<Vec<NoticeRow>>;
     /// Every message about one issue, oldest first.
     fn issue_notices(&self, issue: IssueId) -> Result<Vec<NoticeRow>>;
+
+    /// Whether a device is a browser session (`console`) or a tablet.
+    fn device_kind(&self, device: DeviceId) -> Result<Option<String>>;
+    /// Issues in scope that match `q`, newest receipt first, each handed to `each` as read (an
+    /// export streams them; a page collects `q.limit`). `each` returns false to stop.
+    fn each_ticket(&self, scope: &Scope, q: &TicketQuery, each: &mut dyn FnMut(IssueView) -> Result<bool>) -> Result<()>;
+    /// How many issues in scope match `q` (its cursor and limit aside).
+    fn ticket_count(&self, scope: &Scope, q: &TicketQuery) -> Result<u64>;
+    /// Today's four figures in scope: received in `[day_start_ms, now_ms)`, those answered
+    /// within the hour, open and unanswered past their deadline at `now_ms`, resolved today.
+    fn today_figures(&self, scope: &Scope, day_start_ms: i64, now_ms: i64) -> Result<gridwalk_proto::console::TodayFigures>;
+    /// The rate facts of issues in scope received in `[from_ms, to_ms)`, from the view's
+    /// columns (no view is parsed), with their places.
+    fn rate_facts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(Place, gridwalk_domain::rates::RateFacts)>>;
+    /// Per courtyard in scope with any issue: open, overdue at `now_ms`, and received in
+    /// `[from_ms, to_ms)` (of `category`, if given).
+    fn courtyard_counts(&self, scope: &Scope, now_ms: i64, category: Option<&str>, from_ms: i64, to_ms: i64)
+        -> Result<Vec<CourtyardCounts>>;
+    /// Every visit in scope (folded), for coverage.
+    fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>>;
+    /// What a device last reported, and when.
+    fn device_report(&self, device: DeviceId) -> Result<Option<(i64, gridwalk_proto::console::DeviceReport)>>;
+    /// Every device with its worker and last report, newest first.
+    fn device_details(&self) -> Result<Vec<DeviceDetail>>;
+    /// One page of the audit log.
+    fn audit_page(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }
 
 /// What a write may do, inside one transaction.
@@ -245,6 +271,11 @@ pub trait Tx: Reader {
     fn mark_notice_retry(&self, seq: i64, next_attempt_ms: i64, error: &str) -> Result<()>;
     /// One more try failed and none follows: the message is `failed`.
     fn mark_notice_failed(&self, seq: i64, error: &str) -> Result<()>;
+
+    /// Mark a device as a browser session (`console`) or a tablet.
+    fn set_device_kind(&self, device: DeviceId, kind: &str) -> Result<()>;
+    /// Keep what a device last said of its own sync.
+    fn put_device_report(&self, device: DeviceId, report: &gridwalk_proto::console::DeviceReport, now_ms: i64) -> Result<()>;
 }
 
 /// A write job as an engine runs it: given the transaction, it does its work and says whether

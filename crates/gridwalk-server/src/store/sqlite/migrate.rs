@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_access", include_str!("../../../migrations/0006_access.sql")),
     ("0007_trust", include_str!("../../../migrations/0007_trust.sql")),
     ("0008_public", include_str!("../../../migrations/0008_public.sql")),
+    ("0009_console", include_str!("../../../migrations/0009_console.sql")),
 ];
 
 /// Apply every migration past `PRAGMA user_version`.
@@ -51,6 +52,7 @@ mod tests {
         ("0006_access", "3874dbca13404367f4a032f343fb975d641299e20691223c181f603730c20dae"),
         ("0007_trust", "aa28c8ab64b60929d33d3ee6a94f559637ad7f65a8067a849bc32afbab5805f7"),
         ("0008_public", "34aba3de18cd24b1d6024dda348ff0382049dcc790ae03d231cda50a689f4dab"),
+        ("0009_console", "85adff4d082b11163b0197fce0a435c0b7f3002de43d009a7a32cc6352786cf7"),
     ];
 
     #[test]

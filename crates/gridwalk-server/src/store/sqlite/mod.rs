@@ -18,6 +18,7 @@
 //! for the writer: WAL lets them run on their own connections against the last commit.
 
 mod backup;
+mod console;
 mod migrate;
 mod rows;
 mod scope_sql;

@@ -14,14 +14,14 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
-fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
+pub(super) fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| Error::Corrupt(format!("stored {what} {text:?}: {e}")))
 }
 
-fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
+pub(super) fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
     Ok(Place { courtyard: parse("courtyard id", c)?, community: parse("community id", m)?, subdistrict: parse("subdistrict id", s)? })
 }
 
@@ -40,14 +40,15 @@ fn worker_record((raw, disabled_ms): RawWorker) -> Result<WorkerRecord> {
     Ok(WorkerRecord { info: WorkerInfo { id: parse("worker id", &id)?, username, name, role, scope }, password_hash, disabled_ms })
 }
 
-type RawDeviceToken = (String, String, Option<i64>, Option<i64>);
+type RawDeviceToken = (String, String, Option<i64>, Option<i64>, String);
 
 fn device_token_row(r: &Row<'_>) -> rusqlite::Result<RawDeviceToken> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn device_token((d, w, revoked_ms, expires_ms): RawDeviceToken) -> Result<DeviceToken> {
-    Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms, expires_ms })
+fn device_token((d, w, revoked_ms, expires_ms, kind): RawDeviceToken) -> Result<DeviceToken> {
+    let console = kind == CONSOLE_DEVICE;
+    Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms, expires_ms, console })
 }
 
 fn entity_of(kind: &str, id: &str) -> Result<Entity> {
@@ -189,7 +190,7 @@ impl Reader for Sql<'_> {
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<DeviceToken>> {
         let row = self
             .0
-            .prepare_cached("SELECT id, worker_id, revoked_ms, expires_ms FROM devices WHERE token_hash = ?1")?
+            .prepare_cached("SELECT id, worker_id, revoked_ms, expires_ms, kind FROM devices WHERE token_hash = ?1")?
             .query_row([token_hash], device_token_row)
             .optional()?;
         row.map(device_token).transpose()
@@ -199,7 +200,7 @@ impl Reader for Sql<'_> {
         let row = self
             .0
             .prepare_cached(
-                "SELECT d.id, d.worker_id, d.revoked_ms, d.expires_ms FROM notify_tokens n JOIN devices d ON d.id = n.device_id
+                "SELECT d.id, d.worker_id, d.revoked_ms, d.expires_ms, d.kind FROM notify_tokens n JOIN devices d ON d.id = n.device_id
                  WHERE n.token_hash = ?1",
             )?
             .query_row([token_hash], device_token_row)
@@ -652,6 +653,46 @@ impl Reader for Sql<'_> {
         let sql = format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE issue_id = ?1 ORDER BY id");
         self.notices_where(&sql, &[Value::Text(issue.to_string())])
     }
+
+    fn device_kind(&self, device: DeviceId) -> Result<Option<String>> {
+        self.device_kind_of(device)
+    }
+
+    fn each_ticket(&self, scope: &Scope, q: &TicketQuery, each: &mut dyn FnMut(IssueView) -> Result<bool>) -> Result<()> {
+        self.each_ticket_in(scope, q, each)
+    }
+
+    fn ticket_count(&self, scope: &Scope, q: &TicketQuery) -> Result<u64> {
+        self.ticket_count_in(scope, q)
+    }
+
+    fn today_figures(&self, scope: &Scope, day_start_ms: i64, now_ms: i64) -> Result<gridwalk_proto::console::TodayFigures> {
+        self.today_figures_in(scope, day_start_ms, now_ms)
+    }
+
+    fn rate_facts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(Place, gridwalk_domain::rates::RateFacts)>> {
+        self.rate_facts_in(scope, from_ms, to_ms)
+    }
+
+    fn courtyard_counts(&self, scope: &Scope, now_ms: i64, category: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<CourtyardCounts>> {
+        self.courtyard_counts_in(scope, now_ms, category, from_ms, to_ms)
+    }
+
+    fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>> {
+        self.visits_in_scope(scope)
+    }
+
+    fn device_report(&self, device: DeviceId) -> Result<Option<(i64, gridwalk_proto::console::DeviceReport)>> {
+        self.device_report_of(device)
+    }
+
+    fn device_details(&self) -> Result<Vec<DeviceDetail>> {
+        self.device_details_all()
+    }
+
+    fn audit_page(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.audit_page_of(q)
+    }
 }
 
 impl Tx for Sql<'_> {
@@ -894,13 +935,16 @@ impl Tx for Sql<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
-                                     category, closed_at_ms, view_json, pledged_by, assignee, public_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                                     category, closed_at_ms, view_json, pledged_by, assignee, public_id,
+                                     source, responded_at_ms, resolved_at_ms, satisfaction)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                      subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
                      response_due_ms = excluded.response_due_ms, category = excluded.category,
                      closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by,
-                     assignee = excluded.assignee, public_id = excluded.public_id",
+                     assignee = excluded.assignee, public_id = excluded.public_id, source = excluded.source,
+                     responded_at_ms = excluded.responded_at_ms, resolved_at_ms = excluded.resolved_at_ms,
+                     satisfaction = excluded.satisfaction",
             )?
             .execute(params![
                 id,
@@ -916,6 +960,10 @@ impl Tx for Sql<'_> {
                 s.pledge.as_ref().map(|p| p.by.to_string()),
                 s.assignee.as_ref().map(assignee_key),
                 public_id(s.id),
+                s.report.as_ref().map(|r| r.source.code()),
+                s.responded_at_ms,
+                s.resolved_at_ms,
+                s.satisfaction.map(|x| x.code()),
             ])?;
         // The whistle index follows the fold exactly: department staff see what it says.
         self.0.prepare_cached("DELETE FROM issue_whistles WHERE issue_id = ?1")?.execute([&id])?;
@@ -1077,6 +1125,14 @@ impl Tx for Sql<'_> {
             )?
             .execute(params![seq, error])?;
         Ok(())
+    }
+
+    fn set_device_kind(&self, device: DeviceId, kind: &str) -> Result<()> {
+        self.set_kind(device, kind)
+    }
+
+    fn put_device_report(&self, device: DeviceId, report: &gridwalk_proto::console::DeviceReport, now_ms: i64) -> Result<()> {
+        self.put_report(device, report, now_ms)
     }
 }
 
