@@ -431,21 +431,23 @@ impl AppState {
                 .subdistricts
                 .iter()
                 .filter(|s| subdistricts.contains(&s.id))
-                .map(|s| PlaceName { id: s.id.to_string(), name: s.name.clone(), parent: None, point: None })
+                .map(|s| SubdistrictPlace { id: s.id, code: s.code.clone(), name: s.name.clone() })
                 .collect(),
             communities: reg
                 .communities
                 .iter()
                 .filter(|c| communities.contains(&c.id))
-                .map(|c| PlaceName { id: c.id.to_string(), name: c.name.clone(), parent: Some(c.subdistrict.to_string()), point: None })
+                .map(|c| CommunityPlace { id: c.id, code: c.code.clone(), name: c.name.clone(), subdistrict_id: c.subdistrict })
                 .collect(),
             courtyards: yards
                 .iter()
-                .map(|y| PlaceName {
-                    id: y.id.to_string(),
+                .map(|y| CourtyardPlace {
+                    id: y.id,
+                    code: y.code.clone(),
                     name: y.name.clone(),
-                    parent: Some(y.community.to_string()),
-                    point: Some(MapPoint { lat: y.point.lat, lon: y.point.lon }),
+                    community_id: y.community,
+                    lat: y.point.lat,
+                    lon: y.point.lon,
                 })
                 .collect(),
         })
