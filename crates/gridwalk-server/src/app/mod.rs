@@ -9,6 +9,7 @@ pub mod authored;
 pub mod authorize;
 pub mod desk;
 pub mod dispatch;
+pub mod export;
 pub mod hotline;
 pub mod ingest;
 pub mod notices;
@@ -16,6 +17,7 @@ pub mod notify;
 pub mod open311;
 pub mod query;
 pub mod registry;
+pub mod thumbs;
 pub mod views;
 pub mod workflow;
 
