@@ -500,4 +500,3 @@ pub struct AuditPage {
     /// Pass as `before` for the next (older) page.
     pub next_before: Option<i64>,
 }
-

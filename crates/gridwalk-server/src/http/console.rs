@@ -169,7 +169,12 @@ pub async fn ticket(State(s): State<AppState>, Auth(who): Auth, Segment(id): Seg
     request_body = TicketAction,
     responses((status = 200, description = "TicketActionResult", body = TicketActionResult), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 422, response = ErrorResponse)),
 )]
-pub async fn action(State(s): State<AppState>, Auth(who): Auth, Segment(id): Segment, JsonBody(a): JsonBody<TicketAction>) -> Result<Response, Error> {
+pub async fn action(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Segment(id): Segment,
+    JsonBody(a): JsonBody<TicketAction>,
+) -> Result<Response, Error> {
     Ok(Json(s.console_action(&who, issue_id(&id)?, a).await?).into_response())
 }
 
@@ -398,7 +403,12 @@ pub struct PhotoQuery {
     params(("sha256" = String, Path, description = "the photo's sha256"), PhotoQuery),
     responses((status = 200, description = "the image", content_type = "image/jpeg"), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 415, response = ErrorResponse)),
 )]
-pub async fn photo(State(s): State<AppState>, Auth(who): Auth, Segment(sha): Segment, QueryOf(q): QueryOf<PhotoQuery>) -> Result<Response, Error> {
+pub async fn photo(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Segment(sha): Segment,
+    QueryOf(q): QueryOf<PhotoQuery>,
+) -> Result<Response, Error> {
     let (bytes, kind) = s.console_photo(&who, sha, issue_id(&q.issue)?, q.thumb).await?;
     let private = HeaderValue::from_static("private, max-age=3600");
     Ok(([(CONTENT_TYPE, HeaderValue::from_static(kind)), (CACHE_CONTROL, private)], bytes).into_response())

@@ -113,8 +113,24 @@ fn text(s: impl Into<String>) -> Cell {
 
 fn ticket_table(filters: Vec<(String, String)>) -> Table {
     let headers = [
-        "工单编号", "受理时间", "类别", "来源", "状态", "街乡", "社区", "院落", "承办", "响应时限", "响应时间", "解决时间", "办结时间", "是否超时",
-        "诉求描述", "外部单号", "联系人", "联系电话",
+        "工单编号",
+        "受理时间",
+        "类别",
+        "来源",
+        "状态",
+        "街乡",
+        "社区",
+        "院落",
+        "承办",
+        "响应时限",
+        "响应时间",
+        "解决时间",
+        "办结时间",
+        "是否超时",
+        "诉求描述",
+        "外部单号",
+        "联系人",
+        "联系电话",
     ];
     Table { title: ExportList::Tickets.title().into(), headers: headers.iter().map(|h| (*h).to_owned()).collect(), filters }
 }
@@ -168,25 +184,32 @@ impl AppState {
                     })
                     .await?;
                 let table = ticket_table(filter.shown(&registry));
-                spawn_writer(tx, move |mut sink| {
-                    store.read_blocking(|r| {
-                        let names = Names::load(r, &registry)?;
-                        r.each_ticket(&scope, &q, &mut |v| {
-                            if let Some(row) = names.row(&v, now) {
-                                sink.row(&ticket_cells(&row))?;
-                            }
-                            Ok(true)
-                        })
-                    })?;
-                    sink.finish()
-                }, format, table, tmp);
+                spawn_writer(
+                    tx,
+                    move |mut sink| {
+                        store.read_blocking(|r| {
+                            let names = Names::load(r, &registry)?;
+                            r.each_ticket(&scope, &q, &mut |v| {
+                                if let Some(row) = names.row(&v, now) {
+                                    sink.row(&ticket_cells(&row))?;
+                                }
+                                Ok(true)
+                            })
+                        })?;
+                        sink.finish()
+                    },
+                    format,
+                    table,
+                    tmp,
+                );
                 Some(total)
             }
             ExportParams::Rates(p) => {
                 let Grant { registry, scope } = self.console_grant(who, Menu::Overview, Action::ReadRecords).await?;
                 let by = GroupBy::from_code(p.by.as_deref().unwrap_or("subdistrict"))
                     .ok_or_else(|| Error::InvalidQuery("by: use district, subdistrict, community, category or worker".into()))?;
-                let period = Period::from_code(p.period.as_deref().unwrap_or("week")).ok_or_else(|| Error::InvalidQuery("period: week or month".into()))?;
+                let period = Period::from_code(p.period.as_deref().unwrap_or("week"))
+                    .ok_or_else(|| Error::InvalidQuery("period: week or month".into()))?;
                 let to = super::tickets::bounded_time("to_ms", p.to_ms)?.unwrap_or(now.saturating_add(1));
                 let from = super::tickets::bounded_time("from_ms", p.from_ms)?.unwrap_or(Period::Week.start(now) - 11 * 7 * 86_400_000);
                 if from >= to {
@@ -219,9 +242,22 @@ impl AppState {
             }
             ExportParams::Devices => {
                 let devices = self.console_devices(who).await?.devices;
-                let headers = ["设备", "类型", "账号", "姓名", "登记时间", "吊销时间", "最近同步", "待传条数", "最早未传", "被拒条数", "时钟偏差(秒)", "版本"]
-                    .map(str::to_owned)
-                    .to_vec();
+                let headers = [
+                    "设备",
+                    "类型",
+                    "账号",
+                    "姓名",
+                    "登记时间",
+                    "吊销时间",
+                    "最近同步",
+                    "待传条数",
+                    "最早未传",
+                    "被拒条数",
+                    "时钟偏差(秒)",
+                    "版本",
+                ]
+                .map(str::to_owned)
+                .to_vec();
                 let rows = devices
                     .into_iter()
                     .map(|d| {
@@ -257,7 +293,12 @@ impl AppState {
                     .workers
                     .iter()
                     .map(|w| {
-                        let mut cells = vec![text(w.name.clone()), text(w.username.clone()), Cell::Int(w.courtyards as i64), Cell::Int(w.visited_courtyards as i64)];
+                        let mut cells = vec![
+                            text(w.name.clone()),
+                            text(w.username.clone()),
+                            Cell::Int(w.courtyards as i64),
+                            Cell::Int(w.visited_courtyards as i64),
+                        ];
                         cells.extend(w.visits.iter().map(|n| Cell::Int(*n as i64)));
                         cells
                     })
@@ -285,7 +326,8 @@ impl AppState {
                 spawn_rows(tx, format, Table { title: list.title().into(), headers, filters }, tmp, rows)
             }
         };
-        let (actor, detail) = (who.worker.username.clone(), format!("{filename}{}", rows.map(|n| format!(", {n} rows")).unwrap_or_default()));
+        let (actor, detail) =
+            (who.worker.username.clone(), format!("{filename}{}", rows.map(|n| format!(", {n} rows")).unwrap_or_default()));
         self.storage().write(move |tx| tx.audit(now, &actor, "export", &detail)).await?;
         Ok(ExportStream { filename, format, rows, body: rx })
     }
@@ -296,8 +338,8 @@ impl AppState {
         let Grant { scope, .. } = self.console_grant(who, Menu::Tickets, Action::ReadRecords).await?;
         blobs::check_name(&sha256)?;
         let state = self.storage().read(move |r| query::get_issue(r, &scope, issue)).await?;
-        if !state.photos.iter().any(|p| *p == sha256) {
-            return Err(Error::PhotoNotReferenced(sha256));
+        if !state.photos.contains(&sha256) {
+            return Err(Error::NotFound(format!("issue {issue} has no photo {sha256}")));
         }
         let (dir, cache) = (self.blob_dir(), self.data_dir().join("thumbs"));
         tokio::task::spawn_blocking(move || {
@@ -351,4 +393,3 @@ fn spawn_rows(tx: mpsc::Sender<std::io::Result<Vec<u8>>>, format: Format, table:
     );
     Some(n)
 }
-

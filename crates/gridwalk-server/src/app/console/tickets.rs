@@ -329,7 +329,8 @@ impl AppState {
             return Err(Error::Forbidden { role: who.worker.role.code(), action: "see a resident's phone number" });
         }
         let state = self.storage().read(move |r| query::get_issue(r, &scope, id)).await?;
-        let phone = state.report.and_then(|r| r.contact).map(|c| c.phone).ok_or_else(|| Error::NotFound(format!("issue {id} has no phone")))?;
+        let phone =
+            state.report.and_then(|r| r.contact).map(|c| c.phone).ok_or_else(|| Error::NotFound(format!("issue {id} has no phone")))?;
         let (now, username) = (self.now_ms(), who.worker.username.clone());
         self.storage().write(move |tx| tx.audit(now, &username, "phone_revealed", &format!("issue {id}"))).await?;
         Ok(RevealedPhone { phone })
@@ -387,8 +388,15 @@ impl AppState {
         Ok(TicketActionResult { outcome: outcome.to_owned(), ticket })
     }
 
-    async fn console_ticket_as(&self, who: &Principal, id: IssueId, registry: &std::sync::Arc<RegistryIndex>, scope: &Scope) -> Result<Ticket> {
-        let (now, actor, departments, registry, scope) = (self.now_ms(), actor_of(who, scope), self.departments(), registry.clone(), scope.clone());
+    async fn console_ticket_as(
+        &self,
+        who: &Principal,
+        id: IssueId,
+        registry: &std::sync::Arc<RegistryIndex>,
+        scope: &Scope,
+    ) -> Result<Ticket> {
+        let (now, actor, departments, registry, scope) =
+            (self.now_ms(), actor_of(who, scope), self.departments(), registry.clone(), scope.clone());
         self.storage()
             .read(move |r| {
                 let state = query::get_issue(r, &scope, id)?;
