@@ -18,7 +18,13 @@ const FINAL: &str = "('closed', 'duplicate', 'cancelled')";
 
 /// The `WHERE` of a ticket query, without its cursor, and its parameters.
 fn ticket_where(scope: &Scope, q: &TicketQuery) -> (String, Vec<Value>) {
-    let (place, ids) = if q.whistled_only { (String::from("0"), Vec::new()) } else { by_place(scope, "") };
+    // The department inbox is what was whistled, not what lies in the scope's places (the
+    // district's inbox: everything whistled anywhere).
+    let (place, ids) = match (q.whistled_only, scope.district) {
+        (true, true) => (String::from("1"), Vec::new()),
+        (true, false) => (String::from("0"), Vec::new()),
+        (false, _) => by_place(scope, ""),
+    };
     let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
     let mut sql = if scope.district || scope.departments.is_empty() {
         format!("received_at_ms IS NOT NULL AND {place}")
