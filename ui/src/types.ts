@@ -72,8 +72,11 @@ export interface ExportReceipt {
   bytes: number
 }
 
+/** One unit of a worker's scope, as the server's `ScopeUnit` serializes (`{level, code}`):
+ *  subdistricts, communities and courtyards by their registry code, departments by name. */
 export type ScopeUnit =
-  | 'district' | { subdistrict: string } | { community: string } | { courtyard: string } | { department: string }
+  | { level: 'district' }
+  | { level: 'subdistrict' | 'community' | 'courtyard' | 'department'; code: string }
 
 export interface WorkerInfo {
   id: string

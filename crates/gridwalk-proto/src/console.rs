@@ -6,7 +6,7 @@ use crate::{IssueSummary, WorkerInfo};
 use gridwalk_domain::console::Menu;
 use gridwalk_domain::rates::RateRow;
 use gridwalk_domain::rules::Offer;
-use gridwalk_domain::{CommunityId, CourtyardId, DeviceId, EventBody, IssueState, WorkerId};
+use gridwalk_domain::{CommunityId, CourtyardId, DeviceId, EventBody, IssueState, SubdistrictId, WorkerId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -203,25 +203,43 @@ pub struct RevealedPhone {
     pub phone: String,
 }
 
+/// A subdistrict in the pickers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubdistrictPlace {
+    pub id: SubdistrictId,
+    /// The registry code (what a worker's scope names).
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommunityPlace {
+    pub id: CommunityId,
+    pub code: String,
+    pub name: String,
+    pub subdistrict_id: SubdistrictId,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PlaceName {
-    pub id: String,
+pub struct CourtyardPlace {
+    pub id: CourtyardId,
+    pub code: String,
     pub name: String,
-    /// The unit above (a community's subdistrict, a courtyard's community).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub point: Option<MapPoint>,
+    pub community_id: CommunityId,
+    pub lat: f64,
+    pub lon: f64,
 }
 
 /// `GET /api/v1/console/places`: the registry in scope, for pickers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Places {
-    pub subdistricts: Vec<PlaceName>,
-    pub communities: Vec<PlaceName>,
-    pub courtyards: Vec<PlaceName>,
+    pub subdistricts: Vec<SubdistrictPlace>,
+    pub communities: Vec<CommunityPlace>,
+    pub courtyards: Vec<CourtyardPlace>,
 }
 
 /// `GET /api/v1/console/nearest`.
@@ -482,4 +500,3 @@ pub struct AuditPage {
     /// Pass as `before` for the next (older) page.
     pub next_before: Option<i64>,
 }
-

@@ -216,7 +216,7 @@ impl Config {
         (ttl, every)
     }
 
-    /// [`Config::token_times_ms`] for console sessions: five minutes to a day, renewed at
+    /// [`Config::token_times_ms`] for console sessions: a minute to a day, renewed at
     /// most every minute (a desk's clicks must not each cost a write).
     pub fn console_times_ms(&self) -> (i64, i64) {
         let ttl = (self.console_session_ttl.as_millis().min(24 * 3_600_000) as i64).max(60_000);

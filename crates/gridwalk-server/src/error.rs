@@ -91,6 +91,16 @@ pub enum Error {
     NotAnImage,
     #[error("a blob is named by 64 lowercase hex characters (its sha256)")]
     BadBlobHash,
+    /// A photo in a format the server serves but does not decode (HEIC, GIF): no thumbnail.
+    #[error("no thumbnail for {0} photos: the server does not decode them")]
+    ThumbnailUnsupported(&'static str),
+    /// A photo whose declared size is past what the server decodes (a decompression bomb, or
+    /// a panorama): no thumbnail.
+    #[error("a {width}×{height} photo is too large to make a thumbnail of")]
+    ImageTooLarge { width: u32, height: u32 },
+    /// A photo whose bytes start like an image but do not decode: no thumbnail.
+    #[error("the photo does not decode: {0}")]
+    UndecodableImage(String),
     #[error("no event of this device names photo {0}")]
     PhotoNotReferenced(String),
     #[error("this device uploaded its {max} bytes of photos for today; the rest waits until tomorrow")]
@@ -174,6 +184,9 @@ impl Error {
             Error::PhotoTooLarge { .. } => "photo_too_large",
             Error::NotAnImage => "not_an_image",
             Error::BadBlobHash => "bad_blob_hash",
+            Error::ThumbnailUnsupported(_) => "thumbnail_unsupported",
+            Error::ImageTooLarge { .. } => "image_too_large",
+            Error::UndecodableImage(_) => "undecodable_image",
             Error::PhotoNotReferenced(_) => "photo_not_referenced",
             Error::PhotoQuotaExceeded { .. } => "photo_quota_exceeded",
             Error::RegistryImport(errors) => errors.first().map(|e| e.code()).unwrap_or("registry_import_bad_row"),
@@ -233,9 +246,9 @@ impl Error {
             | Error::NotResolved(_)
             | Error::DataDirInUse(_)
             | Error::OrderNoTaken(_) => 409,
-            Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } => 413,
-            Error::UnsupportedMediaType { .. } | Error::NotAnImage => 415,
-            Error::UnknownCourtyard(_) | Error::HashMismatch(_) => 422,
+            Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } | Error::ImageTooLarge { .. } => 413,
+            Error::UnsupportedMediaType { .. } | Error::NotAnImage | Error::ThumbnailUnsupported(_) => 415,
+            Error::UnknownCourtyard(_) | Error::HashMismatch(_) | Error::UndecodableImage(_) => 422,
             Error::LoginLocked { .. } | Error::LoginThrottled { .. } | Error::RateLimited | Error::PhotoQuotaExceeded { .. } => 429,
             Error::Storage(_)
             | Error::SchemaTooNew { .. }
@@ -289,6 +302,9 @@ mod tests {
             Error::Internal("x".into()),
             Error::RegistryImport(vec![]),
             Error::Busy,
+            Error::ThumbnailUnsupported("HEIC"),
+            Error::ImageTooLarge { width: 20_000, height: 20_000 },
+            Error::UndecodableImage("x".into()),
         ];
         for e in samples {
             assert!((400..600).contains(&e.status()), "{e:?} maps to an error status");

@@ -28,12 +28,13 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&server_dir)?;
 
     let version = admin::load_demo_registry(&server_dir)?;
-    let workers: [(&str, &str, Role, ScopeUnit); 5] = [
+    let workers: [(&str, &str, Role, ScopeUnit); 6] = [
         ("wang", "王网格员", Role::GridWorker, ScopeUnit::Community("CY10-C01".into())),
         ("zhao", "赵干部", Role::Cadre, ScopeUnit::Community("CY15-C01".into())),
         ("sun", "孙网格员", Role::GridWorker, ScopeUnit::Community("CY21-C01".into())),
         ("boss", "钱督办", Role::Supervisor, ScopeUnit::District),
         ("admin", "管理员", Role::Admin, ScopeUnit::District),
+        ("dept", "城管委李科长", Role::DepartmentStaff, ScopeUnit::Department("区城管委".into())),
     ];
     for (username, name, role, scope) in &workers {
         admin::add_worker(
@@ -129,6 +130,7 @@ fn main() -> Result<()> {
     for (username, name, role, scope) in &workers {
         println!("    {username:<6} {name}  {}  {scope:?}", role.label_zh());
     }
+    println!("  console:  {url}/  (in a browser: boss is the district supervisor, admin the administrator, dept the 区城管委's staff)");
     if once {
         return Ok(());
     }

@@ -82,10 +82,11 @@ export interface Ticket {
 
 export interface ActionResult { outcome: 'accepted' | 'duplicate'; ticket: Ticket }
 
+/** The registry in scope; `code` is what a worker's scope names, `id` what tickets carry. */
 export interface Places {
-  subdistricts: { id: string; name: string }[]
-  communities: { id: string; name: string; subdistrict_id: string }[]
-  courtyards: { id: string; name: string; community_id: string; lat: number; lon: number }[]
+  subdistricts: { id: string; code: string; name: string }[]
+  communities: { id: string; code: string; name: string; subdistrict_id: string }[]
+  courtyards: { id: string; code: string; name: string; community_id: string; lat: number; lon: number }[]
 }
 
 export interface Nearest { courtyard_id: string; name: string; community_name: string; distance_m: number }

@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod console;
 pub mod desk;
 pub mod dispatch;
+pub mod export;
 pub mod hotline;
 pub mod ingest;
 pub mod notices;
@@ -17,6 +18,7 @@ pub mod notify;
 pub mod open311;
 pub mod query;
 pub mod registry;
+pub mod thumbs;
 pub mod views;
 pub mod workflow;
 

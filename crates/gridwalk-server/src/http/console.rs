@@ -169,7 +169,12 @@ pub async fn ticket(State(s): State<AppState>, Auth(who): Auth, Segment(id): Seg
     request_body = TicketAction,
     responses((status = 200, description = "TicketActionResult", body = TicketActionResult), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 422, response = ErrorResponse)),
 )]
-pub async fn action(State(s): State<AppState>, Auth(who): Auth, Segment(id): Segment, JsonBody(a): JsonBody<TicketAction>) -> Result<Response, Error> {
+pub async fn action(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Segment(id): Segment,
+    JsonBody(a): JsonBody<TicketAction>,
+) -> Result<Response, Error> {
     Ok(Json(s.console_action(&who, issue_id(&id)?, a).await?).into_response())
 }
 
@@ -377,4 +382,75 @@ pub async fn departments(State(s): State<AppState>, Auth(who): Auth) -> Result<R
 )]
 pub async fn audit(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): QueryOf<AuditFilter>) -> Result<Response, Error> {
     Ok(Json(s.console_audit(&who, q).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoQuery {
+    /// the issue that names the photo (the caller must be able to see it)
+    pub issue: String,
+    /// a thumbnail (320 px JPEG, made once and cached) instead of the photo
+    #[serde(default)]
+    pub thumb: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/photos/{sha256}",
+    summary = "A photo's bytes (its own content type) or its thumbnail, for whoever may see the issue that names it; anyone else gets 403/404.",
+    security(("session" = []), ("bearer" = [])),
+    params(("sha256" = String, Path, description = "the photo's sha256"), PhotoQuery),
+    responses((status = 200, description = "the image", content_type = "image/jpeg"), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 415, response = ErrorResponse)),
+)]
+pub async fn photo(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Segment(sha): Segment,
+    QueryOf(q): QueryOf<PhotoQuery>,
+) -> Result<Response, Error> {
+    let (bytes, kind) = s.console_photo(&who, sha, issue_id(&q.issue)?, q.thumb).await?;
+    let private = HeaderValue::from_static("private, max-age=3600");
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static(kind)), (CACHE_CONTROL, private)], bytes).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/export/{file}",
+    summary = "Export a list as CSV (UTF-8 with BOM) or .xlsx: file is tickets, rates, devices, coverage or audit with .csv or .xlsx, \
+               and the query is that list's filters (shown in the file's header rows). Streamed; X-Total-Rows gives the row count.",
+    security(("session" = []), ("bearer" = [])),
+    params(("file" = String, Path, description = "e.g. tickets.csv, rates.xlsx"), TicketFilter),
+    responses((status = 200, description = "the file", content_type = "text/csv"), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse)),
+)]
+pub async fn export(State(s): State<AppState>, Auth(who): Auth, Segment(file): Segment, req: Request) -> Result<Response, Error> {
+    use crate::app::console::export::{ExportList, ExportParams};
+    use crate::app::export::Format;
+    fn query<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Error> {
+        axum::extract::Query::<T>::try_from_uri(uri).map(|q| q.0).map_err(|e| Error::InvalidQuery(e.body_text()))
+    }
+    let unknown = || Error::NotFound(format!("no export {file:?}: use tickets, rates, devices, coverage or audit, .csv or .xlsx"));
+    let (name, ext) = file.rsplit_once('.').ok_or_else(unknown)?;
+    let (list, format) = (ExportList::from_name(name).ok_or_else(unknown)?, Format::from_ext(ext).ok_or_else(unknown)?);
+    let uri = req.uri();
+    let params = match list {
+        ExportList::Tickets => ExportParams::Tickets(query(uri)?),
+        ExportList::Rates => ExportParams::Rates(query(uri)?),
+        ExportList::Devices => ExportParams::Devices,
+        ExportList::Coverage => ExportParams::Coverage(query(uri)?),
+        ExportList::Audit => ExportParams::Audit(query(uri)?),
+    };
+    let stream = s.console_export(&who, list, format, params).await?;
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(stream.body));
+    let disposition = format!("attachment; filename=\"{}\"", stream.filename);
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    h.insert("content-disposition", HeaderValue::from_str(&disposition).map_err(|e| Error::Internal(e.to_string()))?);
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(n) = stream.rows {
+        h.insert("x-total-rows", HeaderValue::from(n));
+        h.insert("access-control-expose-headers", HeaderValue::from_static("x-total-rows, content-disposition"));
+    }
+    Ok(resp)
 }

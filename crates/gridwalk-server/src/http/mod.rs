@@ -160,6 +160,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/console/registry/import", post(console::import_registry))
         .route("/api/v1/console/departments", get(console::departments))
         .route("/api/v1/console/audit", get(console::audit))
+        .route("/api/v1/console/photos/{sha256}", get(console::photo))
+        .route("/api/v1/console/export/{file}", get(console::export))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))

@@ -71,6 +71,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         console::import_registry,
         console::departments,
         console::audit,
+        console::photo,
+        console::export,
     ),
     components(schemas(ErrorBody), responses(ErrorResponse)),
     modifiers(&BearerAuth, &Open311Paths, &NoModuleTags)

@@ -188,8 +188,14 @@ pub trait Reader {
     fn rate_facts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(Place, gridwalk_domain::rates::RateFacts)>>;
     /// Per courtyard in scope with any issue: open, overdue at `now_ms`, and received in
     /// `[from_ms, to_ms)` (of `category`, if given).
-    fn courtyard_counts(&self, scope: &Scope, now_ms: i64, category: Option<&str>, from_ms: i64, to_ms: i64)
-        -> Result<Vec<CourtyardCounts>>;
+    fn courtyard_counts(
+        &self,
+        scope: &Scope,
+        now_ms: i64,
+        category: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CourtyardCounts>>;
     /// Every visit in scope (folded), for coverage.
     fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>>;
     /// What a device last reported, and when.

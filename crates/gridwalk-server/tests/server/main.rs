@@ -18,11 +18,15 @@
 //! - `fuzz`: proptest over the wire: mutated push bodies and Open311 query strings never make a 5xx
 //!   (`GRIDWALK_FUZZ_CASES` cases each; `cargo xtask fuzz` runs more).
 //! - `trust`: a push refused `busy` (lock held elsewhere) stores nothing; private modes; backup while serving and restore (epoch).
+//! - `console`: the district console's API: sessions (cookie, CSRF, expiry, logout), the matrix of every console
+//!   route × role, scope on tickets, phones and photos, actions stored once, keyset pages, the overview against
+//!   the rates, bad input storing nothing, exports parsed back, devices' own reports, the embedded pages.
 //! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
 //!   media URLs, keys kept out of the database and the log, reused order numbers, far-away points.
 
 mod access;
 mod api;
+mod console;
 mod dispatch;
 mod fuzz;
 mod hostile;

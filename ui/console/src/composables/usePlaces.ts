@@ -55,10 +55,13 @@ export function usePlaces() {
     // a page without places still works; its pickers stay empty
   })
   const tree = computed(() => placeTree(places.value))
-  /** id → name of every place, for showing scopes and the like. */
+  /** id (and registry code) → name of every place, for showing tickets and scopes. */
   const names = computed(() => {
     const m: Record<string, string> = {}
-    for (const x of [...(places.value?.subdistricts ?? []), ...(places.value?.communities ?? []), ...(places.value?.courtyards ?? [])]) m[x.id] = x.name
+    for (const x of [...(places.value?.subdistricts ?? []), ...(places.value?.communities ?? []), ...(places.value?.courtyards ?? [])]) {
+      m[x.id] = x.name
+      m[x.code] = x.name
+    }
     return m
   })
   return { places, tree, names }

@@ -6,25 +6,26 @@ export type ScopeKind = 'district' | 'subdistrict' | 'community' | 'courtyard' |
 export const SCOPE_KINDS: ScopeKind[] = ['district', 'subdistrict', 'community', 'courtyard', 'department']
 
 export function scopeKind(u: ScopeUnit): ScopeKind {
-  return u === 'district' ? 'district' : (Object.keys(u)[0] as ScopeKind)
+  return u.level
 }
 
+/** The unit's registry code (or department name); empty for the district. */
 export function scopeId(u: ScopeUnit): string {
-  return u === 'district' ? '' : (Object.values(u)[0] as string)
+  return u.level === 'district' ? '' : u.code
 }
 
-export function makeScope(kind: ScopeKind, id: string): ScopeUnit {
-  return kind === 'district' ? 'district' : ({ [kind]: id } as ScopeUnit)
+export function makeScope(kind: ScopeKind, code: string): ScopeUnit {
+  return kind === 'district' ? { level: 'district' } : { level: kind, code }
 }
 
 /** A stable key for a unit (the tag list's key, and to keep the list free of repeats). */
 export function scopeKey(u: ScopeUnit): string {
-  return u === 'district' ? 'district' : `${scopeKind(u)}:${scopeId(u)}`
+  return u.level === 'district' ? 'district' : `${u.level}:${u.code}`
 }
 
 /** Add a unit unless it is there already; the whole district makes the rest redundant. */
 export function addScope(list: ScopeUnit[], u: ScopeUnit): ScopeUnit[] {
-  if (u === 'district') return ['district']
+  if (u.level === 'district') return [{ level: 'district' }]
   if (list.some((x) => scopeKey(x) === scopeKey(u))) return list
   return [...list, u]
 }

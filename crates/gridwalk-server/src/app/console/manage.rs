@@ -99,7 +99,9 @@ pub fn check_report(r: &DeviceReport, bounds: &gridwalk_domain::validate::ClockB
     if r.clock_offset_ms.unsigned_abs() > bounds.offset_ms.unsigned_abs() {
         return Err(Error::InvalidQuery(format!("report_offset_ms={} is beyond the clock bound", r.clock_offset_ms)));
     }
-    if r.oldest_unsent_ms.is_some_and(|t| t > now_ms.saturating_add(bounds.offset_ms) || t < now_ms.saturating_sub(bounds.offline_ms.saturating_mul(12))) {
+    if r.oldest_unsent_ms
+        .is_some_and(|t| t > now_ms.saturating_add(bounds.offset_ms) || t < now_ms.saturating_sub(bounds.offline_ms.saturating_mul(12)))
+    {
         return Err(Error::InvalidQuery("report_oldest_ms lies outside the clock bounds".into()));
     }
     if r.queue_depth > 10_000_000 || r.rejected_count > 10_000_000 {
@@ -188,7 +190,10 @@ impl AppState {
         self.console_grant(who, Menu::Admin, Action::ManageWorkers).await?;
         let keys = self.storage().read(|r| r.api_keys()).await?;
         Ok(ApiKeyRows {
-            keys: keys.into_iter().map(|k| ApiKeyRow { id: k.id, name: k.name, created_ms: k.created_ms, revoked_ms: k.revoked_ms }).collect(),
+            keys: keys
+                .into_iter()
+                .map(|k| ApiKeyRow { id: k.id, name: k.name, created_ms: k.created_ms, revoked_ms: k.revoked_ms })
+                .collect(),
         })
     }
 
@@ -251,7 +256,10 @@ impl AppState {
         let entries = self.storage().read(move |r| r.audit_page(&q)).await?;
         let next_before = (entries.len() == limit).then(|| entries.last().map(|e| e.id)).flatten();
         Ok(AuditPage {
-            entries: entries.into_iter().map(|e| AuditLine { id: e.id, at_ms: e.at_ms, actor: e.actor, action: e.action, detail: e.detail }).collect(),
+            entries: entries
+                .into_iter()
+                .map(|e| AuditLine { id: e.id, at_ms: e.at_ms, actor: e.actor, action: e.action, detail: e.detail })
+                .collect(),
             next_before,
         })
     }

@@ -71,7 +71,8 @@ impl AppState {
     /// console session with the console's lifetime. Returns the session token (for the
     /// cookie) and the session.
     pub async fn console_login(&self, addr: ClientAddr, req: ConsoleLogin) -> Result<(String, ConsoleSession)> {
-        let login = LoginRequest { username: req.username, password: req.password, device_name: "控制台 console".into(), device_id: None };
+        let login =
+            LoginRequest { username: req.username, password: req.password, device_name: "控制台 console".into(), device_id: None };
         let resp = self.login(addr.clone(), login).await?;
         let (ttl, _) = self.config().console_times_ms();
         let (device, now) = (resp.device_id, self.now_ms());

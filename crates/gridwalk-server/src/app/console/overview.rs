@@ -66,9 +66,15 @@ pub fn day_start(ms: i64) -> i64 {
 fn unit_of(registry: &RegistryIndex, place: &Place, community: bool) -> (String, String) {
     let reg = &registry.registry;
     if community {
-        reg.communities.iter().find(|c| c.id == place.community).map_or((place.community.to_string(), String::new()), |c| (c.code.clone(), c.name.clone()))
+        reg.communities
+            .iter()
+            .find(|c| c.id == place.community)
+            .map_or((place.community.to_string(), String::new()), |c| (c.code.clone(), c.name.clone()))
     } else {
-        reg.subdistricts.iter().find(|s| s.id == place.subdistrict).map_or((place.subdistrict.to_string(), String::new()), |s| (s.code.clone(), s.name.clone()))
+        reg.subdistricts
+            .iter()
+            .find(|s| s.id == place.subdistrict)
+            .map_or((place.subdistrict.to_string(), String::new()), |s| (s.code.clone(), s.name.clone()))
     }
 }
 
@@ -115,12 +121,22 @@ pub fn overview_of(
 
 /// The caller's scope narrowed to one subdistrict (for the drill-down): what of it they may see.
 fn narrowed(registry: &RegistryIndex, scope: &Scope, code: &str) -> Result<Scope> {
-    let sub = registry.registry.subdistricts.iter().find(|s| s.code == code).ok_or_else(|| Error::UnknownScopeUnit(format!("subdistrict:{code}")))?;
+    let sub = registry
+        .registry
+        .subdistricts
+        .iter()
+        .find(|s| s.code == code)
+        .ok_or_else(|| Error::UnknownScopeUnit(format!("subdistrict:{code}")))?;
     if scope.district || scope.subdistricts.contains(&sub.id) {
         return Ok(Scope { subdistricts: [sub.id].into(), ..Default::default() });
     }
-    let communities: std::collections::HashSet<_> =
-        registry.registry.communities.iter().filter(|c| c.subdistrict == sub.id && scope.communities.contains(&c.id)).map(|c| c.id).collect();
+    let communities: std::collections::HashSet<_> = registry
+        .registry
+        .communities
+        .iter()
+        .filter(|c| c.subdistrict == sub.id && scope.communities.contains(&c.id))
+        .map(|c| c.id)
+        .collect();
     let courtyards = scope.courtyards.iter().copied().filter(|y| registry.place(*y).is_some_and(|p| p.subdistrict == sub.id)).collect();
     Ok(Scope { communities, courtyards, ..Default::default() })
 }
@@ -249,12 +265,15 @@ pub fn coverage_of(
     stale_days: i64,
 ) -> Coverage {
     let first = Period::Week.start(now_ms) - (weeks - 1) * WEEK_MS;
-    let columns: Vec<WeekColumn> = (0..weeks).map(|i| first + i * WEEK_MS).map(|s| WeekColumn { start_ms: s, label: week_label(s) }).collect();
+    let columns: Vec<WeekColumn> =
+        (0..weeks).map(|i| first + i * WEEK_MS).map(|s| WeekColumn { start_ms: s, label: week_label(s) }).collect();
     let column = |at: i64| (at >= first && at <= now_ms).then(|| ((at - first) / WEEK_MS) as usize).filter(|i| *i < columns.len());
     let yards: Vec<_> = registry.registry.courtyards.iter().filter(|y| registry.place(y.id).is_some_and(|p| scope.contains(&p))).collect();
     let mut last_visit: HashMap<gridwalk_domain::CourtyardId, i64> = HashMap::new();
-    let mut by_worker: HashMap<gridwalk_domain::WorkerId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> = HashMap::new();
-    let mut by_community: HashMap<gridwalk_domain::CommunityId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> = HashMap::new();
+    let mut by_worker: HashMap<gridwalk_domain::WorkerId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> =
+        HashMap::new();
+    let mut by_community: HashMap<gridwalk_domain::CommunityId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> =
+        HashMap::new();
     for v in visits {
         let (Some(visit), Some(worker)) = (&v.visit, v.worker) else { continue };
         let at = visit.started_at_ms;

@@ -329,7 +329,8 @@ impl AppState {
             return Err(Error::Forbidden { role: who.worker.role.code(), action: "see a resident's phone number" });
         }
         let state = self.storage().read(move |r| query::get_issue(r, &scope, id)).await?;
-        let phone = state.report.and_then(|r| r.contact).map(|c| c.phone).ok_or_else(|| Error::NotFound(format!("issue {id} has no phone")))?;
+        let phone =
+            state.report.and_then(|r| r.contact).map(|c| c.phone).ok_or_else(|| Error::NotFound(format!("issue {id} has no phone")))?;
         let (now, username) = (self.now_ms(), who.worker.username.clone());
         self.storage().write(move |tx| tx.audit(now, &username, "phone_revealed", &format!("issue {id}"))).await?;
         Ok(RevealedPhone { phone })
@@ -387,8 +388,15 @@ impl AppState {
         Ok(TicketActionResult { outcome: outcome.to_owned(), ticket })
     }
 
-    async fn console_ticket_as(&self, who: &Principal, id: IssueId, registry: &std::sync::Arc<RegistryIndex>, scope: &Scope) -> Result<Ticket> {
-        let (now, actor, departments, registry, scope) = (self.now_ms(), actor_of(who, scope), self.departments(), registry.clone(), scope.clone());
+    async fn console_ticket_as(
+        &self,
+        who: &Principal,
+        id: IssueId,
+        registry: &std::sync::Arc<RegistryIndex>,
+        scope: &Scope,
+    ) -> Result<Ticket> {
+        let (now, actor, departments, registry, scope) =
+            (self.now_ms(), actor_of(who, scope), self.departments(), registry.clone(), scope.clone());
         self.storage()
             .read(move |r| {
                 let state = query::get_issue(r, &scope, id)?;
@@ -431,21 +439,23 @@ impl AppState {
                 .subdistricts
                 .iter()
                 .filter(|s| subdistricts.contains(&s.id))
-                .map(|s| PlaceName { id: s.id.to_string(), name: s.name.clone(), parent: None, point: None })
+                .map(|s| SubdistrictPlace { id: s.id, code: s.code.clone(), name: s.name.clone() })
                 .collect(),
             communities: reg
                 .communities
                 .iter()
                 .filter(|c| communities.contains(&c.id))
-                .map(|c| PlaceName { id: c.id.to_string(), name: c.name.clone(), parent: Some(c.subdistrict.to_string()), point: None })
+                .map(|c| CommunityPlace { id: c.id, code: c.code.clone(), name: c.name.clone(), subdistrict_id: c.subdistrict })
                 .collect(),
             courtyards: yards
                 .iter()
-                .map(|y| PlaceName {
-                    id: y.id.to_string(),
+                .map(|y| CourtyardPlace {
+                    id: y.id,
+                    code: y.code.clone(),
                     name: y.name.clone(),
-                    parent: Some(y.community.to_string()),
-                    point: Some(MapPoint { lat: y.point.lat, lon: y.point.lon }),
+                    community_id: y.community,
+                    lat: y.point.lat,
+                    lon: y.point.lon,
                 })
                 .collect(),
         })

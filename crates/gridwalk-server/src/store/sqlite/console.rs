@@ -18,7 +18,13 @@ const FINAL: &str = "('closed', 'duplicate', 'cancelled')";
 
 /// The `WHERE` of a ticket query, without its cursor, and its parameters.
 fn ticket_where(scope: &Scope, q: &TicketQuery) -> (String, Vec<Value>) {
-    let (place, ids) = if q.whistled_only { (String::from("0"), Vec::new()) } else { by_place(scope, "") };
+    // The department inbox is what was whistled, not what lies in the scope's places (the
+    // district's inbox: everything whistled anywhere).
+    let (place, ids) = match (q.whistled_only, scope.district) {
+        (true, true) => (String::from("1"), Vec::new()),
+        (true, false) => (String::from("0"), Vec::new()),
+        (false, _) => by_place(scope, ""),
+    };
     let mut args: Vec<Value> = ids.into_iter().map(Value::Text).collect();
     let mut sql = if scope.district || scope.departments.is_empty() {
         format!("received_at_ms IS NOT NULL AND {place}")
@@ -99,16 +105,20 @@ impl Sql<'_> {
         let (place, ids) = by_place(scope, "");
         let with = |extra: Vec<Value>| ids.iter().cloned().map(Value::Text).chain(extra).collect::<Vec<_>>();
         let counted = "status NOT IN ('duplicate', 'cancelled')";
-        let (received, in_time): (i64, i64) = self.0.prepare_cached(&format!(
+        let (received, in_time): (i64, i64) = self
+            .0
+            .prepare_cached(&format!(
             "SELECT count(*), COALESCE(SUM(responded_at_ms IS NOT NULL AND responded_at_ms <= received_at_ms + {RESPONSE_WINDOW_MS}), 0)
              FROM issues WHERE {place} AND {counted} AND received_at_ms >= ? AND received_at_ms < ?"
         ))?
-        .query_row(params_from_iter(with(vec![Value::Integer(day_start_ms), Value::Integer(now_ms.saturating_add(1))])), |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+            .query_row(params_from_iter(with(vec![Value::Integer(day_start_ms), Value::Integer(now_ms.saturating_add(1))])), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         let overdue = count(
             self,
-            &format!("SELECT count(*) FROM issues WHERE {place} AND responded_at_ms IS NULL AND response_due_ms < ? AND status NOT IN {FINAL}"),
+            &format!(
+                "SELECT count(*) FROM issues WHERE {place} AND responded_at_ms IS NULL AND response_due_ms < ? AND status NOT IN {FINAL}"
+            ),
             with(vec![Value::Integer(now_ms)]),
         )?;
         let resolved = count(
@@ -306,4 +316,3 @@ impl Sql<'_> {
         Ok(())
     }
 }
-

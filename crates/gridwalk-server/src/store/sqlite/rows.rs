@@ -674,7 +674,14 @@ impl Reader for Sql<'_> {
         self.rate_facts_in(scope, from_ms, to_ms)
     }
 
-    fn courtyard_counts(&self, scope: &Scope, now_ms: i64, category: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<CourtyardCounts>> {
+    fn courtyard_counts(
+        &self,
+        scope: &Scope,
+        now_ms: i64,
+        category: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CourtyardCounts>> {
         self.courtyard_counts_in(scope, now_ms, category, from_ms, to_ms)
     }
 
