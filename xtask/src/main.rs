@@ -247,8 +247,9 @@ fn bench(args: &[String]) -> Result<()> {
         build_ui()?;
         run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
     }
-    // The dispatch benchmark runs the release server binary as a process of its own.
-    if args.is_empty() || args.iter().any(|a| "server.dispatch_4000_waiting".starts_with(a.as_str())) {
+    // The dispatch and console benchmarks run the release server binary as a process of its own.
+    let server_benches = ["server.dispatch_4000_waiting", "console.over_1m_issues"];
+    if args.is_empty() || args.iter().any(|a| server_benches.iter().any(|b| b.starts_with(a.as_str()))) {
         run(cargo().args(["build", "--release", "-p", "gridwalk-server", "--bin", "gridwalk-server"]))?;
     }
     let run_dir = new_run_dir()?;

@@ -19,6 +19,7 @@ pub struct BenchResult {
 }
 
 pub mod app_start;
+pub mod console;
 pub mod dispatch;
 pub mod server_ingest;
 pub mod server_views;

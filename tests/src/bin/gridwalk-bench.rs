@@ -14,6 +14,7 @@ const BENCHES: &[Bench] = &[
     ("server.ingest_4000_devices", bench::server_ingest::run_in),
     ("server.views", bench::server_views::run),
     ("server.dispatch_4000_waiting", bench::dispatch::run),
+    ("console.over_1m_issues", bench::console::run),
     ("sync", bench::sync::run),
     ("app.cold_start_today", bench::app_start::run),
 ];
