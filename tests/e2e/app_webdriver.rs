@@ -22,8 +22,7 @@ const DESK_PASSWORD: &str = "12345-desk-2024";
 const YARD: &str = "惠新西街33号院";
 
 fn screenshots() -> PathBuf {
-    // tests/ → the workspace's target/screenshots
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target/screenshots")
+    gridwalk_e2e::screenshots_dir()
 }
 
 fn shoot(s: &Session, name: &str) {
@@ -43,7 +42,7 @@ fn enrol_record_offline_then_sync_through_the_real_app() {
     let display = start_xvfb();
     let data_dir = app_dir.path().to_str().unwrap().to_owned();
     let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir)]);
-    let s = Session::start(&driver, &app_binary());
+    let s = Session::tauri(&driver, &app_binary());
 
     // Enrol: a fresh tablet opens on the enrolment screen, in Chinese.
     s.wait("[data-testid=enrol-screen]", 60);
@@ -209,7 +208,7 @@ fn a_dispatched_order_reaches_the_tablet_by_itself_and_a_locked_tablet_counts_th
     let display = start_xvfb();
     let data_dir = app_dir.path().to_str().unwrap().to_owned();
     let driver = start_tauri_driver(&display, &[("GRIDWALK_DATA_DIR", &data_dir)]);
-    let s = Session::start(&driver, &app_binary());
+    let s = Session::tauri(&driver, &app_binary());
     enrol(&s, &server);
     assert!(app_dir.path().join("notify.json").exists(), "enrolment keeps the notify-only token outside the store");
     #[cfg(unix)]

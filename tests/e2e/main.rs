@@ -6,6 +6,7 @@
 //!
 //! Modules:
 //! - `app_webdriver`: the real app under Xvfb via WebDriver: enrol, record offline, sync, check the server.
+//! - `browser_kit`: the headless-Chromium kit the console tests use: click, read, select, download, screenshot.
 //! - `open311`: an Open311 GeoReport v2 POST reaches the right worker's tablet through sync, and no other.
 //! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
 //! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
@@ -18,6 +19,7 @@
 //!   reports in from its own tablet, dissatisfied callback reopens, satisfied closes; the rates.
 
 mod app_webdriver;
+mod browser_kit;
 mod open311;
 mod server_authz;
 mod server_crash;

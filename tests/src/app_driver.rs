@@ -1,20 +1,20 @@
 //! Driving the real tablet app (the Tauri binary) through WebDriver under Xvfb: `tauri-driver`
-//! in front of Debian's `WebKitWebDriver`, plain W3C WebDriver JSON over blocking reqwest.
-//! Shared by the end-to-end test (`app_webdriver`) and the app start benchmark.
+//! in front of Debian's `WebKitWebDriver`, through the blocking [`Session`] of
+//! [`crate::webdriver`] (fantoccini underneath). Shared by the end-to-end test
+//! (`app_webdriver`) and the app start benchmark.
 //!
 //! Nothing here skips: a missing Xvfb, tauri-driver or WebKitWebDriver is a panic that says
 //! what to install.
 
 use crate::proc::OwnedChild;
 use crate::server::{try_spawn_server_process_on, ServerProcess};
-use serde_json::{json, Value};
+pub use crate::webdriver::Session;
+use crate::webdriver::Target;
+use serde_json::{json, Map, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The W3C key of an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
@@ -123,190 +123,15 @@ fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().expect("http client")
 }
 
-/// One WebDriver session: the app's window.
-#[derive(Debug)]
-pub struct Session {
-    http: reqwest::blocking::Client,
-    base: String,
-}
-
 impl Session {
-    /// Start the app at `binary` under the driver.
-    pub fn start(driver: &Driver, binary: &Path) -> Session {
-        let http = client();
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": binary}}}});
-        let resp: Value =
-            http.post(format!("{}/session", driver.url)).json(&caps).send().expect("new session").json().expect("session json");
-        let id = resp["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {resp}")).to_owned();
-        Session { http, base: format!("{}/session/{id}", driver.url) }
+    /// Start the app at `binary` under the driver: its window is the session's page.
+    pub fn tauri(driver: &Driver, binary: &Path) -> Session {
+        let mut caps = Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": binary }));
+        let explain = || format!("is {} a built gridwalk-app, and does it start under Xvfb?", binary.display());
+        Session::connect(&driver.url, caps, Target::Tauri, &explain)
     }
-
-    fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().unwrap_or_else(|e| panic!("webdriver {path}: {e}"));
-        let status = resp.status();
-        let v: Value = resp.json().unwrap_or(Value::Null);
-        assert!(status.is_success(), "webdriver {path} failed ({status}): {v}");
-        v["value"].clone()
-    }
-
-    fn post(&self, path: &str, body: Value) -> Value {
-        self.cmd(reqwest::Method::POST, path, Some(body))
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.cmd(reqwest::Method::GET, path, None)
-    }
-
-    /// Run a script in the page (W3C execute/sync: `arguments` and `return`).
-    pub fn exec(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/sync", json!({"script": script, "args": args}))
-    }
-
-    /// The element for a CSS selector, if the page has one now.
-    pub fn find(&self, css: &str) -> Option<String> {
-        let resp = self
-            .http
-            .post(format!("{}/element", self.base))
-            .json(&json!({"using": "css selector", "value": css}))
-            .send()
-            .unwrap_or_else(|e| panic!("webdriver find {css}: {e}"));
-        if !resp.status().is_success() {
-            return None;
-        }
-        let v: Value = resp.json().ok()?;
-        v["value"][ELEMENT].as_str().map(str::to_owned)
-    }
-
-    /// Wait for an element (up to `secs`); panics naming the selector and the current route.
-    pub fn wait(&self, css: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(e) = self.find(css) {
-                return e;
-            }
-            if Instant::now() > deadline {
-                let url = self.exec("return location.href", json!([]));
-                let body = self.exec("return document.body.innerText.slice(0, 600)", json!([]));
-                panic!("waited {secs} s for {css} at {url}; the page says: {body}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Wait until a script returns true.
-    pub fn wait_until(&self, what: &str, script: &str, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.exec(script, json!([])) != Value::Bool(true) {
-            if Instant::now() > deadline {
-                let body = self.exec("return document.body.innerText.slice(0, 600)", json!([]));
-                panic!("waited {secs} s for {what}; the page says: {body}");
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// Click like a finger: scrolled into view, and retried while something (a toast, a
-    /// closing popup) still covers it.
-    pub fn click(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let e = self.wait(css, 30);
-            // Scroll it into view first: WebDriver refuses to click what is off screen.
-            self.exec("arguments[0].scrollIntoView({block: 'center'})", json!([{ELEMENT: e}]));
-            let resp = self
-                .http
-                .post(format!("{}/element/{e}/click", self.base))
-                .json(&json!({}))
-                .send()
-                .unwrap_or_else(|err| panic!("webdriver click {css}: {err}"));
-            if resp.status().is_success() {
-                return;
-            }
-            let v: Value = resp.json().unwrap_or(Value::Null);
-            let error = v["value"]["error"].as_str().unwrap_or_default();
-            let retry = matches!(error, "element click intercepted" | "stale element reference" | "element not interactable");
-            assert!(retry && Instant::now() < deadline, "click on {css} failed: {v}");
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Type into the input or textarea inside (or at) `css`.
-    pub fn type_into(&self, css: &str, text: &str) {
-        let e = self.wait(&format!("{css} input, {css} textarea, input{css}, textarea{css}"), 30);
-        self.exec("arguments[0].scrollIntoView({block: 'center'})", json!([{ELEMENT: e}]));
-        self.post(&format!("/element/{e}/value"), json!({"text": text}));
-    }
-
-    pub fn text(&self, css: &str) -> String {
-        let e = self.wait(css, 30);
-        self.get(&format!("/element/{e}/text")).as_str().unwrap_or_default().to_owned()
-    }
-
-    pub fn attr(&self, css: &str, name: &str) -> Option<String> {
-        let e = self.wait(css, 30);
-        self.get(&format!("/element/{e}/attribute/{name}")).as_str().map(str::to_owned)
-    }
-
-    /// Go to a route of the app (hash history).
-    pub fn route(&self, path: &str) {
-        self.exec("location.hash = arguments[0]", json!([format!("#{path}")]));
-    }
-
-    pub fn set_size(&self, width: u32, height: u32) {
-        self.post("/window/rect", json!({"x": 0, "y": 0, "width": width, "height": height}));
-        self.wait_until(
-            &format!("a {width}×{height} viewport"),
-            &format!("return Math.abs(window.innerWidth - {width}) < 40 && Math.abs(window.innerHeight - {height}) < 80"),
-            10,
-        );
-    }
-
-    /// Save a PNG of the window after two animation frames (layout and paint settled).
-    pub fn screenshot(&self, path: &Path) {
-        let _ = self.http.post(format!("{}/execute/async", self.base)).json(&json!({
-            "script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)))",
-            "args": []
-        })).send();
-        let b64 = self.get("/screenshot");
-        let bytes = base64_decode(b64.as_str().expect("screenshot is base64"));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("screenshot dir");
-        }
-        std::fs::write(path, bytes).expect("write screenshot");
-    }
-
-    pub fn quit(self) {
-        let _ = self.http.delete(&self.base).send();
-    }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    fn val(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some((c - b'A') as u32),
-            b'a'..=b'z' => Some((c - b'a' + 26) as u32),
-            b'0'..=b'9' => Some((c - b'0' + 52) as u32),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for v in s.bytes().filter_map(val) {
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }
 
 /// Run the server's CLI with `stdin` (a password never goes on the command line); it must

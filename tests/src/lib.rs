@@ -4,9 +4,11 @@
 
 pub mod app_driver;
 pub mod bench;
+pub mod browser;
 pub mod fault_proxy;
 pub mod server;
 pub mod sync_kit;
+pub mod webdriver;
 
 pub use gridwalk_proc as proc;
 
@@ -55,4 +57,9 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first (cargo xtask test does)", path.display());
     path
+}
+
+/// Where the UI tests save their screenshots: the workspace's target/screenshots (tests/ → ..).
+pub fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").join("target/screenshots")
 }

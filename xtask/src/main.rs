@@ -22,6 +22,10 @@ const APT_PACKAGES: &[&str] = &[
     // The tablet shell's keystore test runs GNOME Keyring's Secret Service on a private bus.
     "dbus",
     "gnome-keyring",
+    // The web console's browser tests (tests/src/browser.rs): headless Chromium through
+    // Debian's chromedriver, which is built for the same Chromium version.
+    "chromium",
+    "chromium-driver",
 ];
 
 fn main() -> Result<()> {

@@ -54,7 +54,7 @@ fn build_tablet_dir(dir: &Path, events: usize) {
 /// Start the app and wait for `marker`, entering the PIN when the Unlock screen shows.
 fn cold_start(driver: &Driver, marker: &str) -> f64 {
     let started = Instant::now();
-    let s = Session::start(driver, &app_binary());
+    let s = Session::tauri(driver, &app_binary());
     let deadline = started + Duration::from_secs(60);
     let mut pin_sent = false;
     loop {
