@@ -20,7 +20,8 @@ export interface ConsoleSession {
   departments: string[]
 }
 
-export interface Ratio { num: number; den: number }
+/** The server's `gridwalk_domain::rates::Ratio`: `rate` is null when the denominator is 0. */
+export interface Ratio { numerator: number; denominator: number; rate?: number | null }
 
 export interface RateRow {
   group: string
@@ -130,6 +131,9 @@ export interface Whistle {
 }
 
 export type DepartmentTicket = TicketRow & { whistle: Whistle }
+
+/** What `GET /console/department` sends: the row nested (the page flattens it). */
+export interface DepartmentTicketWire { row: TicketRow; whistle: Whistle }
 
 export interface MapCourtyard {
   id: string

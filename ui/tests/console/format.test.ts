@@ -5,22 +5,22 @@ import {
 
 describe('rates', () => {
   it('one decimal, a dash when nothing was measured', () => {
-    expect(formatRate({ num: 2, den: 3 })).toBe('66.7%')
-    expect(formatRate({ num: 1, den: 1 })).toBe('100.0%')
-    expect(formatRate({ num: 0, den: 5 })).toBe('0.0%')
-    expect(formatRate({ num: 1, den: 8 })).toBe('12.5%')
-    expect(formatRate({ num: 0, den: 0 })).toBe('—')
+    expect(formatRate({ numerator: 2, denominator: 3 })).toBe('66.7%')
+    expect(formatRate({ numerator: 1, denominator: 1 })).toBe('100.0%')
+    expect(formatRate({ numerator: 0, denominator: 5 })).toBe('0.0%')
+    expect(formatRate({ numerator: 1, denominator: 8 })).toBe('12.5%')
+    expect(formatRate({ numerator: 0, denominator: 0 })).toBe('—')
     expect(formatRate(null)).toBe('—')
     expect(formatRate(undefined)).toBe('—')
-    expect(rateValue({ num: 3, den: 0 })).toBeNull()
+    expect(rateValue({ numerator: 3, denominator: 0 })).toBeNull()
   })
   it('the arrow follows the shown percentages', () => {
-    expect(rateTrend({ num: 3, den: 4 }, { num: 1, den: 2 })).toBe('up')
-    expect(rateTrend({ num: 1, den: 2 }, { num: 3, den: 4 })).toBe('down')
+    expect(rateTrend({ numerator: 3, denominator: 4 }, { numerator: 1, denominator: 2 })).toBe('up')
+    expect(rateTrend({ numerator: 1, denominator: 2 }, { numerator: 3, denominator: 4 })).toBe('down')
     // 66.67% and 66.66…% both show as 66.7%: no arrow that contradicts the numbers
-    expect(rateTrend({ num: 2, den: 3 }, { num: 6666, den: 10000 })).toBe('same')
-    expect(rateTrend({ num: 1, den: 2 }, { num: 0, den: 0 })).toBeNull()
-    expect(rateTrend(null, { num: 1, den: 2 })).toBeNull()
+    expect(rateTrend({ numerator: 2, denominator: 3 }, { numerator: 6666, denominator: 10000 })).toBe('same')
+    expect(rateTrend({ numerator: 1, denominator: 2 }, { numerator: 0, denominator: 0 })).toBeNull()
+    expect(rateTrend(null, { numerator: 1, denominator: 2 })).toBeNull()
   })
 })
 

@@ -60,8 +60,8 @@ export function dayRangeToMs(range: [string, string] | null | undefined): { from
 
 /** A ratio as a fraction, or null when its denominator is 0 (nothing to measure). */
 export function rateValue(r: Ratio | null | undefined): number | null {
-  if (!r || !r.den) return null
-  return r.num / r.den
+  if (!r || !r.denominator) return null
+  return r.numerator / r.denominator
 }
 
 /** A ratio as a percentage with one decimal (`66.7%`), or `—` when there is nothing to measure. */
