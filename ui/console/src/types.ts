@@ -148,7 +148,8 @@ export interface MapCourtyard {
 
 export interface MapData {
   courtyards: MapCourtyard[]
-  bounds: { min_lat: number; max_lat: number; min_lon: number; max_lon: number }
+  /** The contract's; the server sends none (the page computes them from the courtyards). */
+  bounds?: { min_lat: number; max_lat: number; min_lon: number; max_lon: number }
 }
 
 export interface Coverage {
