@@ -7,6 +7,9 @@
 //! Modules:
 //! - `app_webdriver`: the real app under Xvfb via WebDriver: enrol, record offline, sync, check the server.
 //! - `browser_kit`: the headless-Chromium kit the console tests use: click, read, select, download, screenshot.
+//! - `console_browser`: the district console in headless Chromium against the real server: login,
+//!   the overview's figures by hand, ticket filters and actions stored once, exports parsed back,
+//!   a department's 报到, screenshots of every page at two sizes, bad input shown in Chinese.
 //! - `open311`: an Open311 GeoReport v2 POST reaches the right worker's tablet through sync, and no other.
 //! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
 //! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
@@ -20,6 +23,7 @@
 
 mod app_webdriver;
 mod browser_kit;
+mod console_browser;
 mod open311;
 mod server_authz;
 mod server_crash;
