@@ -41,11 +41,22 @@ pub fn spawn_server_process_on(data_dir: &Path, listen: &str) -> ServerProcess {
 /// Start the server binary on `listen`; `Err` holds its first line when that is not
 /// `listening on …` (e.g. the port is still taken), and the process is stopped.
 pub fn try_spawn_server_process_on(data_dir: &Path, listen: &str) -> Result<ServerProcess, String> {
+    try_spawn_server_process_with(data_dir, listen, None)
+}
+
+/// Start the server binary on a fresh port with a district config file (`serve --config`).
+pub fn spawn_server_process_with_config(data_dir: &Path, config: &Path) -> ServerProcess {
+    try_spawn_server_process_with(data_dir, "127.0.0.1:0", Some(config))
+        .unwrap_or_else(|line| panic!("the server's first line should be `listening on http://…`, got {line:?}"))
+}
+
+fn try_spawn_server_process_with(data_dir: &Path, listen: &str, config: Option<&Path>) -> Result<ServerProcess, String> {
     let mut cmd = Command::new(server_binary());
-    cmd.args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", listen])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(["serve", "--data", data_dir.to_str().expect("utf-8 path"), "--listen", listen]);
+    if let Some(config) = config {
+        cmd.args(["--config", config.to_str().expect("utf-8 path")]);
+    }
+    cmd.env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
     let mut proc = OwnedChild::spawn(&mut cmd).expect("start gridwalk-server");
     let mut line = String::new();
     BufReader::new(proc.take_stdout().expect("stdout")).read_line(&mut line).expect("read the listening line");
