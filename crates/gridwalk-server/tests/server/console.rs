@@ -433,6 +433,11 @@ async fn a_supervisor_transfers_urges_and_reviews_from_the_console_and_a_resend_
     assert_eq!(closed.tickets.iter().map(|t| t.issue.id).collect::<Vec<_>>(), vec![issue], "the status filter finds it");
     let reported: TicketPage = serde_json::from_value(boss.get(&f.app, "/api/v1/console/tickets?status=reported").await.json()).unwrap();
     assert!(reported.tickets.is_empty(), "and not among the unanswered");
+    for source in ["hotline", "hotline_12345"] {
+        let page: TicketPage =
+            serde_json::from_value(boss.get(&f.app, &format!("/api/v1/console/tickets?source={source}")).await.json()).unwrap();
+        assert_eq!(page.total, Some(1), "source={source}: a source by its wire name or its code finds the hotline order");
+    }
 }
 
 #[tokio::test]

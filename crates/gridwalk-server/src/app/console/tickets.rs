@@ -72,6 +72,11 @@ pub fn bounded_time(what: &str, v: Option<i64>) -> Result<Option<i64>> {
     }
 }
 
+/// An issue source by its vocabulary code or its wire name.
+fn source_of(s: &str) -> Option<gridwalk_domain::IssueSource> {
+    gridwalk_domain::IssueSource::from_code(s).or_else(|| serde_json::from_value(serde_json::Value::String(s.to_owned())).ok())
+}
+
 /// The cursor of the row after which the next page starts: `<received_ms>:<issue id>`.
 fn cursor_of(v: &IssueView) -> Option<String> {
     Some(format!("{}:{}", v.state.received_at_ms?, v.state.id))
@@ -109,7 +114,12 @@ impl TicketFilter {
         Ok(TicketQuery {
             status: code("status", &self.status, &|s| gridwalk_domain::IssueStatus::from_code(s).is_some())?,
             category: code("category", &self.category, &|s| gridwalk_domain::Category::from_code(s).is_some())?,
-            source: code("source", &self.source, &|s| gridwalk_domain::IssueSource::from_code(s).is_some())?,
+            // The page sends a source as the wire spells it (`hotline`), the table stores its
+            // vocabulary code (`hotline_12345`): either is taken, the code is what is asked.
+            source: match self.source.as_deref().filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(source_of(s).ok_or_else(|| bad("source", s))?.code().to_owned()),
+            },
             subdistrict: parse_id("subdistrict", &self.subdistrict)?,
             community: parse_id("community", &self.community)?,
             courtyard: parse_id("courtyard", &self.courtyard)?,
@@ -133,7 +143,7 @@ impl TicketFilter {
         };
         add("状态", self.status.as_deref().map(|s| gridwalk_domain::IssueStatus::from_code(s).map_or(s, |x| x.label_zh()).to_owned()));
         add("类别", self.category.as_deref().map(|s| gridwalk_domain::Category::from_code(s).map_or(s, |x| x.label_zh()).to_owned()));
-        add("来源", self.source.as_deref().map(|s| gridwalk_domain::IssueSource::from_code(s).map_or(s, |x| x.label_zh()).to_owned()));
+        add("来源", self.source.as_deref().map(|s| source_of(s).map_or(s, |x| x.label_zh()).to_owned()));
         let name_of = |id: &Option<String>, names: &dyn Fn(&str) -> Option<String>| id.as_deref().map(|i| names(i).unwrap_or(i.to_owned()));
         let reg = &registry.registry;
         add("街乡", name_of(&self.subdistrict, &|i| reg.subdistricts.iter().find(|s| s.id.to_string() == i).map(|s| s.name.clone())));
