@@ -70,6 +70,12 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    /// `GET /sync/pull` at a cursor, with the token: what both pulls send.
+    fn pull_request(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> reqwest::blocking::RequestBuilder {
+        let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
+        self.client.get(url).bearer_auth(token)
+    }
+
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -128,8 +134,7 @@ impl Transport for HttpTransport {
         self.send(req.body(body.json.clone()))
     }
     fn pull(&self, token: &str, after: u64, limit: u32, registry_version: u64) -> Result<PullResponse, TransportError> {
-        let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
-        self.send(self.client.get(url).bearer_auth(token))
+        self.send(self.pull_request(token, after, limit, registry_version))
     }
     fn pull_reporting(
         &self,
@@ -139,7 +144,6 @@ impl Transport for HttpTransport {
         registry_version: u64,
         report: &gridwalk_proto::console::DeviceReport,
     ) -> Result<PullResponse, TransportError> {
-        let url = self.url(&format!("/sync/pull?after={after}&limit={limit}&registry_version={registry_version}"));
         let mut query = vec![
             ("report_queue", report.queue_depth.to_string()),
             ("report_rejected", report.rejected_count.to_string()),
@@ -149,7 +153,7 @@ impl Transport for HttpTransport {
         if let Some(oldest) = report.oldest_unsent_ms {
             query.push(("report_oldest_ms", oldest.to_string()));
         }
-        self.send(self.client.get(url).query(&query).bearer_auth(token))
+        self.send(self.pull_request(token, after, limit, registry_version).query(&query))
     }
     fn blob_status(&self, token: &str, sha256: &str) -> Result<BlobStatus, TransportError> {
         self.send(self.client.get(self.url(&format!("/blobs/{sha256}"))).bearer_auth(token))

@@ -5,7 +5,7 @@
 //! The photos a role may see are served here too.
 
 use super::manage::AuditFilter;
-use super::overview::{coverage_of, CoverageQuery};
+use super::overview::CoverageQuery;
 use super::tickets::{Names, TicketFilter};
 use crate::app::export::{self, Cell, ChannelWriter, Format, RowSink, Table};
 use crate::app::workflow::{self, GroupBy, RatesQuery};
@@ -280,13 +280,9 @@ impl AppState {
                 spawn_rows(tx, format, Table { title: list.title().into(), headers, filters: Vec::new() }, tmp, rows)
             }
             ExportParams::Coverage(q) => {
-                let Grant { registry, scope } = self.console_grant(who, Menu::Visits, Action::ReadRecords).await?;
-                let weeks = i64::from(q.weeks.unwrap_or(4).clamp(1, 26));
-                let stale_days = i64::from(q.stale_days.unwrap_or(30).clamp(1, 365));
-                let s2 = scope.clone();
-                let (visits, workers, responsible) =
-                    self.storage().read(move |r| Ok((r.visits_in(&s2)?, r.workers()?, r.responsible_workers()?))).await?;
-                let c = coverage_of(&registry, &scope, &visits, &workers, &responsible, now, weeks, stale_days);
+                // The page's own figures, so the file and the screen never differ.
+                let (weeks, stale_days) = q.window();
+                let c = self.console_coverage(who, q).await?;
                 let mut headers = vec!["网格员".to_owned(), "账号".to_owned(), "责任院落".to_owned(), "已走访院落".to_owned()];
                 headers.extend(c.weeks.iter().map(|w| format!("{} 走访", w.label)));
                 let rows = c

@@ -176,6 +176,13 @@ pub struct CoverageQuery {
     pub stale_days: Option<u32>,
 }
 
+impl CoverageQuery {
+    /// The weeks shown and the stale threshold in days, bounded.
+    pub fn window(&self) -> (i64, i64) {
+        (i64::from(self.weeks.unwrap_or(4).clamp(1, 26)), i64::from(self.stale_days.unwrap_or(30).clamp(1, 365)))
+    }
+}
+
 /// ISO week label of the week starting at `start_ms`.
 fn week_label(start_ms: i64) -> String {
     let iso = beijing(start_ms).date().iso_week_date();
@@ -242,8 +249,7 @@ impl AppState {
     /// for, and the courtyards nobody visited lately.
     pub async fn console_coverage(&self, who: &Principal, q: CoverageQuery) -> Result<Coverage> {
         let Grant { registry, scope } = self.console_grant(who, Menu::Visits, Action::ReadRecords).await?;
-        let weeks = i64::from(q.weeks.unwrap_or(4).clamp(1, 26));
-        let stale_days = i64::from(q.stale_days.unwrap_or(30).clamp(1, 365));
+        let (weeks, stale_days) = q.window();
         let now = self.now_ms();
         let s2 = scope.clone();
         let (visits, workers, responsible) =

@@ -323,13 +323,7 @@ impl AppState {
     /// The ticket page; out of scope is refused.
     pub async fn console_ticket(&self, who: &Principal, id: IssueId) -> Result<Ticket> {
         let Grant { registry, scope } = self.console_grant(who, Menu::Tickets, Action::ReadRecords).await?;
-        let (now, actor, departments) = (self.now_ms(), actor_of(who, &scope), self.departments());
-        self.storage()
-            .read(move |r| {
-                let state = query::get_issue(r, &scope, id)?;
-                ticket_of(r, &TicketContext { registry: &registry, scope: &scope, actor: &actor, departments }, state, now)
-            })
-            .await
+        self.console_ticket_as(who, id, &registry, &scope).await
     }
 
     /// A resident's full number, for a desk role, audited.
