@@ -1,5 +1,7 @@
-//! The one end-to-end test binary. Every module here uses real parts: real SQLite files, real
-//! processes, a real server on 127.0.0.1:0. Regression tests are named after what broke. Every
+//! The one end-to-end test binary. Every module here uses real parts: real SQLite files, a real
+//! PostgreSQL cluster (`GRIDWALK_TEST_POSTGRES`; `cargo xtask test` also runs the sync, crash,
+//! Open311 and workflow modules with the server's data on it), real processes, a real server
+//! on 127.0.0.1:0. Regression tests are named after what broke. Every
 //! process is started as a `gridwalk_e2e::proc::OwnedChild`, which stops it and what it started
 //! when dropped; `cargo xtask test` then runs `leftovers` (tests/leftovers.rs) to check that none
 //! of them is still alive.
@@ -11,6 +13,8 @@
 //!   the overview's figures by hand, ticket filters and actions stored once, exports parsed back,
 //!   a department's 报到, screenshots of every page at two sizes, bad input shown in Chinese.
 //! - `open311`: an Open311 GeoReport v2 POST reaches the right worker's tablet through sync, and no other.
+//! - `postgres`: two server processes on one PostgreSQL database: kill -9 one mid-push, the tablets
+//!   finish on the other with every event once; PostgreSQL restarted mid-sync: 503 while away, nothing lost.
 //! - `server_authz`: the authorisation matrix: every role × in/out of scope × endpoint.
 //! - `server_crash`: kill -9 the server process during ingest, 32 trials; acked events survive once.
 //! - `server_restore`: restore an older backup under live tablets: they re-send and re-pull, every event once.
@@ -25,6 +29,7 @@ mod app_webdriver;
 mod browser_kit;
 mod console_browser;
 mod open311;
+mod postgres;
 mod server_authz;
 mod server_crash;
 mod server_restore;

@@ -50,8 +50,7 @@ fn an_open311_request_reaches_only_the_tablet_of_its_courtyards_worker() {
     let public = body[0]["service_request_id"].as_str().expect("a string id").to_owned();
     assert!(public.parse::<IssueId>().is_err(), "the public id is not the internal issue id");
     // The internal id, as only the server's own database knows it.
-    let db = rusqlite::Connection::open(server_dir.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
-    let id: String = db.query_row("SELECT id FROM issues WHERE public_id = ?1", [&public], |r| r.get(0)).unwrap();
+    let id = gridwalk_e2e::engine::Peek::open(&server_dir).text("SELECT id FROM issues WHERE public_id = ?1", &[public.clone().into()]);
     let id: IssueId = id.parse().unwrap();
 
     sync_once(&mut wang, &server.url());

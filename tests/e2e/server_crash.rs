@@ -1,8 +1,9 @@
 //! kill -9 the server process while devices push: every event that was acknowledged
 //! (accepted or duplicate) is stored exactly once after a restart, resends of unacknowledged
-//! events are never doubled, and the database passes `PRAGMA integrity_check`.
+//! events are never doubled, and (on SQLite) the database passes `PRAGMA integrity_check`.
 
 use gridwalk_domain::*;
+use gridwalk_e2e::engine::Peek;
 use gridwalk_e2e::server::{add_worker, device_tokens, load_demo, push, spawn_server_process, two_places};
 use gridwalk_proto::*;
 use rand::{Rng, SeedableRng};
@@ -15,14 +16,14 @@ const BATCH: u64 = 8;
 
 /// A simulated tablet: its whole log (so a resend carries the same content) and what the
 /// server has acknowledged.
-struct Tablet {
-    device: DeviceId,
-    token: String,
-    log: Vec<Event>,
-    acked: HashMap<u64, EventId>,
+pub(crate) struct Tablet {
+    pub(crate) device: DeviceId,
+    pub(crate) token: String,
+    pub(crate) log: Vec<Event>,
+    pub(crate) acked: HashMap<u64, EventId>,
 }
 
-fn make_event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -> Event {
+pub(crate) fn make_event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -> Event {
     let report = IssueReport {
         courtyard: yard,
         category: Category::Sanitation,
@@ -37,7 +38,7 @@ fn make_event(worker: WorkerId, device: DeviceId, seq: u64, yard: CourtyardId) -
 }
 
 /// Push until the server dies: resend from the server's ack, then new events.
-async fn drive(http: reqwest::Client, base: String, mut t: Tablet, worker: WorkerId, yard: CourtyardId) -> Tablet {
+pub(crate) async fn drive(http: reqwest::Client, base: String, mut t: Tablet, worker: WorkerId, yard: CourtyardId) -> Tablet {
     loop {
         let Ok(head) = push(&http, &base, &t.token, &PushRequest { device_id: t.device, events: vec![] }).await else { return t };
         let from = head.acked_seq + 1;
@@ -96,35 +97,34 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_doubles_none() {
 }
 
 /// Restart on the same data dir and check what the server holds.
-fn verify(data: &std::path::Path, tablets: &[Tablet], trial: usize) {
+pub(crate) fn verify(data: &std::path::Path, tablets: &[Tablet], trial: usize) {
     let restarted = spawn_server_process(data);
-    let conn = rusqlite::Connection::open(data.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
-    assert_eq!(check, "ok", "trial {trial}: the database is intact after kill -9");
+    let mut db = Peek::open(data);
+    if let Peek::Sqlite(conn) = &db {
+        // PostgreSQL's own crash safety is its WAL; the file engine's is checked here.
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok", "trial {trial}: the database is intact after kill -9");
+    }
     for t in tablets {
-        let (rows, held, max_seq): (i64, i64, Option<i64>) = conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM events WHERE device_id = ?1), (SELECT held_seq FROM devices WHERE id = ?1),
-                        (SELECT max(seq) FROM events WHERE device_id = ?1)",
-                [t.device.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
+        let row = db.ints(
+            "SELECT (SELECT count(*) FROM events WHERE device_id = ?1), (SELECT held_seq FROM devices WHERE id = ?1),
+                    (SELECT max(seq) FROM events WHERE device_id = ?1)",
+            &[t.device.to_string().into()],
+        );
+        let (rows, held, max_seq) = (row[0].unwrap_or(0), row[1].unwrap_or(0), row[2]);
         assert_eq!(rows, held, "trial {trial}: a device's stored events are exactly 1..=held, no gaps and no doubles");
         assert_eq!(max_seq.unwrap_or(0), held, "trial {trial}: held_seq is the highest stored sequence");
         for (seq, id) in &t.acked {
-            let n: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM events WHERE event_id = ?1 AND device_id = ?2 AND seq = ?3",
-                    (id.to_string(), t.device.to_string(), *seq as i64),
-                    |r| r.get(0),
-                )
-                .unwrap();
+            let n = db.ints(
+                "SELECT count(*) FROM events WHERE event_id = ?1 AND device_id = ?2 AND seq = ?3",
+                &[id.to_string().into(), t.device.to_string().into(), (*seq as i64).into()],
+            )[0]
+            .unwrap_or(0);
             assert_eq!(n, 1, "trial {trial}: acknowledged event seq {seq} of {} is stored exactly once", t.device);
         }
     }
-    let (all, distinct): (i64, i64) =
-        conn.query_row("SELECT count(*), count(DISTINCT event_id) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let row = db.ints("SELECT count(*), count(DISTINCT event_id) FROM events", &[]);
+    let (all, distinct) = (row[0], row[1]);
     assert_eq!(all, distinct, "trial {trial}: no event is stored twice");
     drop(restarted);
 }

@@ -5,6 +5,7 @@
 pub mod app_driver;
 pub mod bench;
 pub mod browser;
+pub mod engine;
 pub mod fault_proxy;
 pub mod server;
 pub mod sync_kit;

@@ -152,6 +152,7 @@ pub fn start_in_process(data_dir: &Path) -> (String, InProcessHandle) {
 
 /// Load the demo registry into a data dir.
 pub fn load_demo(data_dir: &Path) {
+    crate::engine::bind(data_dir);
     admin::load_demo_registry(data_dir).expect("demo registry");
 }
 

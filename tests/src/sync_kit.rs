@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// A server data dir with the demo registry and the given workers (username, role, scope).
 pub fn server_data(dir: &Path, workers: &[(&str, Role, Vec<ScopeUnit>)]) {
+    crate::engine::bind(dir);
     admin::load_demo_registry(dir).expect("demo registry");
     for (username, role, scope) in workers {
         admin::add_worker(
@@ -130,11 +131,7 @@ impl Api {
 
 /// What the server's database holds for one device: (rows, distinct seqs, max seq).
 pub fn server_events_of(data: &Path, device: gridwalk_domain::DeviceId) -> (i64, i64, i64) {
-    let conn = rusqlite::Connection::open(data.join(gridwalk_server::store::sqlite::DB_FILE)).unwrap();
-    conn.query_row(
-        "SELECT count(*), count(DISTINCT seq), COALESCE(max(seq), 0) FROM events WHERE device_id = ?1",
-        [device.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .unwrap()
+    let row = crate::engine::Peek::open(data)
+        .ints("SELECT count(*), count(DISTINCT seq), COALESCE(max(seq), 0) FROM events WHERE device_id = ?1", &[device.to_string().into()]);
+    (row[0].unwrap_or(0), row[1].unwrap_or(0), row[2].unwrap_or(0))
 }

@@ -26,7 +26,15 @@ const APT_PACKAGES: &[&str] = &[
     // Debian's chromedriver, which is built for the same Chromium version.
     "chromium",
     "chromium-driver",
+    // The server's second engine: the suite runs on a private cluster (gridwalk_proc::postgres).
+    "postgresql",
 ];
+
+/// The server tests that run a second time with the server's data on PostgreSQL: the whole
+/// server suite, and the end-to-end sync, crash, Open311 and workflow tests (the console's
+/// browser tests and the SQLite backup/restore ones are the file engine's alone; the `postgres`
+/// module's multi-process tests are PostgreSQL's in every pass, so they run once).
+const POSTGRES_E2E_MODULES: &[&str] = &["sync::", "server_crash::", "open311::", "workflow::"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -132,10 +140,21 @@ fn test() -> Result<()> {
     // Every process a test starts is recorded in the run's directory (gridwalk-proc). Once
     // all tests have ended, passed or not, the suite's last test checks that none is alive.
     let run_dir = new_run_dir()?;
-    let tests = run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env(RUN_DIR_ENV, &run_dir));
+    // One private PostgreSQL cluster for the run, stopped by its pid when this returns. Every
+    // test that needs PostgreSQL finds it in GRIDWALK_TEST_POSTGRES (and fails without it).
+    let cluster = gridwalk_proc::postgres::Cluster::start().context("starting the tests' PostgreSQL cluster")?;
+    eprintln!("xtask: PostgreSQL for the tests at {} (pid {:?})", cluster.url(), cluster.pid());
+    let on = |engine: &str, cmd: &mut Command| -> Result<()> {
+        run(cmd.env(RUN_DIR_ENV, &run_dir).env("GRIDWALK_TEST_POSTGRES", cluster.url()).env("GRIDWALK_TEST_ENGINE", engine))
+    };
+    let sqlite = on("sqlite", cargo().args(["test", "--workspace", "--no-fail-fast"]));
+    let server_on_pg = on("postgres", cargo().args(["test", "-p", "gridwalk-server", "--test", "server", "--no-fail-fast"]));
+    let e2e_on_pg =
+        on("postgres", cargo().args(["test", "-p", "gridwalk-e2e", "--test", "e2e", "--no-fail-fast", "--"]).args(POSTGRES_E2E_MODULES));
+    drop(cluster);
     let last =
         run(cargo().args(["test", "-p", "gridwalk-e2e", "--test", "leftovers"]).env_remove(RUN_DIR_ENV).env(CHECK_RUN_DIR_ENV, &run_dir));
-    both(tests, last)
+    both(both(both(sqlite, server_on_pg), e2e_on_pg), last)
 }
 
 /// A fresh directory for one run's process records: <target>/test-pids/<run id>.
@@ -248,7 +267,7 @@ fn bench(args: &[String]) -> Result<()> {
         run(cargo().args(["build", "--release", "-p", "gridwalk-app"]))?;
     }
     // The dispatch and console benchmarks run the release server binary as a process of its own.
-    let server_benches = ["server.dispatch_4000_waiting", "console.over_1m_issues"];
+    let server_benches = ["server.dispatch_4000_waiting", "console.over_1m_issues", "server.ingest_pg"];
     if args.is_empty() || args.iter().any(|a| server_benches.iter().any(|b| b.starts_with(a.as_str()))) {
         run(cargo().args(["build", "--release", "-p", "gridwalk-server", "--bin", "gridwalk-server"]))?;
     }

@@ -120,6 +120,14 @@ pub enum Error {
     /// Another process holds the database's write lock: nothing of the request was stored.
     #[error("the database is busy (another process holds its lock); nothing was stored, try again")]
     Busy,
+    /// The database cannot be reached (PostgreSQL restarting, the network to it down):
+    /// nothing of the request was stored.
+    #[error("the database is unavailable; nothing was stored, try again")]
+    Unavailable(String),
+    #[error("bad database setting: {0}")]
+    BadDatabase(String),
+    #[error("{0}")]
+    EngineUnsupported(&'static str),
     #[error("the data directory {0} is in use by a running server; stop it first")]
     DataDirInUse(String),
     #[error("{0} is not a gridwalk-server backup: {1}")]
@@ -196,6 +204,9 @@ impl Error {
             Error::InvalidTransition(_) => "invalid_transition",
             Error::Storage(_) => "storage",
             Error::Busy => "busy",
+            Error::Unavailable(_) => "database_unavailable",
+            Error::BadDatabase(_) => "bad_database",
+            Error::EngineUnsupported(_) => "engine_unsupported",
             Error::DataDirInUse(_) => "data_dir_in_use",
             Error::NotABackup(..) => "not_a_backup",
             Error::SchemaTooNew { .. } => "schema_too_new",
@@ -223,7 +234,8 @@ impl Error {
             | Error::UnknownRole(_)
             | Error::BadBlobHash
             | Error::RegistryImport(_)
-            | Error::NotABackup(..) => 400,
+            | Error::NotABackup(..)
+            | Error::BadDatabase(_) => 400,
             // token_expired is 401 like a revoked token: the tablet stops and asks for a login.
             Error::MissingToken | Error::InvalidToken | Error::TokenRevoked | Error::TokenExpired | Error::InvalidCredentials => 401,
             // worker_disabled is 403, not 401: the tablet keeps its token (it does not mark
@@ -245,6 +257,7 @@ impl Error {
             | Error::AlreadyPlaced(_)
             | Error::NotResolved(_)
             | Error::DataDirInUse(_)
+            | Error::EngineUnsupported(_)
             | Error::OrderNoTaken(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } | Error::ImageTooLarge { .. } => 413,
             Error::UnsupportedMediaType { .. } | Error::NotAnImage | Error::ThumbnailUnsupported(_) => 415,
@@ -256,7 +269,7 @@ impl Error {
             | Error::Corrupt(_)
             | Error::BadNoticeSender(_)
             | Error::Internal(_) => 500,
-            Error::Busy => 503,
+            Error::Busy | Error::Unavailable(_) => 503,
         }
     }
 
@@ -265,6 +278,7 @@ impl Error {
     pub fn retry_after_s(&self) -> Option<i64> {
         match self {
             Error::Busy => Some(1),
+            Error::Unavailable(_) => Some(2),
             // A refused login: when the lock or the address's bucket lets the next try in.
             Error::LoginLocked { retry_after_s } | Error::LoginThrottled { retry_after_s } => Some(*retry_after_s),
             _ => None,
@@ -274,7 +288,7 @@ impl Error {
     /// The message shown to the client. Server faults say little: their detail goes to the log,
     /// not to whoever sent the request.
     pub fn public_message(&self) -> String {
-        if self.status() >= 500 && !matches!(self, Error::Busy) {
+        if self.status() >= 500 && !matches!(self, Error::Busy | Error::Unavailable(_)) {
             "the server failed; the request was not applied".to_owned()
         } else {
             self.to_string()

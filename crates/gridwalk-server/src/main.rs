@@ -30,6 +30,16 @@ enum Command {
         /// The district's config file (TOML; see `config example`). Without it, the defaults.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The database: `postgres://user:password@host:port/dbname` (several servers may share
+        /// one), or `sqlite` for the embedded file (the default). Remembered in the data
+        /// directory (see `database use`).
+        #[arg(long, env = "GRIDWALK_DATABASE")]
+        database: Option<String>,
+    },
+    /// Which database a data directory uses.
+    Database {
+        #[command(subcommand)]
+        command: DatabaseCommand,
     },
     /// Check or show the district's config file.
     Config {
@@ -95,6 +105,23 @@ enum CourtyardCommand {
         #[arg(long)]
         data: PathBuf,
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatabaseCommand {
+    /// Bind the data directory to a database: `sqlite` (the embedded file, the default) or a
+    /// `postgres://` URL, kept in `database.url` (0600). Every later command on the directory
+    /// uses it. A directory that already holds data cannot be switched.
+    Use {
+        #[arg(long)]
+        data: PathBuf,
+        url: String,
+    },
+    /// Print the engine a data directory uses, and where (no password).
+    Show {
+        #[arg(long)]
+        data: PathBuf,
     },
 }
 
@@ -235,12 +262,24 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen, config } => {
+        Command::Serve { data, listen, config, database } => {
             let config = match config {
                 Some(path) => load_config(&path)?,
                 None => Config::default(),
             };
+            if let Some(url) = database {
+                admin::use_database(&data, &url)?;
+            }
             serve(data, listen, config)
+        }
+        Command::Database { command: DatabaseCommand::Use { data, url } } => {
+            let db = admin::use_database(&data, &url)?;
+            println!("{}: {}", data.display(), db.describe());
+            Ok(())
+        }
+        Command::Database { command: DatabaseCommand::Show { data } } => {
+            println!("{}", gridwalk_server::store::engine::Database::of(&data)?.describe());
+            Ok(())
         }
         Command::Config { command: ConfigCommand::Check { config, data } } => {
             let parsed = load_config(&config)?;

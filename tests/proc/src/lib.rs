@@ -27,6 +27,8 @@
 //!   no recorded process and no process carrying the run's variable in its environment may be
 //!   alive, however it was started.
 
+pub mod postgres;
+
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;

@@ -1,6 +1,8 @@
-//! Server ingest under 4,000 concurrent devices over loopback, against a raw SQLite baseline
-//! measured in the same run: the same rows (same JSON sizes), one transaction per batch, WAL
-//! and synchronous=FULL in a plain file.
+//! Server ingest under 4,000 concurrent devices over loopback, against a raw baseline on the
+//! same engine measured in the same run: the same rows (same JSON sizes), one transaction per
+//! batch. On SQLite: WAL and synchronous=FULL in a plain file, the server in this process. On
+//! PostgreSQL (a private cluster the bench starts): one server process, then two on the same
+//! database with the devices split between them, as behind a load balancer.
 
 use super::BenchResult;
 use crate::server::{add_worker, device_tokens, load_demo, start_in_process_with, two_places};
@@ -53,7 +55,8 @@ fn peak_rss_mb() -> f64 {
 #[derive(Clone)]
 struct Fleet {
     http: reqwest::Client,
-    base: Arc<String>,
+    /// The servers; device `i` pushes to `bases[i % len]`.
+    bases: Arc<Vec<String>>,
     devices: Arc<Vec<(DeviceId, String)>>,
     next_seq: Arc<Vec<std::sync::atomic::AtomicU64>>,
     worker: WorkerId,
@@ -69,12 +72,12 @@ struct Load {
 /// Every device pushes batches until `duration` is over, waiting `pace` between pushes
 /// (zero: as fast as the server answers). Devices continue their own sequence across runs.
 async fn drive(fleet: Fleet, duration: Duration, pace: Duration) -> Load {
-    let Fleet { http, base, devices, next_seq, worker, yard } = fleet;
+    let Fleet { http, bases, devices, next_seq, worker, yard } = fleet;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(devices.len());
     for i in 0..devices.len() {
-        let (http, base, devices, next_seq) = (http.clone(), base.clone(), devices.clone(), next_seq.clone());
+        let (http, base, devices, next_seq) = (http.clone(), bases[i % bases.len()].clone(), devices.clone(), next_seq.clone());
         tasks.push(tokio::spawn(async move {
             let (device, token) = &devices[i];
             let mut lat = Vec::new();
@@ -149,11 +152,11 @@ pub fn run_in(dir: &std::path::Path) -> Vec<BenchResult> {
     let devices = Arc::new(device_tokens(&data, "bench", DEVICES));
     let config = gridwalk_server::Config { rate_per_sec: 1e9, rate_burst: 1e9, ..Default::default() };
     let (base, server) = start_in_process_with(&data, config);
-    let base = Arc::new(base);
+    let bases = Arc::new(vec![base]);
     let next_seq: Arc<Vec<_>> = Arc::new((0..DEVICES).map(|_| std::sync::atomic::AtomicU64::new(1)).collect());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let http = reqwest::Client::builder().pool_max_idle_per_host(DEVICES).timeout(Duration::from_secs(30)).build().unwrap();
-    let fleet = Fleet { http, base, devices, next_seq, worker, yard: yard.id };
+    let fleet = Fleet { http, bases, devices, next_seq, worker, yard: yard.id };
     let saturated = rt.block_on(drive(fleet.clone(), SATURATED, Duration::ZERO));
     let paced = rt.block_on(drive(fleet, PACED, PACE));
     let rss = peak_rss_mb();
@@ -204,6 +207,147 @@ pub fn run_in(dir: &std::path::Path) -> Vec<BenchResult> {
             ratio: 1.0,
             goal: "report".into(),
             note: "VmHWM of the bench process: in-process server plus the 4,000-device load generator".into(),
+        },
+    ]
+}
+
+/// Raw PostgreSQL: the same rows, one transaction per batch on one connection, for about
+/// `duration` (the SQLite baseline's shape, on the other engine).
+fn raw_postgres_baseline(url: &str, json: &str, duration: Duration) -> f64 {
+    let (url, json) = (url.to_owned(), json.to_owned());
+    // The blocking client runs a runtime of its own: on a thread of its own.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(
+            "CREATE TABLE raw_events (server_seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL,
+                                      seq BIGINT NOT NULL, json TEXT NOT NULL, UNIQUE (device_id, seq))",
+        )
+        .unwrap();
+        let insert = c.prepare("INSERT INTO raw_events (event_id, device_id, seq, json) VALUES ($1, $2, $3, $4)").unwrap();
+        let start = Instant::now();
+        let mut n = 0i64;
+        while start.elapsed() < duration {
+            let mut tx = c.transaction().unwrap();
+            for _ in 0..BATCH {
+                tx.execute(&insert, &[&uuid::Uuid::now_v7().to_string(), &"raw-device", &n, &json]).unwrap();
+                n += 1;
+            }
+            tx.commit().unwrap();
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A server process's peak resident set (VmHWM), in MiB.
+fn process_peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The PostgreSQL benchmark: one server process, then two, on one database of a private
+/// cluster; each against raw inserts on the same cluster.
+pub fn run_postgres_in(dir: &std::path::Path) -> Vec<BenchResult> {
+    use crate::proc::postgres::Cluster;
+    use crate::server::spawn_server_process;
+    let cluster = Cluster::start().expect("a private PostgreSQL cluster for the benchmark");
+    let admin = cluster.url();
+    std::thread::spawn(move || {
+        postgres::Client::connect(&admin, postgres::NoTls).unwrap().batch_execute("CREATE DATABASE ingest").unwrap()
+    })
+    .join()
+    .unwrap();
+    let data = dir.join("server");
+    gridwalk_server::admin::use_database(&data, &cluster.url_of("ingest")).unwrap();
+    let ((yard, _), _) = two_places();
+    load_demo(&data);
+    add_worker(&data, "bench", Role::GridWorker, vec![ScopeUnit::District]);
+    let worker = gridwalk_server::admin::list_workers(&data).unwrap().into_iter().find(|w| w.username == "bench").unwrap().id;
+    let devices = Arc::new(device_tokens(&data, "bench", DEVICES));
+    let next_seq: Arc<Vec<_>> = Arc::new((0..DEVICES).map(|_| std::sync::atomic::AtomicU64::new(1)).collect());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(DEVICES).timeout(Duration::from_secs(30)).build().unwrap();
+    let fleet = |bases: Vec<String>| Fleet {
+        http: http.clone(),
+        bases: Arc::new(bases),
+        devices: devices.clone(),
+        next_seq: next_seq.clone(),
+        worker,
+        yard: yard.id,
+    };
+
+    let one = spawn_server_process(&data);
+    let sat_one = rt.block_on(drive(fleet(vec![one.base_url.clone()]), SATURATED, Duration::ZERO));
+    let paced_one = rt.block_on(drive(fleet(vec![one.base_url.clone()]), PACED, PACE));
+    let rss_one = process_peak_rss_mb(one.pid());
+    drop(one);
+
+    let (a, b) = (spawn_server_process(&data), spawn_server_process(&data));
+    let sat_two = rt.block_on(drive(fleet(vec![a.base_url.clone(), b.base_url.clone()]), SATURATED, Duration::ZERO));
+    let paced_two = rt.block_on(drive(fleet(vec![a.base_url.clone(), b.base_url.clone()]), PACED, PACE));
+    let rss_two = process_peak_rss_mb(a.pid()).max(process_peak_rss_mb(b.pid()));
+    drop((a, b));
+    drop(rt);
+
+    let json = serde_json::to_string(&event(worker, DeviceId::from_parts(1, [1; 10]), 1, yard.id)).unwrap();
+    let raw = raw_postgres_baseline(&cluster.url_of("ingest"), &json, Duration::from_secs(4));
+    let rate = |l: &Load| l.events as f64 / l.elapsed.as_secs_f64();
+    let (one_rate, two_rate) = (rate(&sat_one), rate(&sat_two));
+    let p99 = |l: &Load| percentile(&l.latencies_ms, 0.99);
+    vec![
+        BenchResult {
+            name: "server.ingest_pg_1_process_events_per_s".into(),
+            value: one_rate,
+            unit: "events/s".into(),
+            baseline: raw,
+            ratio: one_rate / raw,
+            goal: ">= 0.5".into(),
+            note: format!(
+                "{DEVICES} devices, {BATCH}-event batches as fast as answered, one release server process on PostgreSQL {}; baseline: raw inserts of the same {}-byte rows on the same cluster, one {BATCH}-row transaction per batch, one connection; saturated p99 {:.0} ms",
+                cluster.major(),
+                json.len(),
+                p99(&sat_one)
+            ),
+        },
+        BenchResult {
+            name: "server.ingest_pg_2_processes_events_per_s".into(),
+            value: two_rate,
+            unit: "events/s".into(),
+            baseline: one_rate,
+            ratio: two_rate / one_rate,
+            goal: ">= 1.6 (of one process)".into(),
+            note: format!(
+                "the same fleet split between two server processes on the one database ({:.2} of raw inserts); on this 2-core machine the load generator, PostgreSQL and both servers share the cores",
+                two_rate / raw
+            ),
+        },
+        BenchResult {
+            name: "server.push_p99_ms_pg".into(),
+            value: p99(&paced_one),
+            unit: "ms".into(),
+            baseline: 100.0,
+            ratio: p99(&paced_one) / 100.0,
+            goal: "<= 1 (of 100 ms)".into(),
+            note: format!(
+                "{DEVICES} devices, one {BATCH}-event push every {} s each, one server process on PostgreSQL; two processes: p99 {:.0} ms",
+                PACE.as_secs(),
+                p99(&paced_two)
+            ),
+        },
+        BenchResult {
+            name: "server.peak_rss_mb_pg".into(),
+            value: rss_one,
+            unit: "MiB".into(),
+            baseline: rss_one,
+            ratio: 1.0,
+            goal: "report".into(),
+            note: format!("VmHWM of the one server process under the 4,000-device load (the load generator is another process); each of two: {rss_two:.0} MiB"),
         },
     ]
 }

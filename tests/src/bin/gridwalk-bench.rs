@@ -12,6 +12,7 @@ const BENCHES: &[Bench] = &[
     ("store.record_issue", |d| vec![bench::store::record_issue(d)]),
     ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)]),
     ("server.ingest_4000_devices", bench::server_ingest::run_in),
+    ("server.ingest_pg", bench::server_ingest::run_postgres_in),
     ("server.views", bench::server_views::run),
     ("server.dispatch_4000_waiting", bench::dispatch::run),
     ("console.over_1m_issues", bench::console::run),

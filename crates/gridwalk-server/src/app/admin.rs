@@ -8,8 +8,9 @@ use super::registry::RegistryIndex;
 use crate::error::{Error, Result};
 use crate::model::{ApiKeyInfo, AuditEntry, DeviceRow};
 use crate::store::blobs::BLOB_DIR;
+use crate::store::engine::Database;
 use crate::store::files::{private_dir, DataDirLock};
-use crate::store::sqlite::{self, BackupSummary, SqliteStore, DB_FILE};
+use crate::store::sqlite::{self, BackupSummary, BUSY_TIMEOUT};
 use crate::store::{Storage, EPOCH_META_KEY};
 use gridwalk_clock::{Clock, SystemClock};
 use gridwalk_domain::registry_gen::{demo_registry, parse_registry_csv, ImportError};
@@ -23,7 +24,7 @@ pub const ACTOR: &str = "cli";
 /// the hotline identity in place.
 pub fn open(data_dir: &Path) -> Result<Storage> {
     private_dir(data_dir)?;
-    let store = Storage::new(SqliteStore::open(&data_dir.join(DB_FILE), 1)?);
+    let store = Database::of(data_dir)?.open(1, BUSY_TIMEOUT)?;
     let now = SystemClock::default().now_ms();
     store.write_blocking(move |tx| ensure_hotline_identity(tx, now))?;
     Ok(store)
@@ -32,11 +33,13 @@ pub fn open(data_dir: &Path) -> Result<Storage> {
 /// The stored registry and its version, for checks that need it (`config check --data`). Refuses
 /// a data directory without a database rather than creating one.
 pub fn stored_registry(data_dir: &Path) -> Result<(Registry, u64)> {
-    let db = data_dir.join(DB_FILE);
-    if !db.is_file() {
-        return Err(Error::NotFound(format!("no database in {}", data_dir.display())));
+    let database = Database::of(data_dir)?;
+    if let Database::Sqlite(file) = &database {
+        if !file.is_file() {
+            return Err(Error::NotFound(format!("no database in {}", data_dir.display())));
+        }
     }
-    Storage::new(SqliteStore::open(&db, 1)?).read_blocking(|r| Ok((r.registry()?, r.registry_version()?)))
+    database.open(1, BUSY_TIMEOUT)?.read_blocking(|r| Ok((r.registry()?, r.registry_version()?)))
 }
 
 /// A new database epoch: 16 random bytes in hex. Not a secret, only never the same twice.
@@ -45,14 +48,35 @@ pub fn new_epoch() -> String {
 }
 
 /// The running server's hold on its data directory (see [`crate::store::files`]): a second
-/// server, or a restore, is refused while it is held.
+/// server, or a restore, is refused while it is held. On PostgreSQL the hold is shared: the
+/// servers of one database share their data directory (its photos).
 pub fn hold_data_dir(data_dir: &Path) -> Result<DataDirLock> {
-    DataDirLock::take(data_dir)
+    if Database::of(data_dir)?.is_postgres() {
+        DataDirLock::share(data_dir)
+    } else {
+        DataDirLock::take(data_dir)
+    }
+}
+
+/// Bind a data directory to a database (`sqlite`, or a `postgres://` URL): see
+/// [`crate::store::engine`].
+pub fn use_database(data_dir: &Path, url: &str) -> Result<Database> {
+    Database::bind(data_dir, url)
+}
+
+/// What only the embedded engine can do here; PostgreSQL has its own tools for it.
+fn sqlite_only(data_dir: &Path) -> Result<std::path::PathBuf> {
+    match Database::of(data_dir)? {
+        Database::Sqlite(file) => Ok(file),
+        Database::Postgres(_) => Err(Error::EngineUnsupported(
+            "backup and restore of a PostgreSQL database are PostgreSQL's own (pg_basebackup, WAL archiving): see DEPLOYMENT.md",
+        )),
+    }
 }
 
 /// Back up a data directory (database and photos) into one file, while the server runs.
 pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupSummary> {
-    sqlite::backup_to(&data_dir.join(DB_FILE), &data_dir.join(BLOB_DIR), out)
+    sqlite::backup_to(&sqlite_only(data_dir)?, &data_dir.join(BLOB_DIR), out)
 }
 
 /// Restore a data directory from a backup file: refused while a server holds the directory,
@@ -60,9 +84,10 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupSummary> {
 /// restored database gets a new epoch, from which every tablet learns to re-send what the
 /// server no longer holds and to pull again from the start; it is migrated if it is older.
 pub fn restore(data_dir: &Path, from: &Path) -> Result<(BackupSummary, String)> {
+    let db = sqlite_only(data_dir)?;
     let _held = DataDirLock::take(data_dir)?;
     let epoch = new_epoch();
-    let summary = sqlite::restore_from(&data_dir.join(DB_FILE), &data_dir.join(BLOB_DIR), from, &epoch)?;
+    let summary = sqlite::restore_from(&db, &data_dir.join(BLOB_DIR), from, &epoch)?;
     let detail =
         format!("from {}: {} events, {} photos, schema {}; epoch {epoch}", from.display(), summary.events, summary.blobs, summary.schema);
     open(data_dir)?.write_blocking(move |tx| tx.audit(now_ms(), ACTOR, "restored", &detail))?;

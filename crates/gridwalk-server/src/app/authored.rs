@@ -56,6 +56,9 @@ pub const SERVER_HLC_LEAD_MS: i64 = 5 * 60_000;
 /// server's event may sort before that tablet's stamp on the same issue; that is the price.
 pub(crate) fn next_server_hlc(tx: &dyn Tx, now_ms: i64, floor: Hlc) -> Result<Hlc> {
     let ceiling = now_ms.saturating_add(SERVER_HLC_LEAD_MS);
+    // The server's clock is one row that every server process on the database ticks: hold
+    // the server identity's lock so two never read the same last tick.
+    tx.lock_device(hotline_device())?;
     let last = tx
         .meta("hlc")?
         .and_then(|s| s.split_once(':').and_then(|(m, c)| Some(Hlc::new(m.parse().ok()?, c.parse().ok()?))))
@@ -90,6 +93,7 @@ pub fn append(
         entity: Entity::Issue(issue),
         body,
     };
+    // Held since next_server_hlc: no other process takes this sequence number.
     let seq = tx.held_seq(hotline_device())? + 1;
     let json = serde_json::to_string(&event)?;
     let hash = content_hash(json.as_bytes());

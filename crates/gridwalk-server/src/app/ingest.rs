@@ -81,6 +81,9 @@ pub fn push(
     let templates = &rules.templates;
     let now_ms = clock.now_ms();
     let device = req.device_id;
+    // Before anything is read: a retry of this push on another server process waits here,
+    // then reads what this one stored, so each event is settled once.
+    tx.lock_device(device)?;
     let mut held = tx.held_seq(device)?;
     let mut events = req.events;
     events.sort_by_key(|e| e.seq);

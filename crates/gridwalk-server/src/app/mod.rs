@@ -28,7 +28,7 @@ pub use authorize::{Action, Grant};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Place, UnplacedRow};
-use crate::store::sqlite::{SqliteStore, DB_FILE};
+use crate::store::engine::Database;
 use crate::store::{blobs, files, Storage, EPOCH_META_KEY};
 use access::{AccessChange, PasswordChange, PasswordReset, RoleChange};
 use auth::{ClientAddr, LoginThrottle, RateLimiter};
@@ -77,6 +77,26 @@ struct Inner {
     delivery_lock: tokio::sync::Mutex<()>,
     /// The database's epoch (`restore_epoch`), told to tablets with every push and pull.
     epoch: String,
+    /// This process's random name, as the holder of leases (see [`ESCALATION_LEASE`]).
+    instance: String,
+}
+
+/// The lease of the escalation sweep: one process sweeps at a time.
+pub const ESCALATION_LEASE: &str = "escalation";
+/// The lease of the delivery of messages to residents: one process sends at a time.
+pub const NOTICE_LEASE: &str = "notices";
+
+/// This process's lease holder name: random, made once per process, so a server state reopened
+/// in the same process (a test, a reload) keeps the leases it held.
+fn process_instance() -> String {
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INSTANCE.get_or_init(|| format!("{}-{}", std::process::id(), admin::new_epoch())).clone()
+}
+
+/// A lease lasts three periods of its job (at least 30 s): a holder that misses a round keeps
+/// it, one that died hands it over within that time.
+fn lease_ttl_ms(period: std::time::Duration) -> i64 {
+    i64::try_from(period.saturating_mul(3).as_millis()).unwrap_or(i64::MAX).max(30_000)
 }
 
 impl AppState {
@@ -91,7 +111,7 @@ impl AppState {
     pub fn open_with_clock(data_dir: &Path, config: Config, clock: Arc<dyn Clock>) -> Result<AppState> {
         files::private_dir(data_dir)?;
         let notice_sender = notices::sender_for(&config.notice_sender)?;
-        let store = Storage::new(SqliteStore::open_with(&data_dir.join(DB_FILE), config.read_connections, config.busy_timeout)?);
+        let store = Database::of(data_dir)?.open(config.read_connections, config.busy_timeout)?;
         blobs::tighten(&data_dir.join(blobs::BLOB_DIR))?;
         let now = clock.now_ms();
         let fresh_epoch = admin::new_epoch();
@@ -113,6 +133,10 @@ impl AppState {
             }
             Ok((index, tx.max_server_seq()?, epoch))
         })?;
+        let feed = Arc::new(notify::Feed::new(latest));
+        // Other processes on the same database commit too: their notifications wake this feed.
+        let woken = feed.clone();
+        store.watch(Arc::new(move || woken.poke()))?;
         tracing::info!(data = %data_dir.display(), registry_version = index.version, courtyards = index.registry.courtyards.len(), "server state open");
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -125,10 +149,11 @@ impl AppState {
                 registry_checked_ms: AtomicI64::new(now),
                 clock,
                 blob_lock: tokio::sync::Mutex::new(()),
-                feed: Arc::new(notify::Feed::new(latest)),
+                feed,
                 notice_sender,
                 delivery_lock: tokio::sync::Mutex::new(()),
                 epoch,
+                instance: process_instance(),
             }),
         })
     }
@@ -401,11 +426,24 @@ impl AppState {
         let clock = self.inner.clock.clone();
         let templates = self.inner.config.notice_templates.clone();
         let district = self.inner.config.district.clone();
+        let holder = self.inner.instance.clone();
+        let ttl = lease_ttl_ms(self.inner.config.escalation_period);
         self.write_events(move |tx| {
+            // Several servers on one database sweep once between them: the lease's holder
+            // sweeps, the others wait for it to lapse. Taken in the sweep's own transaction, so
+            // a sweep never runs on a lease that was not held when it committed.
+            if !tx.take_lease(ESCALATION_LEASE, &holder, clock.now_ms(), ttl)? {
+                return Ok(Vec::new());
+            }
             let targets = workflow::WhistleTargets { fixed: &targets, district: &district };
             workflow::run_escalations(tx, &registry, clock.as_ref(), &templates, &rules, &targets)
         })
         .await
+    }
+
+    /// This process's name for the leases it holds.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
     }
 
     /// The sender `Config::notice_sender` names, built when the state was opened.
@@ -419,6 +457,12 @@ impl AppState {
     /// message is delivered once.
     pub async fn deliver_notices(&self, sender: &dyn NoticeSender) -> Result<DeliveryRound> {
         let _one_round = self.inner.delivery_lock.lock().await;
+        // One process sends between several on one database: two would send a due message
+        // twice. The lease outlasts a round; its holder renews it each round.
+        let (holder, now, ttl) = (self.inner.instance.clone(), self.now_ms(), lease_ttl_ms(self.inner.config.notice_period));
+        if !self.inner.store.write(move |tx| tx.take_lease(NOTICE_LEASE, &holder, now, ttl)).await? {
+            return Ok(DeliveryRound::default());
+        }
         let policy = RetryPolicy::of(&self.inner.config.notice_sender);
         notices::deliver(&self.inner.store, self.inner.clock.as_ref(), sender, &policy).await
     }

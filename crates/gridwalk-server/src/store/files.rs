@@ -85,6 +85,20 @@ impl DataDirLock {
         }
     }
 
+    /// Take the data directory's lock shared: several servers on one PostgreSQL database share
+    /// their data directory (its photos) and hold it together; a restore (exclusive) is still
+    /// refused while any of them runs.
+    pub fn share(data_dir: &Path) -> Result<DataDirLock> {
+        private_dir(data_dir)?;
+        let path = data_dir.join(LOCK_FILE);
+        let file = create_private(&path, true)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(DataDirLock { _file: file, path }),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::DataDirInUse(data_dir.display().to_string())),
+            Err(fs::TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

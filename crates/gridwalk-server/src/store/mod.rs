@@ -1,14 +1,18 @@
 //! The storage seam. The use cases in [`crate::app`] speak to storage only through the traits
 //! here, in domain types: [`Reader`] for what a read may ask, [`Tx`] for what a write may do
-//! inside one transaction. An engine implements [`Store`]; today that is [`sqlite`], the only
-//! module that knows a database driver (and the only place where a [`Scope`] becomes SQL).
+//! inside one transaction. An engine implements [`Store`]: [`sqlite`] (embedded, the default)
+//! or [`postgres`] (several server processes on one database). They are the only modules that
+//! know a database driver (and the only places where a [`Scope`] becomes SQL); [`engine`] says
+//! which one a data directory uses.
 //!
 //! Writes are jobs: [`Storage::write`] queues a closure that runs inside the engine's next
 //! (group) commit and resolves only once that commit is durable or has failed, so an answer
 //! never claims what the disk does not hold.
 
 pub mod blobs;
+pub mod engine;
 pub mod files;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::error::{Error, Result};
@@ -278,6 +282,15 @@ pub trait Tx: Reader {
     /// One more try failed and none follows: the message is `failed`.
     fn mark_notice_failed(&self, seq: i64, error: &str) -> Result<()>;
 
+    /// Hold, until this transaction ends, the right to ingest `device`'s events: a second
+    /// process ingesting the same device waits, then sees what this one stored. (One SQLite
+    /// writer is already alone: nothing to hold there.)
+    fn lock_device(&self, device: DeviceId) -> Result<()>;
+    /// Take or renew the lease `name` for `holder` until `now_ms + ttl_ms`: true if `holder`
+    /// holds it now, false while another holder's lease runs. Jobs that must run in one
+    /// process at a time (the escalation sweep) go only while they hold theirs.
+    fn take_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
+
     /// Mark a device as a browser session (`console`) or a tablet.
     fn set_device_kind(&self, device: DeviceId, kind: &str) -> Result<()>;
     /// Keep what a device last said of its own sync.
@@ -318,6 +331,13 @@ pub trait Store: Send + Sync + 'static {
     fn submit(&self, job: WriteJob) -> Result<()>;
     /// Run `job` on a read connection on this thread.
     fn read_with(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()>;
+    /// Call `wake` whenever another process may have committed events (this process's own
+    /// commits poke the feed directly). An engine only one process writes to has nothing to
+    /// tell.
+    fn watch(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<()> {
+        let _ = wake;
+        Ok(())
+    }
 }
 
 /// The handle the use cases hold: typed reads and writes over any [`Store`].
@@ -327,6 +347,11 @@ pub struct Storage(Arc<dyn Store>);
 impl Storage {
     pub fn new(store: impl Store) -> Storage {
         Storage(Arc::new(store))
+    }
+
+    /// See [`Store::watch`].
+    pub fn watch(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<()> {
+        self.0.watch(wake)
     }
 
     /// A job that runs `f` and hands its outcome, joined with the commit's fate, to `send`.

@@ -194,7 +194,7 @@ async fn push_settles_each_event_and_stores_the_rest_of_the_batch() {
     changed.body = report(f.yard_in.id, "内容被改了");
     let r = push(&f.app, &w, vec![(1, changed)]).await;
     assert!(matches!(outcomes(&r)[0], PushOutcome::Conflict { .. }), "same (device, seq) with other content is a conflict");
-    let stored: String = { f.site.db().query_row("SELECT json FROM events WHERE seq = 1", [], |r| r.get(0)).unwrap() };
+    let stored: String = f.site.text("SELECT json FROM events WHERE seq = 1", &[]);
     assert!(stored.contains("3号楼路灯不亮"), "a conflict never overwrites the stored event");
 
     let (_, e7) = issue_report(&w, 7, f.yard_in.id, "跳号");

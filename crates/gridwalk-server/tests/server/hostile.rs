@@ -129,7 +129,7 @@ async fn a_second_report_of_a_known_id_takes_nothing_over() {
     let issue = new_issue(1);
     let original = walker.event(now, Entity::Issue(issue), report(f.yard.id, None));
     assert_eq!(code(&walker.push_one(&f.app, original).await), "accepted", "the first report of an id is stored");
-    let place_before: String = f.site.db().query_row("SELECT courtyard_id FROM issues", [], |r| r.get(0)).unwrap();
+    let place_before: String = f.site.text("SELECT courtyard_id FROM issues", &[]);
 
     // Mallory re-reports the same id at her own courtyard, with an earlier HLC.
     let mut forged = mallory.event(now - H, Entity::Issue(issue), report(f.far_yard.id, None));
@@ -137,7 +137,7 @@ async fn a_second_report_of_a_known_id_takes_nothing_over() {
     forged.wall_ms = now - 2 * H;
     let outcome = mallory.push_one(&f.app, forged).await;
     assert!(matches!(outcome, PushOutcome::Conflict { .. }), "a second report of an existing id is settled as a conflict: {outcome:?}");
-    let place_after: String = f.site.db().query_row("SELECT courtyard_id FROM issues", [], |r| r.get(0)).unwrap();
+    let place_after: String = f.site.text("SELECT courtyard_id FROM issues", &[]);
     assert_eq!(place_after, place_before, "the issue stays where its first report put it");
     assert_eq!(f.site.count("SELECT count(*) FROM events"), 1, "the second report is not stored");
 
@@ -172,7 +172,7 @@ async fn a_second_report_of_a_known_id_takes_nothing_over() {
     );
     let taken = mallory.push_one(&f.app, mallory.event(now, Entity::Visit(visit), v(f.far_yard.id))).await;
     assert!(matches!(taken, PushOutcome::Conflict { .. }), "a second record of a visit id is a conflict: {taken:?}");
-    let yard: String = f.site.db().query_row("SELECT courtyard_id FROM visits", [], |r| r.get(0)).unwrap();
+    let yard: String = f.site.text("SELECT courtyard_id FROM visits", &[]);
     assert_eq!(yard, f.yard.id.to_string(), "the visit stays where it was recorded");
 }
 
@@ -218,7 +218,7 @@ async fn poisoned_clocks_are_refused_and_move_no_clock() {
     // The server's own stamps stay near its wall clock: a whistle the escalation job writes.
     f.clock.set(now + 73 * H);
     f.state.run_escalations().await.unwrap();
-    let hlc: String = f.site.db().query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0)).unwrap();
+    let hlc: String = f.site.text("SELECT value FROM meta WHERE key = 'hlc'", &[]);
     let ms: i64 = hlc.split(':').next().unwrap().parse().unwrap();
     assert!(ms <= now + 73 * H + 5 * 60_000, "the server's HLC never runs more than its bound ahead of its clock: {hlc}");
     let boss = kit::login(&f.app, "boss").await;
@@ -237,7 +237,7 @@ async fn the_escalation_job_skips_a_bad_row_and_reports_it() {
         assert_eq!(code(&walker.push_one(&f.app, walker.event(now, Entity::Issue(id), report(f.yard.id, None))).await), "accepted");
     }
     // A row the job cannot use: the bad issue's stored place is garbage.
-    f.site.db().execute("UPDATE issues SET courtyard_id = 'not-an-id' WHERE id = ?1", [bad.to_string()]).unwrap();
+    f.site.exec("UPDATE issues SET courtyard_id = 'not-an-id' WHERE id = ?1", &[&bad.to_string()]);
     f.clock.set(now + 73 * H);
     let done = f.state.run_escalations().await.expect("one bad row does not fail the run");
     assert!(done.iter().any(|a| a.issue_id == good && a.kind == "whistle_next"), "the good issue is escalated: {done:?}");

@@ -1,5 +1,7 @@
-//! The server test binary: the real router over a real SQLite file, driven with `oneshot`.
-//! Every assertion message names the rule it checks.
+//! The server test binary: the real router over a real database, driven with `oneshot`. It runs
+//! once per engine (`cargo xtask test`): on the embedded SQLite file, and with
+//! `GRIDWALK_TEST_ENGINE=postgres` on a fresh PostgreSQL database per site. Every assertion
+//! message names the rule it checks.
 //!
 //! Modules:
 //! - `kit`: the shared fixture (data directory, workers, state on a system or manual clock) and HTTP helpers.
@@ -21,6 +23,8 @@
 //! - `console`: the district console's API: sessions (cookie, CSRF, expiry, logout), the matrix of every console
 //!   route × role, scope on tickets, phones and photos, actions stored once, keyset pages, the overview against
 //!   the rates, bad input storing nothing, exports parsed back, devices' own reports, the embedded pages.
+//! - `postgres`: the PostgreSQL engine's own promises (in both passes): a feed cursor never skips a late commit,
+//!   (device, seq) unique across two stores, one lease holder, notifications across stores, 503 when it is away.
 //! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
 //!   media URLs, keys kept out of the database and the log, reused order numbers, far-away points.
 
@@ -34,6 +38,7 @@ mod kit;
 mod notices;
 mod open311;
 mod openapi;
+mod postgres;
 mod public;
 mod trust;
 mod workflow;

@@ -86,7 +86,7 @@ async fn file_at(f: &Fixture, lat: f64, lon: f64, description: &str, extra: &[(&
 }
 
 fn internal_id(f: &Fixture, public_id: &str) -> IssueId {
-    let id: String = f.site.db().query_row("SELECT id FROM issues WHERE public_id = ?1", [public_id], |r| r.get(0)).unwrap();
+    let id: String = f.site.text("SELECT id FROM issues WHERE public_id = ?1", &[public_id]);
     id.parse().unwrap()
 }
 
@@ -338,11 +338,7 @@ async fn a_key_in_the_url_reaches_neither_the_database_nor_the_log() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     drop(_guard);
 
-    let audit: Vec<String> = {
-        let db = f.site.db();
-        let mut stmt = db.prepare("SELECT actor || ' ' || action || ' ' || detail FROM audit").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-    };
+    let audit: Vec<String> = f.site.texts("SELECT actor || ' ' || action || ' ' || detail FROM audit", &[]).into_iter().flatten().collect();
     assert!(
         audit.iter().any(|a| a.contains("open311_read") && a.contains("api_key=[redacted]")),
         "the read is audited, key redacted: {audit:?}"
@@ -455,12 +451,12 @@ async fn views_written_before_public_ids_get_them_on_the_next_open() {
     let Fixture { site, app, .. } = f;
     drop(app);
     // What a data directory of the previous build holds: no public ids, views of shape 2.
-    site.db()
-        .execute_batch(
-            "UPDATE issues SET public_id = NULL, view_json = json_remove(view_json, '$.public_note');
-             UPDATE meta SET value = '2' WHERE key = 'views_version';",
-        )
-        .unwrap();
+    if site.is_postgres() {
+        site.exec("UPDATE issues SET public_id = NULL, view_json = (view_json::jsonb - 'public_note')::text", &[]);
+    } else {
+        site.exec("UPDATE issues SET public_id = NULL, view_json = json_remove(view_json, '$.public_note')", &[]);
+    }
+    site.exec("UPDATE meta SET value = '2' WHERE key = 'views_version'", &[]);
     assert_eq!(site.count("SELECT count(*) FROM issues WHERE public_id IS NULL"), 1, "the old shape is set up");
     let (_, app) = site.serve(fast_config());
     assert_eq!(site.count("SELECT count(*) FROM issues WHERE public_id IS NULL"), 0, "the rebuild on open writes every public id");

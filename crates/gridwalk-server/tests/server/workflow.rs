@@ -188,10 +188,7 @@ async fn escalations_happen_once_at_the_configured_times_and_whistle_by_a_server
     assert_eq!(alerts.alerts[0].issue.as_ref().map(|i| i.id), Some(issue), "an alert carries its issue's summary");
     let (status, body) = get(&f.app, "/api/v1/alerts", &walker).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "alerts are for supervisors and admins");
-    let conn = f.site.db();
-    let audited: i64 = conn
-        .query_row("SELECT count(*) FROM audit WHERE actor = 'system' AND action IN ('alert_supervisor', 'whistle_next')", [], |r| r.get(0))
-        .unwrap();
+    let audited = f.site.count("SELECT count(*) FROM audit WHERE actor = 'system' AND action IN ('alert_supervisor', 'whistle_next')");
     assert_eq!(audited, 3, "every escalation is audited once");
 }
 
@@ -325,13 +322,11 @@ async fn department_staff_see_and_touch_only_issues_whistled_to_their_department
     }
     let state = issue_state(&f, &w.who, whistled).await;
     assert!(state.whistles[0].reported_in_at_ms.is_some(), "the department's report-in is folded into the whistle");
-    let conn = f.site.db();
-    let row: (String, String, Option<i64>) = conn
-        .query_row("SELECT target, level, reported_in_at_ms FROM issue_whistles WHERE issue_id = ?1", [whistled.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .unwrap();
-    assert_eq!(row, (DEPT.to_owned(), "subdistrict".to_owned(), Some(T0 + 100)), "issue_whistles follows the fold");
+    let row = f.site.text(
+        "SELECT target || ' ' || level || ' ' || CAST(reported_in_at_ms AS TEXT) FROM issue_whistles WHERE issue_id = ?1",
+        &[&whistled.to_string()],
+    );
+    assert_eq!(row, format!("{DEPT} subdistrict {}", T0 + 100), "issue_whistles follows the fold");
 }
 
 #[tokio::test]
@@ -412,7 +407,7 @@ async fn an_open311_request_repeating_a_closed_issue_is_linked_like_a_hotline_or
     let bytes = resp.bytes;
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     let public = body[0]["service_request_id"].as_str().unwrap().to_owned();
-    let id: String = f.site.db().query_row("SELECT id FROM issues WHERE public_id = ?1", [&public], |r| r.get(0)).unwrap();
+    let id: String = f.site.text("SELECT id FROM issues WHERE public_id = ?1", &[&public]);
     let id: IssueId = id.parse().unwrap();
     assert_eq!(issue_state(&f, &boss, id).await.recurrence_of, Some(first), "an Open311 repeat of a closed issue is flagged");
     assert_eq!(issue_state(&f, &boss, first).await.status, IssueStatus::InProgress, "and the earlier issue reopens");

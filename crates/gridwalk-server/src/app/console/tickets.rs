@@ -377,6 +377,8 @@ impl AppState {
                 // The fold must take it: what it would keep only as a conflict is refused here.
                 let mut copy = state;
                 fold::step(&mut copy, &event).map_err(|c| Error::InvalidTransition(format!("{c:?}")))?;
+                // Another server process may record for the same console session at once.
+                tx.lock_device(who2.device)?;
                 let seq = tx.held_seq(who2.device)? + 1;
                 let req = PushRequest { device_id: who2.device, events: vec![LoggedEvent { seq, event }] };
                 let resp = ingest::push(tx, clock.as_ref(), &who2, &scope2, &registry2, req, &rules)?;

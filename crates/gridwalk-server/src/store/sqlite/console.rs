@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
 /// Statuses that owe nothing more (and so are never overdue).
-const FINAL: &str = "('closed', 'duplicate', 'cancelled')";
+pub(crate) const FINAL: &str = "('closed', 'duplicate', 'cancelled')";
 
 /// The `WHERE` of a ticket query, without its cursor, and its parameters.
 fn ticket_where(scope: &Scope, q: &TicketQuery) -> (String, Vec<Value>) {

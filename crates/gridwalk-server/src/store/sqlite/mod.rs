@@ -18,9 +18,9 @@
 //! for the writer: WAL lets them run on their own connections against the last commit.
 
 mod backup;
-mod console;
+pub(crate) mod console;
 mod migrate;
-mod rows;
+pub(crate) mod rows;
 mod scope_sql;
 
 pub use backup::{backup_to, restore_from, BackupSummary, BACKUP_BLOBS_TABLE};

@@ -14,44 +14,44 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
-pub(super) fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
+pub(crate) fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| Error::Corrupt(format!("stored {what} {text:?}: {e}")))
 }
 
-pub(super) fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
+pub(crate) fn place_of(c: &str, m: &str, s: &str) -> Result<Place> {
     Ok(Place { courtyard: parse("courtyard id", c)?, community: parse("community id", m)?, subdistrict: parse("subdistrict id", s)? })
 }
 
-const WORKER_COLUMNS: &str = "id, username, name, role, scope_json, password_hash, disabled_ms";
+pub(crate) const WORKER_COLUMNS: &str = "id, username, name, role, scope_json, password_hash, disabled_ms";
 
-type RawWorker = ([String; 6], Option<i64>);
+pub(crate) type RawWorker = ([String; 6], Option<i64>);
 
 fn worker_row(r: &Row<'_>) -> rusqlite::Result<RawWorker> {
     Ok(([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?], r.get(6)?))
 }
 
-fn worker_record((raw, disabled_ms): RawWorker) -> Result<WorkerRecord> {
+pub(crate) fn worker_record((raw, disabled_ms): RawWorker) -> Result<WorkerRecord> {
     let [id, username, name, role, scope_json, password_hash] = raw;
     let role = Role::from_code(&role).ok_or_else(|| Error::Corrupt(format!("role {role}")))?;
     let scope: Vec<ScopeUnit> = serde_json::from_str(&scope_json)?;
     Ok(WorkerRecord { info: WorkerInfo { id: parse("worker id", &id)?, username, name, role, scope }, password_hash, disabled_ms })
 }
 
-type RawDeviceToken = (String, String, Option<i64>, Option<i64>, String);
+pub(crate) type RawDeviceToken = (String, String, Option<i64>, Option<i64>, String);
 
 fn device_token_row(r: &Row<'_>) -> rusqlite::Result<RawDeviceToken> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn device_token((d, w, revoked_ms, expires_ms, kind): RawDeviceToken) -> Result<DeviceToken> {
+pub(crate) fn device_token((d, w, revoked_ms, expires_ms, kind): RawDeviceToken) -> Result<DeviceToken> {
     let console = kind == CONSOLE_DEVICE;
     Ok(DeviceToken { device: parse("device id", &d)?, worker: parse("worker id", &w)?, revoked_ms, expires_ms, console })
 }
 
-fn entity_of(kind: &str, id: &str) -> Result<Entity> {
+pub(crate) fn entity_of(kind: &str, id: &str) -> Result<Entity> {
     match kind {
         "issue" => Ok(Entity::Issue(parse("issue id", id)?)),
         "visit" => Ok(Entity::Visit(parse("visit id", id)?)),
@@ -59,9 +59,10 @@ fn entity_of(kind: &str, id: &str) -> Result<Entity> {
     }
 }
 
-const NOTICE_COLUMNS: &str = "id, event_id, issue_id, kind, phone, text, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms";
+pub(crate) const NOTICE_COLUMNS: &str =
+    "id, event_id, issue_id, kind, phone, text, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms";
 
-type RawNotice = (i64, String, String, String, String, String, String, i64, i64, Option<String>, i64, Option<i64>);
+pub(crate) type RawNotice = (i64, String, String, String, String, String, String, i64, i64, Option<String>, i64, Option<i64>);
 
 fn notice_row(r: &Row<'_>) -> rusqlite::Result<RawNotice> {
     Ok((
@@ -80,7 +81,7 @@ fn notice_row(r: &Row<'_>) -> rusqlite::Result<RawNotice> {
     ))
 }
 
-fn notice_record(raw: RawNotice) -> Result<NoticeRow> {
+pub(crate) fn notice_record(raw: RawNotice) -> Result<NoticeRow> {
     let (seq, event_id, issue_id, kind, phone, text, state, attempts, next_attempt_ms, last_error, created_ms, sent_ms) = raw;
     Ok(NoticeRow {
         seq,
@@ -1134,6 +1135,17 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
+    fn lock_device(&self, _device: DeviceId) -> Result<()> {
+        // One writer thread per database, and one server per data directory (`server.lock`):
+        // no other ingest can run beside this transaction.
+        Ok(())
+    }
+
+    fn take_lease(&self, _name: &str, _holder: &str, _now_ms: i64, _ttl_ms: i64) -> Result<bool> {
+        // The only server on this database holds every lease.
+        Ok(true)
+    }
+
     fn set_device_kind(&self, device: DeviceId, kind: &str) -> Result<()> {
         self.set_kind(device, kind)
     }
@@ -1174,7 +1186,7 @@ impl Sql<'_> {
 }
 
 /// How the `issues.assignee` column names an assignee.
-fn assignee_key(a: &Assignee) -> String {
+pub(crate) fn assignee_key(a: &Assignee) -> String {
     match a {
         Assignee::Worker(w) => format!("worker:{w}"),
         Assignee::Community(c) => format!("community:{c}"),

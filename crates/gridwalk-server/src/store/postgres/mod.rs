@@ -1,0 +1,485 @@
+//! The PostgreSQL engine: the district past one machine. Several server processes may share
+//! one database; each runs what the SQLite engine runs (one writer thread with group commit,
+//! pooled readers), and the database keeps the promises across them:
+//!
+//! - **An ack only after a durable commit.** A job's answer waits for `COMMIT` to return, with
+//!   the server's `synchronous_commit` (on by default: the WAL is flushed, and with a
+//!   synchronous standby configured, replicated, before the commit returns).
+//! - **`(device, seq)` is unique in the database**, not in one process: two processes that
+//!   ingest the same device's push at once serialize on a per-device advisory lock (see
+//!   [`Pg::lock_device`]), so the second sees the first's events and answers them as
+//!   duplicates, as one process would.
+//! - **A pull cursor that never skips.** See `gw_claim_seq` and `gw_safe_seq` in the schema:
+//!   every writing transaction claims its place in the sequence before it stores anything, and
+//!   reads of the change feed stop below the oldest claim still in flight.
+//! - **Waits reach every process.** A commit that stored events sends `NOTIFY gridwalk_events`
+//!   (delivered only if it commits); every process listens and wakes its own waiting tablets.
+//!
+//! The only module besides [`super::sqlite`] that knows a database driver. The SQL is
+//! PostgreSQL's own (`$n` parameters, `ON CONFLICT`, `string_agg`), kept beside the SQLite
+//! statements it mirrors, method for method.
+//!
+//! # Threads
+//! The storage traits are synchronous, called on the engine's writer thread and on blocking
+//! reader threads, as rusqlite's are. tokio-postgres is asynchronous: every connection's I/O
+//! runs on one runtime thread of the engine's own ([`io`]), and a storage call waits for its
+//! client future with `futures_executor::block_on`. Those futures only talk to their
+//! connection over channels, so waiting for them needs no runtime, and the caller's (a test's
+//! `current_thread` runtime, the server's) is never entered or blocked from inside.
+
+mod console;
+mod migrate;
+mod read;
+mod scope_sql;
+mod write;
+
+pub use migrate::MIGRATIONS;
+
+use super::{Reader, Settle, Store, Tx, WriteJob};
+use crate::error::{Error, Result};
+use futures_executor::block_on;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
+
+/// Most jobs folded into one transaction, as in the SQLite engine.
+const MAX_GROUP: usize = 512;
+
+/// The channel a commit that stored events notifies.
+pub const EVENTS_CHANNEL: &str = "gridwalk_events";
+
+/// How long a connection attempt may take before the request is answered `database_unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The runtime every PostgreSQL connection of this process does its I/O on: one thread, made
+/// on first use and kept for the process's life (a runtime dropped inside another's context
+/// panics, and connections outlive any one caller).
+fn io() -> &'static tokio::runtime::Runtime {
+    static IO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    IO.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("gridwalk-pg-io")
+            .enable_all()
+            .build()
+            .expect("the PostgreSQL I/O runtime starts")
+    })
+}
+
+/// Connect on the I/O runtime and leave the connection running there; `on_message` sees what
+/// the server sends unasked (notifications). The returned handle ends when the connection does.
+fn connect(
+    config: &tokio_postgres::Config,
+    on_message: Option<Arc<dyn Fn(AsyncMessage) + Send + Sync>>,
+) -> Result<(Client, tokio::task::JoinHandle<()>)> {
+    let config = config.clone();
+    let connected = block_on(io().spawn(async move { config.connect(NoTls).await }))
+        .map_err(|e| Error::Internal(format!("the PostgreSQL connect task failed: {e}")))?;
+    let (client, mut connection) = connected.map_err(pg_error)?;
+    let driver = io().spawn(async move {
+        use futures_util::StreamExt;
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(m) => {
+                    if let Some(f) = &on_message {
+                        f(m)
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "a PostgreSQL connection ended");
+                    break;
+                }
+            }
+        }
+    });
+    Ok((client, driver))
+}
+
+/// One connection with its prepared statements.
+pub(crate) struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Conn {
+    fn open(config: &tokio_postgres::Config) -> Result<Conn> {
+        let (client, _driver) = connect(config, None)?;
+        Ok(Conn { client, statements: HashMap::new() })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = block_on(self.client.prepare(sql)).map_err(pg_error)?;
+        // A statement built from a scope (its IN lists vary) is not kept: the cache would grow
+        // with every scope shape.
+        if self.statements.len() < 512 {
+            self.statements.insert(sql.to_owned(), s.clone());
+        }
+        Ok(s)
+    }
+}
+
+/// A parameter of a statement built at run time.
+pub(crate) type Arg = Box<dyn ToSql + Sync + Send>;
+
+/// The parameters of a statement built at run time, numbered as they are added.
+#[derive(Default)]
+pub(crate) struct Args(pub(crate) Vec<Arg>);
+
+impl Args {
+    /// Add a parameter; its placeholder (`$n`) goes into the SQL.
+    pub(crate) fn add(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.0.push(Box::new(value));
+        format!("${}", self.0.len())
+    }
+
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+/// A connection seen through the storage traits: a reader's, or the writer's inside its open
+/// transaction.
+pub(crate) struct Pg<'c> {
+    conn: RefCell<&'c mut Conn>,
+    /// Whether this transaction stored an event (then its commit notifies the other processes).
+    stored_events: Cell<bool>,
+}
+
+impl<'c> Pg<'c> {
+    fn new(conn: &'c mut Conn) -> Pg<'c> {
+        Pg { conn: RefCell::new(conn), stored_events: Cell::new(false) }
+    }
+
+    pub(crate) fn query(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let mut conn = self.conn.borrow_mut();
+        let stmt = conn.statement(sql)?;
+        block_on(conn.client.query(&stmt, args)).map_err(pg_error)
+    }
+
+    pub(crate) fn query_opt(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let mut conn = self.conn.borrow_mut();
+        let stmt = conn.statement(sql)?;
+        block_on(conn.client.query_opt(&stmt, args)).map_err(pg_error)
+    }
+
+    pub(crate) fn query_one(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let mut conn = self.conn.borrow_mut();
+        let stmt = conn.statement(sql)?;
+        block_on(conn.client.query_one(&stmt, args)).map_err(pg_error)
+    }
+
+    /// Rows one at a time, as the server sends them (an export streams a million rows without
+    /// holding them): `each` returns false to stop.
+    pub(crate) fn each_row(&self, sql: &str, args: &[&(dyn ToSql + Sync)], each: &mut dyn FnMut(&Row) -> Result<bool>) -> Result<()> {
+        use futures_util::StreamExt;
+        let mut conn = self.conn.borrow_mut();
+        let stmt = conn.statement(sql)?;
+        let rows = block_on(conn.client.query_raw(&stmt, args.iter().copied())).map_err(pg_error)?;
+        let mut rows = std::pin::pin!(rows);
+        while let Some(row) = block_on(rows.next()) {
+            if !each(&row.map_err(pg_error)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let mut conn = self.conn.borrow_mut();
+        let stmt = conn.statement(sql)?;
+        block_on(conn.client.execute(&stmt, args)).map_err(pg_error)
+    }
+
+    /// Statements without parameters or results (savepoints), in one round trip.
+    pub(crate) fn batch(&self, sql: &str) -> Result<()> {
+        let conn = self.conn.borrow();
+        block_on(conn.client.batch_execute(sql)).map_err(pg_error)
+    }
+
+    /// The highest global sequence a reader may move its cursor to: every event at or below it
+    /// that will ever be visible is visible now (`gw_safe_seq` in the schema).
+    pub(crate) fn safe_seq(&self) -> Result<i64> {
+        Ok(self.query_one("SELECT gw_safe_seq()", &[])?.try_get(0)?)
+    }
+
+    /// Note that this transaction stored an event: its commit notifies the other processes.
+    pub(crate) fn stored_event(&self) {
+        self.stored_events.set(true);
+    }
+
+    /// Hold, until this transaction ends, the lock that serializes ingest of one device across
+    /// processes (a tablet that retried on another process while its first push still ran).
+    pub(crate) fn lock_device(&self, device: &str) -> Result<()> {
+        self.query_one("SELECT pg_advisory_xact_lock(hashtext($1), 17)", &[&device])?;
+        Ok(())
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        pg_error(e)
+    }
+}
+
+/// What a driver error means to the client: the database away (503, try again), a lock
+/// contest lost (503 busy), or a fault.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
+    if e.is_closed() {
+        return Error::Unavailable(e.to_string());
+    }
+    match e.code().map(|c| c.code()) {
+        // connection_exception, admin/crash shutdown, cannot_connect_now, too_many_connections
+        Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300") => Error::Unavailable(e.to_string()),
+        // serialization_failure, deadlock_detected, lock_not_available
+        Some("40001" | "40P01" | "55P03") => Error::Busy,
+        Some(_) => Error::Storage(e.to_string()),
+        // No SQL state: the connection itself failed (refused, reset, timed out).
+        None if std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) => Error::Unavailable(e.to_string()),
+        None => Error::Storage(e.to_string()),
+    }
+}
+
+/// A PostgreSQL database, shared by every server process configured with it.
+pub struct PgStore {
+    config: tokio_postgres::Config,
+    jobs: Mutex<mpsc::Sender<WriteJob>>,
+    readers: Mutex<Vec<Conn>>,
+    max_readers: usize,
+    listener: Arc<Listener>,
+}
+
+/// The notification listener's state, shared with its thread: the store being dropped stops
+/// it (and closes its connection), so no connection outlives the store.
+#[derive(Default)]
+struct Listener {
+    stopped: std::sync::atomic::AtomicBool,
+    connection: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Listener {
+    fn stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.stopped.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(c) = self.listener.connection.lock().ok().and_then(|mut c| c.take()) {
+            c.abort();
+        }
+    }
+}
+
+/// Parse a `postgres://` URL (or a key=value connection string).
+pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| Error::BadDatabase(format!("{e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.keepalives(true).keepalives_idle(Duration::from_secs(30));
+    if config.get_application_name().is_none() {
+        config.application_name("gridwalk-server");
+    }
+    Ok(config)
+}
+
+impl PgStore {
+    /// Connect, bring the schema up to date (one process at a time) and start the writer. A
+    /// write that waits longer than `lock_wait` for a lock another connection holds (a device
+    /// another process is ingesting, a table an operator locked) is answered `busy`, with
+    /// nothing stored, as a SQLite write past its busy timeout is.
+    pub fn open(url: &str, max_readers: usize, lock_wait: Duration) -> Result<PgStore> {
+        let config = parse_url(url)?;
+        let mut writer_config = config.clone();
+        let options = writer_config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
+        writer_config.options(format!("{options}-c lock_timeout={}", lock_wait.as_millis().max(1)));
+        let conn = Conn::open(&writer_config)?;
+        migrate::migrate(&conn.client)?;
+        let (jobs, rx) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new().name("gridwalk-pg-writer".into()).spawn(move || writer_loop(Some(conn), &writer_config, rx))?;
+        Ok(PgStore {
+            config,
+            jobs: Mutex::new(jobs),
+            readers: Mutex::new(Vec::new()),
+            max_readers: max_readers.max(1),
+            listener: Arc::new(Listener::default()),
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn submit(&self, job: WriteJob) -> Result<()> {
+        let jobs = self.jobs.lock().map_err(|_| Error::Internal("writer queue poisoned".into()))?;
+        jobs.send(job).map_err(|_| Error::Internal("the writer has stopped".into()))
+    }
+
+    fn read_with(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {
+        let pooled = self.readers.lock().map_err(|_| Error::Internal("reader pool poisoned".into()))?.pop();
+        let mut conn = match pooled {
+            Some(c) if !c.client.is_closed() => c,
+            _ => Conn::open(&self.config)?,
+        };
+        let out = job(&Pg::new(&mut conn));
+        if !conn.client.is_closed() {
+            if let Ok(mut pool) = self.readers.lock() {
+                if pool.len() < self.max_readers {
+                    pool.push(conn);
+                }
+            }
+        }
+        out
+    }
+
+    fn watch(&self, wake: Arc<dyn Fn() + Send + Sync>) -> Result<()> {
+        let config = self.config.clone();
+        let listener = self.listener.clone();
+        std::thread::Builder::new().name("gridwalk-pg-listen".into()).spawn(move || listen_loop(&config, &listener, wake))?;
+        Ok(())
+    }
+}
+
+/// Hold `LISTEN gridwalk_events` and wake the process's feed on every notification; when the
+/// connection drops, wake it anyway (it reads what it missed) and connect again.
+fn listen_loop(config: &tokio_postgres::Config, listener: &Listener, wake: Arc<dyn Fn() + Send + Sync>) {
+    while !listener.stopped() {
+        let woken = wake.clone();
+        let on_message: Arc<dyn Fn(AsyncMessage) + Send + Sync> = Arc::new(move |m| {
+            if matches!(m, AsyncMessage::Notification(_)) {
+                woken()
+            }
+        });
+        let (client, driver) = match connect(config, Some(on_message)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "the notification listener cannot connect; trying again");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(e) = block_on(client.batch_execute(&format!("LISTEN {EVENTS_CHANNEL}"))) {
+            tracing::warn!(error = %e, "LISTEN failed; trying again");
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        if let Ok(mut slot) = listener.connection.lock() {
+            *slot = Some(driver.abort_handle());
+        }
+        if listener.stopped() {
+            driver.abort();
+        }
+        // Whatever was committed while this listener was away.
+        wake();
+        let _ = block_on(driver);
+        drop(client);
+        if listener.stopped() {
+            break;
+        }
+        tracing::warn!("the notification listener lost its connection; reconnecting");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What every job of a batch is told when the batch stored nothing.
+fn batch_error(e: &Error, what: &str) -> Error {
+    match e {
+        Error::Busy => Error::Busy,
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        other => Error::Storage(format!("{what}: {other}")),
+    }
+}
+
+fn writer_loop(mut conn: Option<Conn>, config: &tokio_postgres::Config, rx: mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len();
+        // The database may have restarted since the last batch: connect again, or answer every
+        // job that it is away (the tablet tries again; nothing was stored).
+        if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            conn = match Conn::open(config) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = n, "the database is away; every job refused, nothing stored");
+                    for job in batch {
+                        job.refuse(batch_error(&e, "could not connect"));
+                    }
+                    continue;
+                }
+            };
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        run_batch(c, batch);
+    }
+    tracing::debug!("writer stopped: every handle is gone");
+}
+
+/// One group commit: every job in its own savepoint, one `COMMIT`, then every answer.
+fn run_batch(conn: &mut Conn, batch: Vec<WriteJob>) {
+    let n = batch.len();
+    let pg = Pg::new(conn);
+    // The claim comes first, outside every savepoint: it must last until the commit (see
+    // `gw_claim_seq`), and a job's savepoint rolled back would release it.
+    if let Err(e) = pg.batch("BEGIN; SELECT gw_claim_seq()") {
+        tracing::warn!(error = %e, jobs = n, "writer could not begin a transaction; every job refused, nothing stored");
+        let _ = pg.batch("ROLLBACK");
+        for job in batch {
+            job.refuse(batch_error(&e, "could not begin a transaction"));
+        }
+        return;
+    }
+    let mut pending: Vec<Settle> = Vec::with_capacity(n);
+    let mut broken: Option<Error> = None;
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = pg.batch("SAVEPOINT job") {
+            job.refuse(batch_error(&e, "could not open a savepoint"));
+            broken = Some(e);
+            break;
+        }
+        let p = job.run(&pg as &dyn Tx);
+        let settled = if p.ok { pg.batch("RELEASE job") } else { pg.batch("ROLLBACK TO job; RELEASE job") };
+        pending.push(p);
+        if let Err(e) = settled {
+            tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
+            broken = Some(e);
+            break;
+        }
+    }
+    let committed = match broken {
+        Some(e) => {
+            for job in jobs {
+                job.refuse(batch_error(&e, "the batch was rolled back"));
+            }
+            Err(e)
+        }
+        // NOTIFY is queued with the transaction and sent only if it commits.
+        None if pg.stored_events.get() => pg.batch(&format!("NOTIFY {EVENTS_CHANNEL}; COMMIT")),
+        None => pg.batch("COMMIT"),
+    };
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, jobs = n, "group commit failed; rolled back, nothing stored");
+        let _ = pg.batch("ROLLBACK");
+    } else {
+        tracing::trace!(jobs = n, "group commit");
+    }
+    for p in pending {
+        let fate = match &committed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(batch_error(e, "commit failed")),
+        };
+        (p.reply)(fate);
+    }
+}
