@@ -11,7 +11,7 @@ use gridwalk_e2e::engine;
 use gridwalk_e2e::proc::postgres::Cluster;
 use gridwalk_e2e::server::{add_worker, device_tokens, load_demo, push, spawn_server_process, two_places};
 use gridwalk_e2e::sync_kit::{enrolled_tablet, fast_retries, server_data, server_events_of, system_clock};
-use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, ScopeUnit};
+use gridwalk_proto::{LoggedEvent, PushRequest, ScopeUnit};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -34,14 +34,7 @@ async fn finish(http: &reqwest::Client, base: &str, t: &mut PushingTablet) {
         let events = (from..=to).map(|seq| LoggedEvent { seq, event: t.log[seq as usize - 1].clone() }).collect();
         let resp =
             push(http, base, &t.token, &PushRequest { device_id: t.device, events }).await.expect("the surviving server takes the rest");
-        for r in resp.results {
-            match r.outcome {
-                PushOutcome::Accepted | PushOutcome::Duplicate => {
-                    t.acked.insert(r.seq, r.event_id);
-                }
-                other => panic!("a resend of the same content is never {other:?} (seq {})", r.seq),
-            }
-        }
+        t.take_acks(resp);
     }
 }
 

@@ -49,10 +49,17 @@ pub(crate) async fn drive(http: reqwest::Client, base: String, mut t: Tablet, wo
         let events: Vec<LoggedEvent> =
             (from..from + BATCH).map(|seq| LoggedEvent { seq, event: t.log[seq as usize - 1].clone() }).collect();
         let Ok(resp) = push(&http, &base, &t.token, &PushRequest { device_id: t.device, events }).await else { return t };
+        t.take_acks(resp);
+    }
+}
+
+impl Tablet {
+    /// Keep what a push answer acknowledged; a resend of the same content is never refused.
+    pub(crate) fn take_acks(&mut self, resp: PushResponse) {
         for r in resp.results {
             match r.outcome {
                 PushOutcome::Accepted | PushOutcome::Duplicate => {
-                    t.acked.insert(r.seq, r.event_id);
+                    self.acked.insert(r.seq, r.event_id);
                 }
                 other => panic!("a resend of the same content is never {other:?} (seq {})", r.seq),
             }

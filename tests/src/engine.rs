@@ -96,13 +96,7 @@ impl Peek {
     pub fn ints(&mut self, sql: &str, args: &[Arg]) -> Vec<Option<i64>> {
         match self {
             Peek::Sqlite(c) => {
-                let params: Vec<rusqlite::types::Value> = args
-                    .iter()
-                    .map(|a| match a {
-                        Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
-                        Arg::Int(i) => rusqlite::types::Value::Integer(*i),
-                    })
-                    .collect();
+                let params = sqlite_args(args);
                 c.query_row(sql, rusqlite::params_from_iter(params), |r| {
                     (0..r.as_ref().column_count()).map(|i| r.get::<_, Option<i64>>(i)).collect::<Result<Vec<_>, _>>()
                 })
@@ -121,13 +115,7 @@ impl Peek {
     pub fn text(&mut self, sql: &str, args: &[Arg]) -> String {
         match self {
             Peek::Sqlite(c) => {
-                let params: Vec<rusqlite::types::Value> = args
-                    .iter()
-                    .map(|a| match a {
-                        Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
-                        Arg::Int(i) => rusqlite::types::Value::Integer(*i),
-                    })
-                    .collect();
+                let params = sqlite_args(args);
                 c.query_row(sql, rusqlite::params_from_iter(params), |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
             }
             Peek::Postgres(c) => c
@@ -136,6 +124,15 @@ impl Peek {
                 .get(0),
         }
     }
+}
+
+fn sqlite_args(args: &[Arg]) -> Vec<rusqlite::types::Value> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            Arg::Int(i) => rusqlite::types::Value::Integer(*i),
+        })
+        .collect()
 }
 
 fn pg_args(args: &[Arg]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {

@@ -72,6 +72,12 @@ fn hash_file(path: &Path) -> Result<String> {
 /// of the whole file: a match completes the blob, a mismatch discards the partial upload.
 /// The caller serializes uploads of one blob.
 pub fn append(dir: &Path, sha256: &str, offset: u64, chunk: &[u8], last: bool, max_bytes: u64) -> Result<BlobStatus> {
+    // Servers on one PostgreSQL database share this directory: the kernel's lock on it makes
+    // the offset check and the write one step across processes, as the state's blob lock does
+    // within one. Released when `held` is dropped (or the process dies).
+    private_dir(dir)?;
+    let held = File::open(dir)?;
+    held.lock()?;
     let now = status(dir, sha256)?;
     if now.complete {
         return Ok(now);

@@ -93,7 +93,9 @@ impl Database {
     pub fn open(&self, readers: usize, busy_timeout: std::time::Duration) -> Result<Storage> {
         Ok(match self {
             Database::Sqlite(path) => Storage::new(SqliteStore::open_with(path, readers, busy_timeout)?),
-            Database::Postgres(url) => Storage::new(PgStore::open(url, readers, busy_timeout)?),
+            // Reads wait for a pooled connection there (one is a server process, not a file
+            // handle), so the pool is sized for a fleet's authentications: at least 16.
+            Database::Postgres(url) => Storage::new(PgStore::open(url, readers.max(16), busy_timeout)?),
         })
     }
 }

@@ -324,6 +324,98 @@ pub struct Settle {
     pub reply: Box<dyn FnOnce(Result<()>) + Send>,
 }
 
+/// A writer connection as a group commit drives it: its transaction seen through the storage
+/// traits, and the statements that open, split and close the transaction.
+pub(crate) trait Batch {
+    fn tx(&self) -> &dyn Tx;
+    /// Run transaction-control SQL (`BEGIN`, `SAVEPOINT job`, …). A lock another connection
+    /// held is [`Error::Busy`], the database away [`Error::Unavailable`].
+    fn control(&self, sql: &str) -> Result<()>;
+}
+
+/// What every job of a batch is told when the batch stored nothing: "try again" stays "try
+/// again"; anything else is a storage fault, with what failed.
+fn batch_error(e: &Error, what: &str) -> Error {
+    match e {
+        Error::Busy => Error::Busy,
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        other => Error::Storage(format!("{what}: {other}")),
+    }
+}
+
+/// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
+pub(crate) const MAX_GROUP: usize = 512;
+
+/// Take the next batch: wait for a job, then every job queued behind it (up to [`MAX_GROUP`]).
+/// `None` once every sender is gone.
+pub(crate) fn next_batch(rx: &std::sync::mpsc::Receiver<WriteJob>) -> Option<Vec<WriteJob>> {
+    let mut batch = vec![rx.recv().ok()?];
+    while batch.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// One group commit, the same on every engine: `begin`, every job in its own savepoint (a job
+/// that fails is rolled back alone), one commit (`commit()` says how, after the jobs ran), and
+/// only then every answer. A job never runs outside the transaction: if it cannot begin, every
+/// job is refused unrun; a savepoint that cannot be opened or settled leaves the transaction in
+/// doubt (a failed job's writes could be kept), so the whole batch is rolled back.
+pub(crate) fn group_commit(b: &dyn Batch, begin: &str, commit: &dyn Fn() -> String, batch: Vec<WriteJob>) {
+    let n = batch.len();
+    if let Err(e) = b.control(begin) {
+        tracing::warn!(error = %e, jobs = n, "writer could not begin a transaction; every job refused, nothing stored");
+        let _ = b.control("ROLLBACK");
+        for job in batch {
+            job.refuse(batch_error(&e, "could not begin a transaction"));
+        }
+        return;
+    }
+    let mut pending: Vec<Settle> = Vec::with_capacity(n);
+    let mut broken: Option<Error> = None;
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = b.control("SAVEPOINT job") {
+            job.refuse(batch_error(&e, "could not open a savepoint"));
+            broken = Some(e);
+            break;
+        }
+        let p = job.run(b.tx());
+        let settled = if p.ok { b.control("RELEASE job") } else { b.control("ROLLBACK TO job; RELEASE job") };
+        pending.push(p);
+        if let Err(e) = settled {
+            tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
+            broken = Some(e);
+            break;
+        }
+    }
+    let committed = match broken {
+        Some(e) => {
+            for job in jobs {
+                job.refuse(batch_error(&e, "the batch was rolled back"));
+            }
+            Err(e)
+        }
+        None => b.control(&commit()),
+    };
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, jobs = n, "group commit failed; rolled back, nothing stored");
+        let _ = b.control("ROLLBACK");
+    } else {
+        tracing::trace!(jobs = n, "group commit");
+    }
+    for p in pending {
+        let fate = match &committed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(batch_error(e, "commit failed")),
+        };
+        (p.reply)(fate);
+    }
+}
+
 /// A storage engine.
 pub trait Store: Send + Sync + 'static {
     /// Queue a job for the next commit. The job runs in its own savepoint: a job that fails is

@@ -35,7 +35,7 @@ mod write;
 
 pub use migrate::MIGRATIONS;
 
-use super::{Reader, Settle, Store, Tx, WriteJob};
+use super::{group_commit, next_batch, Batch, Reader, Store, Tx, WriteJob};
 use crate::error::{Error, Result};
 use futures_executor::block_on;
 use std::cell::{Cell, RefCell};
@@ -44,9 +44,6 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
-
-/// Most jobs folded into one transaction, as in the SQLite engine.
-const MAX_GROUP: usize = 512;
 
 /// The channel a commit that stored events notifies.
 pub const EVENTS_CHANNEL: &str = "gridwalk_events";
@@ -250,9 +247,65 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
 pub struct PgStore {
     config: tokio_postgres::Config,
     jobs: Mutex<mpsc::Sender<WriteJob>>,
-    readers: Mutex<Vec<Conn>>,
-    max_readers: usize,
+    readers: ReaderPool,
     listener: Arc<Listener>,
+}
+
+/// At most `max` read connections, made on demand and kept. A read waits for one to be free
+/// rather than opening another: a PostgreSQL connection is a server process, and opening one
+/// per request under a fleet's load costs more than the request.
+struct ReaderPool {
+    state: Mutex<PoolState>,
+    freed: std::sync::Condvar,
+    max: usize,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+impl ReaderPool {
+    fn new(max: usize) -> ReaderPool {
+        ReaderPool { state: Mutex::new(PoolState::default()), freed: std::sync::Condvar::new(), max: max.max(1) }
+    }
+
+    fn take(&self, config: &tokio_postgres::Config) -> Result<Conn> {
+        let poisoned = || Error::Internal("reader pool poisoned".into());
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        loop {
+            while let Some(c) = state.idle.pop() {
+                if !c.client.is_closed() {
+                    return Ok(c);
+                }
+                // The database restarted under it: forget it, make another.
+                state.open -= 1;
+            }
+            if state.open < self.max {
+                state.open += 1;
+                drop(state);
+                return Conn::open(config).inspect_err(|_| {
+                    if let Ok(mut s) = self.state.lock() {
+                        s.open -= 1;
+                    }
+                    self.freed.notify_one();
+                });
+            }
+            state = self.freed.wait(state).map_err(|_| poisoned())?;
+        }
+    }
+
+    fn give_back(&self, conn: Conn) {
+        if let Ok(mut state) = self.state.lock() {
+            if conn.client.is_closed() {
+                state.open -= 1;
+            } else {
+                state.idle.push(conn);
+            }
+        }
+        self.freed.notify_one();
+    }
 }
 
 /// The notification listener's state, shared with its thread: the store being dropped stops
@@ -305,13 +358,7 @@ impl PgStore {
         migrate::migrate(&conn.client)?;
         let (jobs, rx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new().name("gridwalk-pg-writer".into()).spawn(move || writer_loop(Some(conn), &writer_config, rx))?;
-        Ok(PgStore {
-            config,
-            jobs: Mutex::new(jobs),
-            readers: Mutex::new(Vec::new()),
-            max_readers: max_readers.max(1),
-            listener: Arc::new(Listener::default()),
-        })
+        Ok(PgStore { config, jobs: Mutex::new(jobs), readers: ReaderPool::new(max_readers), listener: Arc::new(Listener::default()) })
     }
 }
 
@@ -322,19 +369,9 @@ impl Store for PgStore {
     }
 
     fn read_with(&self, job: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {
-        let pooled = self.readers.lock().map_err(|_| Error::Internal("reader pool poisoned".into()))?.pop();
-        let mut conn = match pooled {
-            Some(c) if !c.client.is_closed() => c,
-            _ => Conn::open(&self.config)?,
-        };
+        let mut conn = self.readers.take(&self.config)?;
         let out = job(&Pg::new(&mut conn));
-        if !conn.client.is_closed() {
-            if let Ok(mut pool) = self.readers.lock() {
-                if pool.len() < self.max_readers {
-                    pool.push(conn);
-                }
-            }
-        }
+        self.readers.give_back(conn);
         out
     }
 
@@ -387,99 +424,42 @@ fn listen_loop(config: &tokio_postgres::Config, listener: &Listener, wake: Arc<d
     }
 }
 
-/// What every job of a batch is told when the batch stored nothing.
-fn batch_error(e: &Error, what: &str) -> Error {
-    match e {
-        Error::Busy => Error::Busy,
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        other => Error::Storage(format!("{what}: {other}")),
+impl Batch for Pg<'_> {
+    fn tx(&self) -> &dyn Tx {
+        self
+    }
+
+    fn control(&self, sql: &str) -> Result<()> {
+        self.batch(sql)
     }
 }
 
 fn writer_loop(mut conn: Option<Conn>, config: &tokio_postgres::Config, rx: mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let n = batch.len();
+    while let Some(batch) = next_batch(&rx) {
         // The database may have restarted since the last batch: connect again, or answer every
         // job that it is away (the tablet tries again; nothing was stored).
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             conn = match Conn::open(config) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    tracing::warn!(error = %e, jobs = n, "the database is away; every job refused, nothing stored");
+                    tracing::warn!(error = %e, jobs = batch.len(), "the database is away; every job refused, nothing stored");
                     for job in batch {
-                        job.refuse(batch_error(&e, "could not connect"));
+                        job.refuse(match &e {
+                            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+                            other => Error::Unavailable(other.to_string()),
+                        });
                     }
                     continue;
                 }
             };
         }
         let Some(c) = conn.as_mut() else { continue };
-        run_batch(c, batch);
+        let pg = Pg::new(c);
+        // The claim comes first, outside every savepoint: it must last until the commit (see
+        // `gw_claim_seq`), and a job's savepoint rolled back would release it. NOTIFY is queued
+        // with the transaction and sent only if it commits.
+        let commit = || if pg.stored_events.get() { format!("NOTIFY {EVENTS_CHANNEL}; COMMIT") } else { "COMMIT".to_owned() };
+        group_commit(&pg, "BEGIN; SELECT gw_claim_seq()", &commit, batch);
     }
     tracing::debug!("writer stopped: every handle is gone");
-}
-
-/// One group commit: every job in its own savepoint, one `COMMIT`, then every answer.
-fn run_batch(conn: &mut Conn, batch: Vec<WriteJob>) {
-    let n = batch.len();
-    let pg = Pg::new(conn);
-    // The claim comes first, outside every savepoint: it must last until the commit (see
-    // `gw_claim_seq`), and a job's savepoint rolled back would release it.
-    if let Err(e) = pg.batch("BEGIN; SELECT gw_claim_seq()") {
-        tracing::warn!(error = %e, jobs = n, "writer could not begin a transaction; every job refused, nothing stored");
-        let _ = pg.batch("ROLLBACK");
-        for job in batch {
-            job.refuse(batch_error(&e, "could not begin a transaction"));
-        }
-        return;
-    }
-    let mut pending: Vec<Settle> = Vec::with_capacity(n);
-    let mut broken: Option<Error> = None;
-    let mut jobs = batch.into_iter();
-    for job in jobs.by_ref() {
-        if let Err(e) = pg.batch("SAVEPOINT job") {
-            job.refuse(batch_error(&e, "could not open a savepoint"));
-            broken = Some(e);
-            break;
-        }
-        let p = job.run(&pg as &dyn Tx);
-        let settled = if p.ok { pg.batch("RELEASE job") } else { pg.batch("ROLLBACK TO job; RELEASE job") };
-        pending.push(p);
-        if let Err(e) = settled {
-            tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
-            broken = Some(e);
-            break;
-        }
-    }
-    let committed = match broken {
-        Some(e) => {
-            for job in jobs {
-                job.refuse(batch_error(&e, "the batch was rolled back"));
-            }
-            Err(e)
-        }
-        // NOTIFY is queued with the transaction and sent only if it commits.
-        None if pg.stored_events.get() => pg.batch(&format!("NOTIFY {EVENTS_CHANNEL}; COMMIT")),
-        None => pg.batch("COMMIT"),
-    };
-    if let Err(e) = &committed {
-        tracing::error!(error = %e, jobs = n, "group commit failed; rolled back, nothing stored");
-        let _ = pg.batch("ROLLBACK");
-    } else {
-        tracing::trace!(jobs = n, "group commit");
-    }
-    for p in pending {
-        let fate = match &committed {
-            Ok(()) => Ok(()),
-            Err(e) => Err(batch_error(e, "commit failed")),
-        };
-        (p.reply)(fate);
-    }
 }

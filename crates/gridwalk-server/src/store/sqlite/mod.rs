@@ -27,7 +27,7 @@ pub use backup::{backup_to, restore_from, BackupSummary, BACKUP_BLOBS_TABLE};
 pub use migrate::MIGRATIONS;
 
 use super::files::{create_private, private_file};
-use super::{Reader, Settle, Store, Tx, WriteJob};
+use super::{group_commit, next_batch, Batch, Reader, Store, Tx, WriteJob};
 use crate::error::{Error, Result};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -35,9 +35,6 @@ use std::sync::{mpsc, Arc, Mutex};
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "gridwalk-server.db";
-
-/// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
-const MAX_GROUP: usize = 512;
 
 /// How long a connection waits for a lock another process (the CLI) holds, unless told
 /// otherwise (`Config::busy_timeout`). Past it, a write is answered `busy` and stores nothing.
@@ -159,77 +156,22 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-/// What every job of a batch is told when the batch stored nothing.
-fn batch_error(e: &rusqlite::Error, what: &str) -> Error {
-    if is_busy(e) {
-        Error::Busy
-    } else {
-        Error::Storage(format!("{what}: {e}"))
+impl Batch for Sql<'_> {
+    fn tx(&self) -> &dyn Tx {
+        self
+    }
+
+    fn control(&self, sql: &str) -> Result<()> {
+        self.0.execute_batch(sql).map_err(|e| if is_busy(&e) { Error::Busy } else { storage_error(e) })
     }
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     let sql = Sql(&conn);
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let n = batch.len();
-        // A job runs inside this transaction or not at all: without it, its statements would
-        // each commit on their own (autocommit) and an error answer would hide stored data.
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::warn!(error = %e, jobs = n, "writer could not begin a transaction; every job refused, nothing stored");
-            for job in batch {
-                job.refuse(batch_error(&e, "could not begin a transaction"));
-            }
-            continue;
-        }
-        let mut pending: Vec<Settle> = Vec::with_capacity(n);
-        // A savepoint that cannot be opened or settled leaves the transaction in doubt (a failed
-        // job's writes could be kept): then the whole batch is rolled back.
-        let mut broken: Option<rusqlite::Error> = None;
-        let mut jobs = batch.into_iter();
-        for job in jobs.by_ref() {
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                job.refuse(batch_error(&e, "could not open a savepoint"));
-                broken = Some(e);
-                break;
-            }
-            let p = job.run(&sql as &dyn Tx);
-            let settled = if p.ok { conn.execute_batch("RELEASE job") } else { conn.execute_batch("ROLLBACK TO job; RELEASE job") };
-            pending.push(p);
-            if let Err(e) = settled {
-                tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
-                broken = Some(e);
-                break;
-            }
-        }
-        let committed = match broken {
-            Some(e) => {
-                for job in jobs {
-                    job.refuse(batch_error(&e, "the batch was rolled back"));
-                }
-                Err(e)
-            }
-            None => conn.execute_batch("COMMIT"),
-        };
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = n, "group commit failed; rolled back, nothing stored");
-            let _ = conn.execute_batch("ROLLBACK");
-        } else {
-            tracing::trace!(jobs = n, "group commit");
-        }
-        for p in pending {
-            let fate = match &committed {
-                Ok(()) => Ok(()),
-                Err(e) => Err(batch_error(e, "commit failed")),
-            };
-            (p.reply)(fate);
-        }
+    while let Some(batch) = next_batch(&rx) {
+        // IMMEDIATE: the write lock is taken at BEGIN, so a lock another process holds is met
+        // before any job runs, and every job is refused unrun (`busy`).
+        group_commit(&sql, "BEGIN IMMEDIATE", &|| "COMMIT".to_owned(), batch);
     }
     tracing::debug!("writer stopped: every handle is gone");
 }
