@@ -494,14 +494,13 @@ impl Reader for Pg<'_> {
     }
 
     fn entity_events_before(&self, entity: Entity, before: u64) -> Result<Vec<PulledEvent>> {
-        // Up to the safe sequence only, as the pull page it completes: a `before` that did not
-        // come from such a page still hands out nothing a cursor could skip beneath.
-        let safe = self.safe_seq()?;
+        // No watermark of its own: `before` is an event of a pull page, which stopped at the safe
+        // sequence, so everything below it is settled. (A second gw_safe_seq per whistled issue
+        // of a pull would be a lock-table scan each.)
         pulled_events(
             self,
-            "SELECT server_seq, json FROM events WHERE entity_kind = $1 AND entity_id = $2 AND server_seq < $3 AND server_seq <= $4
-             ORDER BY server_seq",
-            &[&entity.kind(), &entity.uuid().to_string(), &bigint(before), &safe],
+            "SELECT server_seq, json FROM events WHERE entity_kind = $1 AND entity_id = $2 AND server_seq < $3 ORDER BY server_seq",
+            &[&entity.kind(), &entity.uuid().to_string(), &bigint(before)],
         )
     }
 
