@@ -65,7 +65,9 @@ pub struct Config {
     pub max_push_events: usize,
     /// Most events one pull returns.
     pub max_pull_limit: u64,
-    /// Read connections kept open for queries.
+    /// Read connections kept open for queries. A read past them opens a connection for itself
+    /// (SQLite; PostgreSQL waits for one, and keeps at least 16): with 4, a fleet's
+    /// authentication reads opened and dropped a connection, schema parse included, per push.
     pub read_connections: usize,
     /// How long a write waits for a database lock another process holds before it is answered
     /// `busy` (503, `Retry-After`) with nothing stored.
@@ -191,7 +193,7 @@ impl Default for Config {
             console_secure_cookie: false,
             max_push_events: 1000,
             max_pull_limit: 1000,
-            read_connections: 4,
+            read_connections: 16,
             busy_timeout: Duration::from_secs(10),
             escalation: district.escalation.clone(),
             escalation_period: district.escalation_period,

@@ -5,8 +5,8 @@
 use super::auth::Principal;
 use super::notices::{queue_notices, NoticeTemplates};
 use super::registry::RegistryIndex;
-use super::views::refold;
-use super::workflow::flag_recurrence;
+use super::views::{refold, refold_from};
+use super::workflow::flag_recurrences;
 use crate::error::{Error, Result};
 use crate::model::{Place, Refusal, Scope};
 use crate::store::{NewEvent, Tx};
@@ -16,7 +16,7 @@ use gridwalk_domain::validate::ClockBounds;
 use gridwalk_domain::{fold, fold_issue, validate, Assignee, DeviceId, Entity, Event, EventBody, EventId, IssueId, IssueState};
 use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest, PushResponse, PushResult};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The content hash that tells a resend (same content) from a conflict (same slot, other
 /// content): the sha256 of the event's serialized form, which is deterministic (fields in
@@ -49,8 +49,18 @@ struct Touched {
     /// Each issue's state as this push leaves it so far (the stored view, stepped through the
     /// push's own admitted events), for the rules' "whose issue".
     states: HashMap<IssueId, IssueState>,
-    /// The events this push stored, by entity (what may tell the resident something).
-    accepted: HashMap<Entity, Vec<EventId>>,
+    /// The events this push stored, by entity, in order (what may tell the resident
+    /// something, and what an entity new with this push is folded from).
+    accepted: HashMap<Entity, Vec<Event>>,
+    /// Where each event this push stored sits: a second event with the same id is refused.
+    slots: HashMap<EventId, (DeviceId, u64)>,
+}
+
+/// What the store held before this push, asked once for all its events (one round trip on an
+/// engine a network away, rather than two per event).
+struct Known {
+    slots: HashMap<EventId, (DeviceId, u64)>,
+    stored: HashSet<Entity>,
 }
 
 impl Touched {
@@ -84,9 +94,15 @@ pub fn push(
     // Before anything is read: a retry of this push on another server process waits here,
     // then reads what this one stored, so each event is settled once.
     tx.lock_device(device)?;
-    let mut held = tx.held_seq(device)?;
     let mut events = req.events;
     events.sort_by_key(|e| e.seq);
+    let ids: Vec<EventId> = events.iter().map(|e| e.event.id).collect();
+    let mut entities: Vec<Entity> = events.iter().map(|e| e.event.entity).collect();
+    entities.sort_by_key(|e| (e.kind(), e.uuid()));
+    entities.dedup();
+    let context = tx.push_context(device, &ids, &entities)?;
+    let mut held = context.held_seq;
+    let known = Known { slots: context.slots, stored: context.stored };
     let mut results = Vec::with_capacity(events.len());
     let mut gap = false;
     let mut touched = Touched::default();
@@ -103,7 +119,7 @@ pub fn push(
             PushOutcome::Gap
         } else {
             held = seq;
-            match admit(tx, who, &actor, scope, registry, &mut touched, &event, now_ms, &rules.clock)? {
+            match admit(tx, who, &actor, scope, registry, &known, &mut touched, &event, now_ms, &rules.clock)? {
                 Ok(place) => {
                     if let Entity::Issue(id) = event.entity {
                         if matches!(event.body, EventBody::IssueReported(_)) {
@@ -122,7 +138,8 @@ pub fn push(
                     }
                     let existing = touched.places.get(&event.entity).copied();
                     touched.touch(event.entity, existing.unwrap_or(place));
-                    touched.accepted.entry(event.entity).or_default().push(event.id);
+                    touched.slots.insert(event.id, (device, seq));
+                    touched.accepted.entry(event.entity).or_default().push(event.clone());
                     if let (Entity::Issue(id), EventBody::IssueReported(_)) = (&event.entity, &event.body) {
                         touched.reported.push(*id);
                     }
@@ -141,17 +158,29 @@ pub fn push(
         results.push(PushResult { seq, event_id: event.id, outcome });
     }
     tx.set_held_seq(device, held)?;
-    // Each entity is folded once for the whole push, however many of its events came.
+    // Each entity is folded once for the whole push, however many of its events came. One
+    // the store held nothing of before this push is folded from the push's own events (they
+    // are all it has), without reading them back.
+    let mut folded: HashMap<IssueId, IssueState> = HashMap::new();
     for entity in &touched.order {
-        if let Some(state) = refold(tx, registry, *entity, &touched.places[entity])? {
+        let accepted = touched.accepted.remove(entity).unwrap_or_default();
+        let place = &touched.places[entity];
+        let ids: Vec<EventId> = accepted.iter().map(|e| e.id).collect();
+        let state = if known.stored.contains(entity) {
+            refold(tx, registry, *entity, place)?
+        } else {
+            refold_from(tx, registry, *entity, accepted, place)?
+        };
+        if let Some(state) = state {
             // 告知: the messages to the resident that this push's events tell of.
-            let accepted = touched.accepted.get(entity).map_or(&[][..], Vec::as_slice);
-            queue_notices(tx, registry, templates, &state, accepted, now_ms)?;
+            queue_notices(tx, registry, templates, &state, &ids, now_ms)?;
+            if let Entity::Issue(id) = entity {
+                folded.insert(*id, state);
+            }
         }
     }
-    for id in touched.reported {
-        flag_recurrence(tx, registry, clock, templates, id, rules.recurrence_window_ms)?;
-    }
+    let reported: Vec<&IssueState> = touched.reported.iter().filter_map(|id| folded.get(id)).collect();
+    flag_recurrences(tx, registry, clock, templates, &reported, rules.recurrence_window_ms)?;
     // Linked both ways: the issue a report was closed into learns of the duplicate.
     for (duplicate, original) in touched.duplicates {
         crate::app::authored::append_to_known(tx, registry, clock, templates, original, EventBody::DuplicateLinked { duplicate })?;
@@ -187,6 +216,7 @@ fn admit(
     actor: &Actor,
     scope: &Scope,
     registry: &RegistryIndex,
+    known: &Known,
     touched: &mut Touched,
     e: &Event,
     now_ms: i64,
@@ -201,7 +231,7 @@ fn admit(
     if let Err(v) = validate::event(e).and_then(|()| validate::times(e, now_ms, bounds)) {
         return Ok(Err(rejected(v.code(), v.to_string())));
     }
-    if let Some((device, seq)) = tx.event_slot(e.id)? {
+    if let Some(&(device, seq)) = touched.slots.get(&e.id).or_else(|| known.slots.get(&e.id)) {
         return Ok(Err(Refusal {
             conflict: true,
             code: "event_id_taken".into(),
@@ -212,7 +242,7 @@ fn admit(
     // HLC it claims, is a conflict and moves nothing (ids are public, so this is what stops a
     // worker from re-reporting someone else's issue into their own scope).
     if matches!(e.body, EventBody::IssueReported(_) | EventBody::VisitRecorded(_))
-        && (touched.places.contains_key(&e.entity) || tx.entity_stored(e.entity)?)
+        && (touched.places.contains_key(&e.entity) || known.stored.contains(&e.entity))
     {
         return Ok(Err(Refusal {
             conflict: true,

@@ -6,7 +6,7 @@ use super::registry::RegistryIndex;
 use crate::error::Result;
 use crate::model::{IssueView, Place};
 use crate::store::{Reader, Tx};
-use gridwalk_domain::{fold_issue, fold_visit, Entity, EventBody, HistoryEntry, IssueState};
+use gridwalk_domain::{fold_issue, fold_visit, Entity, Event, EventBody, HistoryEntry, IssueState};
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
@@ -79,6 +79,18 @@ fn split_view(mut state: IssueState) -> (IssueView, Vec<HistoryEntry>) {
 /// caller may act on, e.g. the messages to the resident); `None` for a visit.
 pub fn refold(tx: &dyn Tx, registry: &RegistryIndex, entity: Entity, fallback: &Place) -> Result<Option<IssueState>> {
     let events = tx.entity_events(entity)?;
+    refold_from(tx, registry, entity, events, fallback)
+}
+
+/// [`refold`] from `events`, which must be every stored event of the entity in stored order
+/// (a push that reported the entity holds them all already).
+pub fn refold_from(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    entity: Entity,
+    events: Vec<Event>,
+    fallback: &Place,
+) -> Result<Option<IssueState>> {
     match entity {
         Entity::Issue(id) => {
             let state = fold_issue(id, events);

@@ -9,11 +9,11 @@ use super::query::summary;
 use super::registry::RegistryIndex;
 use crate::error::Result;
 use crate::model::{EscalationRow, Scope};
-use crate::store::{Reader, Tx};
+use crate::store::{ClosedAsk, Reader, Tx};
 use gridwalk_clock::Clock;
 use gridwalk_domain::rates::{self, Period, RateFacts};
 use gridwalk_domain::sla::{self, Escalation, EscalationRules};
-use gridwalk_domain::{EventBody, IssueId, WhistleLevel, WorkerId};
+use gridwalk_domain::{EventBody, IssueId, IssueState, WhistleLevel, WorkerId};
 use gridwalk_proto::{Alert, PledgeList, PledgeProgress, RatesReport};
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,21 +30,74 @@ pub fn flag_recurrence(
     window_ms: i64,
 ) -> Result<Option<IssueId>> {
     let Some(view) = tx.issue_view(new_issue)? else { return Ok(None) };
-    let state = &view.state;
-    let Some(report) = state.report.as_ref() else { return Ok(None) };
-    if state.recurrence_of.is_some() || window_ms <= 0 {
-        return Ok(None);
-    }
     let now_ms = clock.now_ms();
-    let at = state.received_at_ms.unwrap_or(now_ms);
-    let Some(earlier) = tx.closed_issue_between(report.category.code(), report.courtyard, at.saturating_sub(window_ms), at, new_issue)?
-    else {
+    let Some(ask) = recurrence_ask(&view.state, now_ms, window_ms) else { return Ok(None) };
+    let Some(earlier) = tx.closed_issue_between(ask.category, ask.courtyard, ask.from_ms, ask.to_ms, ask.except)? else {
         return Ok(None);
     };
+    link_recurrence(tx, registry, clock, templates, new_issue, earlier, now_ms)?;
+    Ok(Some(earlier))
+}
+
+/// [`flag_recurrence`] for each issue a push reported, given as the push just folded and
+/// stored them, in order: one batched question for all first. Until one is flagged nothing has
+/// changed since, so its answers stand; once one is, the earlier issue it names reopens, and
+/// the rest are asked afresh one at a time, exactly as `flag_recurrence` in turn would.
+pub fn flag_recurrences(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    reported: &[&IssueState],
+    window_ms: i64,
+) -> Result<()> {
+    let now_ms = clock.now_ms();
+    let asks: Vec<(IssueId, ClosedAsk<'_>)> =
+        reported.iter().filter_map(|s| recurrence_ask(s, now_ms, window_ms).map(|a| (s.id, a))).collect();
+    if asks.is_empty() {
+        return Ok(());
+    }
+    let answers = tx.closed_issues_between(&asks.iter().map(|(_, a)| *a).collect::<Vec<_>>())?;
+    let mut changed = false;
+    for ((new_issue, _), answer) in asks.iter().zip(answers) {
+        if changed {
+            flag_recurrence(tx, registry, clock, templates, *new_issue, window_ms)?;
+        } else if let Some(earlier) = answer {
+            link_recurrence(tx, registry, clock, templates, *new_issue, earlier, now_ms)?;
+            changed = true;
+        }
+    }
+    Ok(())
+}
+
+/// What to ask the store about `state`'s recurrence, if anything.
+fn recurrence_ask(state: &IssueState, now_ms: i64, window_ms: i64) -> Option<ClosedAsk<'static>> {
+    let report = state.report.as_ref()?;
+    if state.recurrence_of.is_some() || window_ms <= 0 {
+        return None;
+    }
+    let at = state.received_at_ms.unwrap_or(now_ms);
+    Some(ClosedAsk {
+        category: report.category.code(),
+        courtyard: report.courtyard,
+        from_ms: at.saturating_sub(window_ms),
+        to_ms: at,
+        except: state.id,
+    })
+}
+
+fn link_recurrence(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    new_issue: IssueId,
+    earlier: IssueId,
+    now_ms: i64,
+) -> Result<()> {
     append_to_known(tx, registry, clock, templates, new_issue, EventBody::RecurrenceFlagged { earlier_issue: earlier })?;
     append_to_known(tx, registry, clock, templates, earlier, EventBody::Recurred { new_issue })?;
-    tx.audit(now_ms, SYSTEM_ACTOR, "recurrence_flagged", &format!("issue {new_issue} repeats closed issue {earlier}"))?;
-    Ok(Some(earlier))
+    tx.audit(now_ms, SYSTEM_ACTOR, "recurrence_flagged", &format!("issue {new_issue} repeats closed issue {earlier}"))
 }
 
 fn escalation_key(e: &Escalation) -> (&'static str, &'static str) {

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::*;
 use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -64,6 +64,28 @@ pub struct IssueQuery {
     pub limit: u32,
 }
 
+/// One question of [`Reader::closed_issues_between`]: [`Reader::closed_issue_between`]'s
+/// arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct ClosedAsk<'a> {
+    pub category: &'a str,
+    pub courtyard: CourtyardId,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub except: IssueId,
+}
+
+/// What a push needs to know before it settles its events ([`Reader::push_context`]).
+#[derive(Debug, Default)]
+pub struct PushContext {
+    /// The device's highest contiguous settled sequence.
+    pub held_seq: u64,
+    /// Where those of the push's event ids already stored are.
+    pub slots: HashMap<EventId, (DeviceId, u64)>,
+    /// Those of the push's entities with a stored event.
+    pub stored: HashSet<Entity>,
+}
+
 /// What a read may ask.
 pub trait Reader {
     fn meta(&self, key: &str) -> Result<Option<String>>;
@@ -94,6 +116,31 @@ pub trait Reader {
     fn refusal_at(&self, device: DeviceId, seq: u64) -> Result<Option<StoredRefusal>>;
     /// Where an event id is stored: (device, seq).
     fn event_slot(&self, id: EventId) -> Result<Option<(DeviceId, u64)>>;
+    /// [`Reader::event_slot`] for many ids: those stored, with where. An engine a round trip
+    /// away answers in one statement.
+    fn event_slots(&self, ids: &[EventId]) -> Result<HashMap<EventId, (DeviceId, u64)>> {
+        let mut found = HashMap::new();
+        for &id in ids {
+            if let Some(slot) = self.event_slot(id)? {
+                found.insert(id, slot);
+            }
+        }
+        Ok(found)
+    }
+    /// [`Reader::entity_stored`] for many entities: those with a stored event.
+    fn entities_stored(&self, entities: &[Entity]) -> Result<HashSet<Entity>> {
+        let mut stored = HashSet::new();
+        for &entity in entities {
+            if self.entity_stored(entity)? {
+                stored.insert(entity);
+            }
+        }
+        Ok(stored)
+    }
+    /// A push's three questions at once (one round trip on an engine a network away).
+    fn push_context(&self, device: DeviceId, ids: &[EventId], entities: &[Entity]) -> Result<PushContext> {
+        Ok(PushContext { held_seq: self.held_seq(device)?, slots: self.event_slots(ids)?, stored: self.entities_stored(entities)? })
+    }
     /// Every stored event of one entity, in stored (global sequence) order: the fold takes the
     /// first report in it as the entity's report.
     fn entity_events(&self, entity: Entity) -> Result<Vec<Event>>;
@@ -130,6 +177,10 @@ pub trait Reader {
         to_ms: i64,
         except: IssueId,
     ) -> Result<Option<IssueId>>;
+    /// [`Reader::closed_issue_between`] for many questions, answered in order.
+    fn closed_issues_between(&self, asks: &[ClosedAsk<'_>]) -> Result<Vec<Option<IssueId>>> {
+        asks.iter().map(|a| self.closed_issue_between(a.category, a.courtyard, a.from_ms, a.to_ms, a.except)).collect()
+    }
     /// Issues in scope (by place) received in `[from_ms, to_ms)`, with their places.
     fn issues_received(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(IssueView, Place)>>;
     /// One page of the public listing (one indexed query of at most `page.limit` rows).
@@ -247,8 +298,9 @@ pub trait Tx: Reader {
     fn revoke_device(&self, id: DeviceId, now_ms: i64) -> Result<bool>;
     fn set_held_seq(&self, device: DeviceId, seq: u64) -> Result<()>;
 
-    /// Append an event under the next global sequence, which it returns.
-    fn insert_event(&self, e: &NewEvent<'_>) -> Result<u64>;
+    /// Append an event under the next global sequence (an engine may send it with the next
+    /// statement that needs an answer: its error, if any, comes then).
+    fn insert_event(&self, e: &NewEvent<'_>) -> Result<()>;
     fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()>;
     /// Write an issue's view and the whistle index that follows it.
     fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()>;
@@ -328,9 +380,23 @@ pub struct Settle {
 /// traits, and the statements that open, split and close the transaction.
 pub(crate) trait Batch {
     fn tx(&self) -> &dyn Tx;
-    /// Run transaction-control SQL (`BEGIN`, `SAVEPOINT job`, …). A lock another connection
-    /// held is [`Error::Busy`], the database away [`Error::Unavailable`].
+    /// Run transaction-control SQL (`BEGIN`, `COMMIT`, …). A lock another connection held is
+    /// [`Error::Busy`], the database away [`Error::Unavailable`].
     fn control(&self, sql: &str) -> Result<()>;
+    /// Open the next job's savepoint (an engine may send it with the job's first statement).
+    fn open_job(&self) -> Result<()> {
+        self.control("SAVEPOINT job")
+    }
+    /// Keep what the job that ran ok wrote. `Ok(Err(e))`: the job's own writes failed after
+    /// all (an engine that sends writes late learns it only now), and it was undone alone.
+    /// `Err`: the savepoint could not be settled; the transaction is in doubt.
+    fn keep_job(&self) -> Result<Result<()>> {
+        self.control("RELEASE job").map(Ok)
+    }
+    /// Undo what the job that failed wrote.
+    fn undo_job(&self) -> Result<()> {
+        self.control("ROLLBACK TO job; RELEASE job")
+    }
 }
 
 /// What every job of a batch is told when the batch stored nothing: "try again" stays "try
@@ -343,14 +409,15 @@ fn batch_error(e: &Error, what: &str) -> Error {
     }
 }
 
-/// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
+/// Most jobs SQLite folds into one transaction: bounds the latency of the first job in a
+/// batch.
 pub(crate) const MAX_GROUP: usize = 512;
 
-/// Take the next batch: wait for a job, then every job queued behind it (up to [`MAX_GROUP`]).
+/// Take the next batch: wait for a job, then every job queued behind it (up to `max`).
 /// `None` once every sender is gone.
-pub(crate) fn next_batch(rx: &std::sync::mpsc::Receiver<WriteJob>) -> Option<Vec<WriteJob>> {
+pub(crate) fn next_batch(rx: &std::sync::mpsc::Receiver<WriteJob>, max: usize) -> Option<Vec<WriteJob>> {
     let mut batch = vec![rx.recv().ok()?];
-    while batch.len() < MAX_GROUP {
+    while batch.len() < max {
         match rx.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
@@ -374,22 +441,28 @@ pub(crate) fn group_commit(b: &dyn Batch, begin: &str, commit: &dyn Fn() -> Stri
         }
         return;
     }
-    let mut pending: Vec<Settle> = Vec::with_capacity(n);
+    // Each job's settlement, and the error that replaces its own answer when its writes
+    // failed only as the savepoint was kept.
+    let mut pending: Vec<(Settle, Option<Error>)> = Vec::with_capacity(n);
     let mut broken: Option<Error> = None;
     let mut jobs = batch.into_iter();
     for job in jobs.by_ref() {
-        if let Err(e) = b.control("SAVEPOINT job") {
+        if let Err(e) = b.open_job() {
             job.refuse(batch_error(&e, "could not open a savepoint"));
             broken = Some(e);
             break;
         }
         let p = job.run(b.tx());
-        let settled = if p.ok { b.control("RELEASE job") } else { b.control("ROLLBACK TO job; RELEASE job") };
-        pending.push(p);
-        if let Err(e) = settled {
-            tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
-            broken = Some(e);
-            break;
+        let settled = if p.ok { b.keep_job() } else { b.undo_job().map(Ok) };
+        match settled {
+            Ok(Ok(())) => pending.push((p, None)),
+            Ok(Err(late)) => pending.push((p, Some(late))),
+            Err(e) => {
+                tracing::error!(error = %e, "savepoint failed; the batch is rolled back");
+                pending.push((p, None));
+                broken = Some(e);
+                break;
+            }
         }
     }
     let committed = match broken {
@@ -407,12 +480,42 @@ pub(crate) fn group_commit(b: &dyn Batch, begin: &str, commit: &dyn Fn() -> Stri
     } else {
         tracing::trace!(jobs = n, "group commit");
     }
-    for p in pending {
-        let fate = match &committed {
-            Ok(()) => Ok(()),
-            Err(e) => Err(batch_error(e, "commit failed")),
+    for (p, late) in pending {
+        let fate = match (&committed, late) {
+            (Err(e), _) => Err(batch_error(e, "commit failed")),
+            // Undone alone: the job's answer is the error, whatever it computed.
+            (Ok(()), Some(late)) => Err(late),
+            (Ok(()), None) => Ok(()),
         };
         (p.reply)(fate);
+    }
+}
+
+/// Where a write job's answer goes.
+trait Answer<T>: Send + 'static {
+    /// Whether nobody waits for the answer any more.
+    fn abandoned(&self) -> bool;
+    fn send(self, r: Result<T>);
+}
+
+impl<T: Send + 'static> Answer<T> for oneshot::Sender<Result<T>> {
+    fn abandoned(&self) -> bool {
+        self.is_closed()
+    }
+
+    fn send(self, r: Result<T>) {
+        let _ = oneshot::Sender::send(self, r);
+    }
+}
+
+/// A blocking caller waits until it is answered.
+impl<T: Send + 'static> Answer<T> for std::sync::mpsc::Sender<Result<T>> {
+    fn abandoned(&self) -> bool {
+        false
+    }
+
+    fn send(self, r: Result<T>) {
+        let _ = std::sync::mpsc::Sender::send(&self, r);
     }
 }
 
@@ -446,8 +549,11 @@ impl Storage {
         self.0.watch(wake)
     }
 
-    /// A job that runs `f` and hands its outcome, joined with the commit's fate, to `send`.
-    fn job<T, F>(f: F, send: impl FnOnce(Result<T>) + Send + 'static) -> WriteJob
+    /// A job that runs `f` and hands its outcome, joined with the commit's fate, to `answer`.
+    /// A job whose caller has gone (the client hung up on its request) is not run: nothing
+    /// waits for what it would store, the device sends it again, and an overloaded server
+    /// sheds work nobody wants instead of answering requests long abandoned.
+    fn job<T, F>(f: F, answer: impl Answer<T>) -> WriteJob
     where
         T: Send + 'static,
         F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
@@ -456,28 +562,31 @@ impl Storage {
             let Some(store) = store else {
                 // Refused before it ran: the engine's reason is the whole answer.
                 let reply = move |why: Result<()>| {
-                    send(Err(why.err().unwrap_or_else(|| Error::Internal("a job that never ran was told it committed".into()))))
+                    answer.send(Err(why.err().unwrap_or_else(|| Error::Internal("a job that never ran was told it committed".into()))))
                 };
                 return Settle { ok: false, reply: Box::new(reply) };
             };
+            if answer.abandoned() {
+                tracing::debug!("a write job whose caller has gone is not run");
+                return Settle { ok: false, reply: Box::new(|_| {}) };
+            }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)))
                 .unwrap_or_else(|_| Err(Error::Internal("a write job panicked".into())));
             let ok = outcome.is_ok();
-            let reply = Box::new(move |commit: Result<()>| send(commit.and(outcome)));
+            let reply = Box::new(move |commit: Result<()>| answer.send(commit.and(outcome)));
             Settle { ok, reply }
         }))
     }
 
     /// Run `f` inside the next commit. Resolves only after the commit is durable (or failed).
+    /// Dropped before its job runs (the request was abandoned), the job is not run.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        self.0.submit(Self::job(f, move |r| {
-            let _ = tx.send(r);
-        }))?;
+        self.0.submit(Self::job(f, tx))?;
         rx.await.map_err(|_| Error::Internal("the writer dropped a job".into()))?
     }
 
@@ -488,9 +597,7 @@ impl Storage {
         F: FnOnce(&dyn Tx) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::channel::<Result<T>>();
-        self.0.submit(Self::job(f, move |r| {
-            let _ = tx.send(r);
-        }))?;
+        self.0.submit(Self::job(f, tx))?;
         rx.recv().map_err(|_| Error::Internal("the writer dropped a job".into()))?
     }
 

@@ -40,7 +40,10 @@ fn insert(tx: &dyn gridwalk_server::store::Tx, device: DeviceId, n: u64) -> grid
     };
     let json = serde_json::to_string(&event).unwrap();
     let place = place();
-    tx.insert_event(&NewEvent { event: &event, seq: n, hash: "h", json: &json, place: &place, received_ms: 0 })
+    tx.insert_event(&NewEvent { event: &event, seq: n, hash: "h", json: &json, place: &place, received_ms: 0 })?;
+    // Read back in the same transaction (the insert itself answers nothing).
+    let stored = tx.entity_events_before(event.entity, u64::MAX)?;
+    Ok(stored.iter().find(|p| p.event.id == event.id).map(|p| p.server_seq).expect("the event just stored is read back"))
 }
 
 fn device(n: u8) -> DeviceId {

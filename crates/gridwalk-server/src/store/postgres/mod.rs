@@ -45,6 +45,13 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
+/// Most jobs in one transaction. Each job is a savepoint, and a savepoint that writes is a
+/// subtransaction: past 64 of them in one transaction PostgreSQL's per-backend cache of
+/// subtransaction ids overflows, and from then on every snapshot of every backend looks up
+/// `pg_subtrans` for this transaction's rows. A 512-job batch (SQLite's group) stalled the
+/// whole database that way under a fleet's load; 48 leaves room for a job's own savepoints.
+const MAX_GROUP: usize = 48;
+
 /// The channel a commit that stored events notifies.
 pub const EVENTS_CHANNEL: &str = "gridwalk_events";
 
@@ -96,23 +103,57 @@ fn connect(
     Ok((client, driver))
 }
 
+/// How a connection's I/O is driven.
+enum Driver {
+    /// On the process's shared I/O thread ([`io`]); a caller waits with `futures_executor`, so
+    /// it may be on any thread, inside a runtime or not (readers, migrations, tests).
+    Shared,
+    /// On a current-thread runtime of the connection's own, driven only while its one user
+    /// waits (the writer thread). A round trip then wakes one thread, not the I/O thread and
+    /// then the caller: under a fleet's load, on a busy machine, each wake-up is a wait for a
+    /// core, and the writer makes most of the round trips.
+    Own(tokio::runtime::Runtime),
+}
+
 /// One connection with its prepared statements.
 pub(crate) struct Conn {
     client: Client,
     statements: HashMap<String, Statement>,
+    driver: Driver,
 }
 
 impl Conn {
     fn open(config: &tokio_postgres::Config) -> Result<Conn> {
         let (client, _driver) = connect(config, None)?;
-        Ok(Conn { client, statements: HashMap::new() })
+        Ok(Conn { client, statements: HashMap::new(), driver: Driver::Shared })
+    }
+
+    /// A connection driven on a runtime of its own ([`Driver::Own`]). Only for a thread that
+    /// is not inside a runtime (a runtime cannot be waited on from inside another).
+    fn open_own(config: &tokio_postgres::Config) -> Result<Conn> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(pg_error)?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "the writer's PostgreSQL connection ended");
+            }
+        });
+        Ok(Conn { client, statements: HashMap::new(), driver: Driver::Own(rt) })
+    }
+
+    /// Wait for a request on this connection.
+    fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.driver {
+            Driver::Own(rt) => rt.block_on(f),
+            Driver::Shared => block_on(f),
+        }
     }
 
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = block_on(self.client.prepare(sql)).map_err(pg_error)?;
+        let s = self.wait(self.client.prepare(sql)).map_err(pg_error)?;
         // A statement built from a scope (its IN lists vary) is not kept: the cache would grow
         // with every scope shape.
         if self.statements.len() < 512 {
@@ -120,6 +161,14 @@ impl Conn {
         }
         Ok(s)
     }
+}
+
+/// A statement whose answer nobody reads, queued to go out with the next one that needs an
+/// answer (see [`Pg::defer`]).
+enum Deferred {
+    Exec(Statement, Vec<Arg>),
+    /// Transaction control without parameters (`SAVEPOINT job`).
+    Simple(&'static str),
 }
 
 /// A parameter of a statement built at run time.
@@ -143,44 +192,113 @@ impl Args {
 
 /// A connection seen through the storage traits: a reader's, or the writer's inside its open
 /// transaction.
+///
+/// # Pipelining
+/// A write whose answer the use case does not read (an insert, a view written, the device's
+/// lock) is not sent at once but queued ([`Pg::defer`]) and sent with the next statement that
+/// needs an answer, or when the job ends, all in one round trip: tokio-postgres pipelines the
+/// requests it is handed together, in order. A push of ten reports is then a handful of round
+/// trips instead of about eighty. The order of statements on the connection is unchanged, so
+/// is what each one sees; only an error of a queued write surfaces later, from the statement
+/// it went out with, and fails the job as it would have.
 pub(crate) struct Pg<'c> {
     conn: RefCell<&'c mut Conn>,
     /// Whether this transaction stored an event (then its commit notifies the other processes).
     stored_events: Cell<bool>,
+    deferred: RefCell<Vec<Deferred>>,
 }
+
+/// A request's future as the pipeline holds it.
+type Request<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>> + 'a>>;
 
 impl<'c> Pg<'c> {
     fn new(conn: &'c mut Conn) -> Pg<'c> {
-        Pg { conn: RefCell::new(conn), stored_events: Cell::new(false) }
+        Pg { conn: RefCell::new(conn), stored_events: Cell::new(false), deferred: RefCell::new(Vec::new()) }
+    }
+
+    /// Queue a write whose answer nobody reads (see [Pipelining](Pg#pipelining)).
+    pub(crate) fn defer(&self, sql: &str, args: Vec<Arg>) -> Result<()> {
+        let stmt = self.conn.borrow_mut().statement(sql)?;
+        self.deferred.borrow_mut().push(Deferred::Exec(stmt, args));
+        Ok(())
+    }
+
+    /// Forget the queued writes: what they would write is being rolled back anyway.
+    fn discard(&self) {
+        self.deferred.borrow_mut().clear();
+    }
+
+    /// Send every queued write, then `request`, in one round trip, and wait for all of them.
+    /// A queued write's error comes first: after it the transaction is aborted, and `request`
+    /// failed only because of it.
+    fn send<T>(&self, conn: &Conn, request: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        if deferred.is_empty() {
+            return conn.wait(request).map_err(pg_error);
+        }
+        let client = &conn.client;
+        let earlier = deferred.iter().map(|d| -> Request<'_> {
+            match d {
+                Deferred::Exec(stmt, args) => {
+                    Box::pin(
+                        async move { client.execute_raw(stmt, args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync))).await.map(drop) },
+                    )
+                }
+                Deferred::Simple(sql) => Box::pin(client.batch_execute(sql)),
+            }
+        });
+        // `join` polls the queued requests first, so they go out first, in order.
+        let (earlier, out) = conn.wait(futures_util::future::join(futures_util::future::join_all(earlier), request));
+        for r in earlier {
+            r.map_err(pg_error)?;
+        }
+        out.map_err(pg_error)
+    }
+
+    /// Send the queued writes now.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let conn = self.conn.borrow();
+        self.send(&conn, async { Ok(()) })
     }
 
     pub(crate) fn query(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let mut conn = self.conn.borrow_mut();
         let stmt = conn.statement(sql)?;
-        block_on(conn.client.query(&stmt, args)).map_err(pg_error)
+        self.send(&conn, conn.client.query(&stmt, args))
+    }
+
+    /// Several independent queries in one round trip (after whatever is queued), their rows in
+    /// the order asked.
+    pub(crate) fn query_all(&self, queries: &[(&str, &[&(dyn ToSql + Sync)])]) -> Result<Vec<Vec<Row>>> {
+        let mut conn = self.conn.borrow_mut();
+        let statements = queries.iter().map(|(sql, _)| conn.statement(sql)).collect::<Result<Vec<_>>>()?;
+        let client = &conn.client;
+        let all = futures_util::future::try_join_all(statements.iter().zip(queries).map(|(s, (_, args))| client.query(s, args)));
+        self.send(&conn, all)
     }
 
     pub(crate) fn query_opt(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let mut conn = self.conn.borrow_mut();
         let stmt = conn.statement(sql)?;
-        block_on(conn.client.query_opt(&stmt, args)).map_err(pg_error)
+        self.send(&conn, conn.client.query_opt(&stmt, args))
     }
 
     pub(crate) fn query_one(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         let mut conn = self.conn.borrow_mut();
         let stmt = conn.statement(sql)?;
-        block_on(conn.client.query_one(&stmt, args)).map_err(pg_error)
+        self.send(&conn, conn.client.query_one(&stmt, args))
     }
 
     /// Rows one at a time, as the server sends them (an export streams a million rows without
     /// holding them): `each` returns false to stop.
     pub(crate) fn each_row(&self, sql: &str, args: &[&(dyn ToSql + Sync)], each: &mut dyn FnMut(&Row) -> Result<bool>) -> Result<()> {
         use futures_util::StreamExt;
+        self.flush()?;
         let mut conn = self.conn.borrow_mut();
         let stmt = conn.statement(sql)?;
-        let rows = block_on(conn.client.query_raw(&stmt, args.iter().copied())).map_err(pg_error)?;
+        let rows = conn.wait(conn.client.query_raw(&stmt, args.iter().copied())).map_err(pg_error)?;
         let mut rows = std::pin::pin!(rows);
-        while let Some(row) = block_on(rows.next()) {
+        while let Some(row) = conn.wait(rows.next()) {
             if !each(&row.map_err(pg_error)?)? {
                 break;
             }
@@ -191,13 +309,17 @@ impl<'c> Pg<'c> {
     pub(crate) fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let mut conn = self.conn.borrow_mut();
         let stmt = conn.statement(sql)?;
-        block_on(conn.client.execute(&stmt, args)).map_err(pg_error)
+        self.send(&conn, conn.client.execute(&stmt, args))
     }
 
-    /// Statements without parameters or results (savepoints), in one round trip.
+    /// Statements without parameters or results (savepoints), in one round trip with whatever
+    /// is queued. A rollback first forgets the queue: it undoes those writes anyway.
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
+        if sql.starts_with("ROLLBACK") {
+            self.discard();
+        }
         let conn = self.conn.borrow();
-        block_on(conn.client.batch_execute(sql)).map_err(pg_error)
+        self.send(&conn, conn.client.batch_execute(sql))
     }
 
     /// The highest global sequence a reader may move its cursor to: every event at or below it
@@ -213,9 +335,11 @@ impl<'c> Pg<'c> {
 
     /// Hold, until this transaction ends, the lock that serializes ingest of one device across
     /// processes (a tablet that retried on another process while its first push still ran).
+    ///
+    /// Queued like a write: the statement that next needs an answer goes out after it, so it
+    /// waits for the lock as it would have.
     pub(crate) fn lock_device(&self, device: &str) -> Result<()> {
-        self.query_one("SELECT pg_advisory_xact_lock(hashtext($1), 17)", &[&device])?;
-        Ok(())
+        self.defer("SELECT pg_advisory_xact_lock(hashtext($1), 17)", vec![Box::new(device.to_owned())])
     }
 }
 
@@ -354,10 +478,11 @@ impl PgStore {
         let mut writer_config = config.clone();
         let options = writer_config.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         writer_config.options(format!("{options}-c lock_timeout={}", lock_wait.as_millis().max(1)));
-        let conn = Conn::open(&writer_config)?;
-        migrate::migrate(&conn.client)?;
+        // Migrated on a connection of the shared I/O thread: `open` may be called from inside
+        // a runtime. The writer makes its own on its thread (see `Driver::Own`).
+        migrate::migrate(&Conn::open(&writer_config)?.client)?;
         let (jobs, rx) = mpsc::channel::<WriteJob>();
-        std::thread::Builder::new().name("gridwalk-pg-writer".into()).spawn(move || writer_loop(Some(conn), &writer_config, rx))?;
+        std::thread::Builder::new().name("gridwalk-pg-writer".into()).spawn(move || writer_loop(None, &writer_config, rx))?;
         Ok(PgStore { config, jobs: Mutex::new(jobs), readers: ReaderPool::new(max_readers), listener: Arc::new(Listener::default()) })
     }
 }
@@ -432,14 +557,42 @@ impl Batch for Pg<'_> {
     fn control(&self, sql: &str) -> Result<()> {
         self.batch(sql)
     }
+
+    /// Sent with the job's first statement that needs an answer.
+    fn open_job(&self) -> Result<()> {
+        self.deferred.borrow_mut().push(Deferred::Simple("SAVEPOINT job"));
+        Ok(())
+    }
+
+    /// A job that sent nothing yet (its savepoint is still queued) is undone by forgetting
+    /// the queue from its savepoint on: no round trip. Otherwise back to the savepoint.
+    fn undo_job(&self) -> Result<()> {
+        {
+            let mut queued = self.deferred.borrow_mut();
+            if let Some(at) = queued.iter().position(|d| matches!(d, Deferred::Simple("SAVEPOINT job"))) {
+                queued.truncate(at);
+                return Ok(());
+            }
+        }
+        self.batch("ROLLBACK TO job; RELEASE job")
+    }
+
+    /// The job's queued writes and the release go out together; if any failed, the job is
+    /// rolled back to its savepoint alone.
+    fn keep_job(&self) -> Result<Result<()>> {
+        match self.batch("RELEASE job") {
+            Ok(()) => Ok(Ok(())),
+            Err(late) => self.undo_job().map(|()| Err(late)),
+        }
+    }
 }
 
 fn writer_loop(mut conn: Option<Conn>, config: &tokio_postgres::Config, rx: mpsc::Receiver<WriteJob>) {
-    while let Some(batch) = next_batch(&rx) {
+    while let Some(batch) = next_batch(&rx, MAX_GROUP) {
         // The database may have restarted since the last batch: connect again, or answer every
         // job that it is away (the tablet tries again; nothing was stored).
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-            conn = match Conn::open(config) {
+            conn = match Conn::open_own(config) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, jobs = batch.len(), "the database is away; every job refused, nothing stored");

@@ -14,11 +14,11 @@ use crate::store::sqlite::rows::{
     assignee_key, device_token, entity_of, notice_record, parse, place_of, worker_record, RawDeviceToken, RawNotice, RawWorker,
     NOTICE_COLUMNS, WORKER_COLUMNS,
 };
-use crate::store::{IssueQuery, Reader};
+use crate::store::{ClosedAsk, IssueQuery, PushContext, Reader};
 use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, IssueStatus, Registry, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, WorkerInfo};
 use serde::de::DeserializeOwned;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use tokio_postgres::types::{FromSqlOwned, ToSql};
 use tokio_postgres::Row;
 
@@ -120,6 +120,39 @@ fn registry_table<T: DeserializeOwned>(pg: &Pg<'_>, table: &str) -> Result<Vec<T
 /// A row of `id, at_ms, actor, action, detail` from `audit`.
 pub(super) fn audit_entry(r: &Row) -> Result<AuditEntry> {
     Ok(AuditEntry { id: r.try_get(0)?, at_ms: r.try_get(1)?, actor: r.try_get(2)?, action: r.try_get(3)?, detail: r.try_get(4)? })
+}
+
+/// Where stored event ids are. One index probe per id, whatever the plan cache decides:
+/// LATERAL … LIMIT 1 cannot become a scan of the whole table (which `= ANY($1)` and an
+/// `EXISTS` semi join did under the cached plans of prepared statements, planned while the
+/// table was small: a scan of every event per push, and a stall as the table grew).
+const EVENT_SLOTS: &str = "SELECT e.event_id, e.device_id, e.seq FROM unnest($1::text[]) AS a(id)
+     CROSS JOIN LATERAL (SELECT event_id, device_id, seq FROM events WHERE event_id = a.id LIMIT 1) e";
+
+/// Which entities have a stored event: one index probe each, as in [`EVENT_SLOTS`].
+const ENTITIES_STORED: &str = "SELECT a.kind, a.id FROM unnest($1::text[], $2::text[]) AS a(kind, id)
+     CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.entity_kind = a.kind AND e.entity_id = a.id LIMIT 1) e";
+
+fn entity_keys(entities: &[Entity]) -> (Vec<&'static str>, Vec<String>) {
+    (entities.iter().map(|e| e.kind()).collect(), entities.iter().map(|e| e.uuid().to_string()).collect())
+}
+
+fn slots_of(rows: &[Row]) -> Result<HashMap<EventId, (DeviceId, u64)>> {
+    rows.iter()
+        .map(|r| {
+            let (id, d, s): (String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            Ok((parse("event id", &id)?, (parse("device id", &d)?, unsigned(s))))
+        })
+        .collect()
+}
+
+fn stored_of(rows: &[Row]) -> Result<HashSet<Entity>> {
+    rows.iter()
+        .map(|r| {
+            let (kind, id): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            entity_of(&kind, &id)
+        })
+        .collect()
 }
 
 impl Reader for Pg<'_> {
@@ -246,6 +279,32 @@ impl Reader for Pg<'_> {
         Ok(Some((parse("device id", &d)?, unsigned(s))))
     }
 
+    fn event_slots(&self, ids: &[EventId]) -> Result<HashMap<EventId, (DeviceId, u64)>> {
+        let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        slots_of(&self.query(EVENT_SLOTS, &[&keys])?)
+    }
+
+    fn entities_stored(&self, entities: &[Entity]) -> Result<HashSet<Entity>> {
+        let (kinds, ids) = entity_keys(entities);
+        stored_of(&self.query(ENTITIES_STORED, &[&kinds, &ids])?)
+    }
+
+    fn push_context(&self, device: DeviceId, ids: &[EventId], entities: &[Entity]) -> Result<PushContext> {
+        let device = device.to_string();
+        let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let (kinds, entity_ids) = entity_keys(entities);
+        let rows = self.query_all(&[
+            ("SELECT held_seq FROM devices WHERE id = $1", &[&device]),
+            (EVENT_SLOTS, &[&keys]),
+            (ENTITIES_STORED, &[&kinds, &entity_ids]),
+        ])?;
+        let held: Option<i64> = match rows[0].first() {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        Ok(PushContext { held_seq: unsigned(held.unwrap_or(0)), slots: slots_of(&rows[1])?, stored: stored_of(&rows[2])? })
+    }
+
     fn entity_events(&self, entity: Entity) -> Result<Vec<Event>> {
         let sql = "SELECT json FROM events WHERE entity_kind = $1 AND entity_id = $2 ORDER BY server_seq";
         json_rows(self, sql, &[&entity.kind(), &entity.uuid().to_string()])
@@ -332,6 +391,34 @@ impl Reader for Pg<'_> {
             "SELECT view_json FROM issues WHERE status <> 'closed' AND status NOT IN ('duplicate', 'cancelled') ORDER BY id",
             &[],
         )
+    }
+
+    fn closed_issues_between(&self, asks: &[ClosedAsk<'_>]) -> Result<Vec<Option<IssueId>>> {
+        // One statement for all: each question is a row of the arrays, answered by the same
+        // indexed lookup `closed_issue_between` makes.
+        let n: Vec<i64> = (0..asks.len() as i64).collect();
+        let categories: Vec<&str> = asks.iter().map(|a| a.category).collect();
+        let courtyards: Vec<String> = asks.iter().map(|a| a.courtyard.to_string()).collect();
+        let from: Vec<i64> = asks.iter().map(|a| a.from_ms).collect();
+        let to: Vec<i64> = asks.iter().map(|a| a.to_ms).collect();
+        let except: Vec<String> = asks.iter().map(|a| a.except.to_string()).collect();
+        let rows = self.query(
+            "SELECT a.n, (SELECT id FROM issues WHERE category = a.category AND courtyard_id = a.courtyard AND status = 'closed'
+                            AND closed_at_ms >= a.from_ms AND closed_at_ms <= a.to_ms AND id <> a.skip
+                          ORDER BY closed_at_ms DESC, id LIMIT 1)
+             FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[])
+                  AS a(n, category, courtyard, from_ms, to_ms, skip)
+             ORDER BY a.n",
+            &[&n, &categories, &courtyards, &from, &to, &except],
+        )?;
+        let mut answers = vec![None; asks.len()];
+        for r in &rows {
+            let (i, id): (i64, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+            if let (Some(slot), Some(id)) = (usize::try_from(i).ok().and_then(|i| answers.get_mut(i)), id) {
+                *slot = Some(parse("issue id", &id)?);
+            }
+        }
+        Ok(answers)
     }
 
     fn closed_issue_between(

@@ -11,6 +11,11 @@ use gridwalk_domain::{CourtyardId, DeviceId, EventId, IssueId, Registry, Role, V
 use gridwalk_proto::{ScopeUnit, WorkerInfo};
 use std::collections::HashMap;
 
+/// Owned parameters for [`Pg::defer`].
+macro_rules! owned {
+    ($($v:expr),* $(,)?) => { vec![$(Box::new($v) as super::Arg),*] };
+}
+
 /// A count as a BIGINT: past `i64::MAX` it is held at `i64::MAX` (as the SQLite engine does).
 fn bigint(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -18,11 +23,10 @@ fn bigint(n: u64) -> i64 {
 
 impl Tx for Pg<'_> {
     fn insert_photo_ref(&self, sha256: &str, device: DeviceId, bytes: Option<u64>) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO photo_refs (sha256, device_id, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&sha256, &device.to_string(), &bytes.map(bigint)],
-        )?;
-        Ok(())
+            owned![sha256.to_owned(), device.to_string(), bytes.map(bigint)],
+        )
     }
 
     fn add_uploaded_bytes(&self, sha256: &str, device: DeviceId, bytes: u64, now_ms: i64) -> Result<()> {
@@ -39,8 +43,10 @@ impl Tx for Pg<'_> {
 
     fn apart(&self, part: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
         self.batch("SAVEPOINT apart")?;
+        // The part's queued writes go out before it is judged: one that fails fails the part.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part(self)))
-            .unwrap_or_else(|_| Err(Error::Internal("a part of a write job panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("a part of a write job panicked".into())))
+            .and_then(|()| self.flush());
         // A failed statement aborts PostgreSQL's (sub)transaction: rolling back to the savepoint
         // is what lets the rest of the job go on.
         match outcome {
@@ -213,8 +219,7 @@ impl Tx for Pg<'_> {
     }
 
     fn set_device_expiry(&self, device: DeviceId, expires_ms: i64) -> Result<()> {
-        self.execute("UPDATE devices SET expires_ms = $2 WHERE id = $1", &[&device.to_string(), &expires_ms])?;
-        Ok(())
+        self.defer("UPDATE devices SET expires_ms = $2 WHERE id = $1", owned![device.to_string(), expires_ms])
     }
 
     fn insert_device(&self, id: DeviceId, worker: WorkerId, name: &str, token_hash: Option<&str>, now_ms: i64) -> Result<()> {
@@ -231,63 +236,58 @@ impl Tx for Pg<'_> {
     }
 
     fn set_held_seq(&self, device: DeviceId, seq: u64) -> Result<()> {
-        self.execute("UPDATE devices SET held_seq = $2 WHERE id = $1", &[&device.to_string(), &(seq as i64)])?;
-        Ok(())
+        self.defer("UPDATE devices SET held_seq = $2 WHERE id = $1", owned![device.to_string(), bigint(seq)])
     }
 
-    fn insert_event(&self, n: &NewEvent<'_>) -> Result<u64> {
+    fn insert_event(&self, n: &NewEvent<'_>) -> Result<()> {
         let e = n.event;
-        // Prepared once per connection (see `Conn::statement`): a push stores up to a thousand
-        // events, and preparing each insert anew cost more than running it. The global
-        // sequence comes from `event_server_seq`, after the claim this transaction took at
-        // BEGIN (`gw_claim_seq`), so no reader's cursor passes it before it commits.
-        let row = self.query_one(
+        // Queued (see `Pg::defer`): a push's inserts go out together. The global sequence
+        // comes from `event_server_seq`, after the claim this transaction took at BEGIN
+        // (`gw_claim_seq`), so no reader's cursor passes it before it commits.
+        self.defer(
             "INSERT INTO events (server_seq, event_id, device_id, seq, hash, entity_kind, entity_id, courtyard_id, community_id,
                                  subdistrict_id, received_ms, json)
-             VALUES (nextval('event_server_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             RETURNING server_seq",
-            &[
-                &e.id.to_string(),
-                &e.device.to_string(),
-                &(n.seq as i64),
-                &n.hash,
-                &e.entity.kind(),
-                &e.entity.uuid().to_string(),
-                &n.place.courtyard.to_string(),
-                &n.place.community.to_string(),
-                &n.place.subdistrict.to_string(),
-                &n.received_ms,
-                &n.json,
+             VALUES (nextval('event_server_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            owned![
+                e.id.to_string(),
+                e.device.to_string(),
+                bigint(n.seq),
+                n.hash.to_owned(),
+                e.entity.kind().to_owned(),
+                e.entity.uuid().to_string(),
+                n.place.courtyard.to_string(),
+                n.place.community.to_string(),
+                n.place.subdistrict.to_string(),
+                n.received_ms,
+                n.json.to_owned(),
             ],
         )?;
-        let server_seq: i64 = row.try_get(0)?;
         // The commit then tells the other processes' waiting tablets.
         self.stored_event();
-        Ok(server_seq as u64)
+        Ok(())
     }
 
     fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO refusals (device_id, seq, event_id, hash, outcome, code, reason, received_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &device.to_string(),
-                &(seq as i64),
-                &event.to_string(),
-                &hash,
-                &if r.conflict { "conflict" } else { "rejected" },
-                &r.code,
-                &r.reason,
-                &now_ms,
+            owned![
+                device.to_string(),
+                bigint(seq),
+                event.to_string(),
+                hash.to_owned(),
+                if r.conflict { "conflict" } else { "rejected" },
+                r.code.clone(),
+                r.reason.clone(),
+                now_ms,
             ],
-        )?;
-        Ok(())
+        )
     }
 
     fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()> {
         let s = &view.state;
         let id = s.id.to_string();
-        self.execute(
+        self.defer(
             "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
                                  category, closed_at_ms, view_json, pledged_by, assignee, public_id,
                                  source, responded_at_ms, resolved_at_ms, satisfaction)
@@ -299,52 +299,51 @@ impl Tx for Pg<'_> {
                  assignee = excluded.assignee, public_id = excluded.public_id, source = excluded.source,
                  responded_at_ms = excluded.responded_at_ms, resolved_at_ms = excluded.resolved_at_ms,
                  satisfaction = excluded.satisfaction",
-            &[
-                &id,
-                &place.courtyard.to_string(),
-                &place.community.to_string(),
-                &place.subdistrict.to_string(),
-                &s.status.code(),
-                &s.received_at_ms,
-                &s.response_due_ms,
-                &s.report.as_ref().map(|r| r.category.code()),
-                &s.closed_at_ms,
-                &serde_json::to_string(view)?,
-                &s.pledge.as_ref().map(|p| p.by.to_string()),
-                &s.assignee.as_ref().map(assignee_key),
-                &public_id(s.id),
-                &s.report.as_ref().map(|r| r.source.code()),
-                &s.responded_at_ms,
-                &s.resolved_at_ms,
-                &s.satisfaction.map(|x| x.code()),
+            owned![
+                id.clone(),
+                place.courtyard.to_string(),
+                place.community.to_string(),
+                place.subdistrict.to_string(),
+                s.status.code().to_owned(),
+                s.received_at_ms,
+                s.response_due_ms,
+                s.report.as_ref().map(|r| r.category.code().to_owned()),
+                s.closed_at_ms,
+                serde_json::to_string(view)?,
+                s.pledge.as_ref().map(|p| p.by.to_string()),
+                s.assignee.as_ref().map(assignee_key),
+                public_id(s.id),
+                s.report.as_ref().map(|r| r.source.code().to_owned()),
+                s.responded_at_ms,
+                s.resolved_at_ms,
+                s.satisfaction.map(|x| x.code().to_owned()),
             ],
         )?;
         // The whistle index follows the fold exactly: department staff see what it says.
-        self.execute("DELETE FROM issue_whistles WHERE issue_id = $1", &[&id])?;
+        self.defer("DELETE FROM issue_whistles WHERE issue_id = $1", owned![id.clone()])?;
         for w in &s.whistles {
-            self.execute(
+            self.defer(
                 "INSERT INTO issue_whistles (issue_id, target, level, whistled_at_ms, reported_in_at_ms) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT DO NOTHING",
-                &[&id, &w.target, &w.level.code(), &w.whistled_at_ms, &w.reported_in_at_ms],
+                owned![id.clone(), w.target.clone(), w.level.code().to_owned(), w.whistled_at_ms, w.reported_in_at_ms],
             )?;
         }
         Ok(())
     }
 
     fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()> {
-        self.execute(
+        self.defer(
             "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                  subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json",
-            &[
-                &state.id.to_string(),
-                &place.courtyard.to_string(),
-                &place.community.to_string(),
-                &place.subdistrict.to_string(),
-                &serde_json::to_string(state)?,
+            owned![
+                state.id.to_string(),
+                place.courtyard.to_string(),
+                place.community.to_string(),
+                place.subdistrict.to_string(),
+                serde_json::to_string(state)?,
             ],
-        )?;
-        Ok(())
+        )
     }
 
     fn insert_escalation(&self, e: &EscalationRow) -> Result<bool> {
@@ -377,7 +376,8 @@ impl Tx for Pg<'_> {
     }
 
     fn audit(&self, at_ms: i64, actor: &str, action: &str, detail: &str) -> Result<()> {
-        self.execute("INSERT INTO audit (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)", &[&at_ms, &actor, &action, &detail])?;
+        let args = owned![at_ms, actor.to_owned(), action.to_owned(), detail.to_owned()];
+        self.defer("INSERT INTO audit (at_ms, actor, action, detail) VALUES ($1, $2, $3, $4)", args)?;
         tracing::info!(actor, action, detail, "audit");
         Ok(())
     }

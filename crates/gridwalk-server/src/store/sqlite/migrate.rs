@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_trust", include_str!("../../../migrations/0007_trust.sql")),
     ("0008_public", include_str!("../../../migrations/0008_public.sql")),
     ("0009_console", include_str!("../../../migrations/0009_console.sql")),
+    ("0010_lean_indexes", include_str!("../../../migrations/0010_lean_indexes.sql")),
 ];
 
 /// Apply every migration past `PRAGMA user_version`.
@@ -53,6 +54,7 @@ mod tests {
         ("0007_trust", "aa28c8ab64b60929d33d3ee6a94f559637ad7f65a8067a849bc32afbab5805f7"),
         ("0008_public", "34aba3de18cd24b1d6024dda348ff0382049dcc790ae03d231cda50a689f4dab"),
         ("0009_console", "85adff4d082b11163b0197fce0a435c0b7f3002de43d009a7a32cc6352786cf7"),
+        ("0010_lean_indexes", "c03e0c35deb1b8ab49e2a904eda6adfd617ef4d28567c2268ff5d2733cd82081"),
     ];
 
     #[test]

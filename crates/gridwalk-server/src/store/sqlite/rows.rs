@@ -892,7 +892,7 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
-    fn insert_event(&self, n: &NewEvent<'_>) -> Result<u64> {
+    fn insert_event(&self, n: &NewEvent<'_>) -> Result<()> {
         let e = n.event;
         // Cached statements: a push stores up to a thousand events, and preparing each insert
         // anew cost more than running it.
@@ -915,7 +915,7 @@ impl Tx for Sql<'_> {
                 n.received_ms,
                 n.json
             ])?;
-        Ok(self.0.last_insert_rowid() as u64)
+        Ok(())
     }
 
     fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()> {
