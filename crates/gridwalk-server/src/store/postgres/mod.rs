@@ -21,11 +21,13 @@
 //!
 //! # Threads
 //! The storage traits are synchronous, called on the engine's writer thread and on blocking
-//! reader threads, as rusqlite's are. tokio-postgres is asynchronous: every connection's I/O
-//! runs on one runtime thread of the engine's own ([`io`]), and a storage call waits for its
-//! client future with `futures_executor::block_on`. Those futures only talk to their
+//! reader threads, as rusqlite's are. tokio-postgres is asynchronous. Reader connections do
+//! their I/O on one runtime thread of the engine's own ([`io`]), and a read waits for its
+//! client future with `futures_executor::block_on`: those futures only talk to their
 //! connection over channels, so waiting for them needs no runtime, and the caller's (a test's
-//! `current_thread` runtime, the server's) is never entered or blocked from inside.
+//! `current_thread` runtime, the server's) is never entered or blocked from inside. The writer
+//! thread, which is in no runtime, drives its own connection on a current-thread runtime
+//! ([`Driver::Own`]), and pipelines what it can ([`Pg::defer`]).
 
 mod console;
 mod migrate;

@@ -264,6 +264,35 @@ mod tests {
         assert_eq!((v2, tables2), (v, tables), "re-opening a migrated database changes nothing");
     }
 
+    #[test]
+    fn a_write_whose_caller_has_gone_is_not_run() {
+        use futures_util::FutureExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Storage::new(SqliteStore::open(&dir.path().join("a.db"), 2).unwrap());
+        // Hold the writer in a first job so the next one waits in the queue.
+        let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
+        let (s, r) = (started.clone(), release.clone());
+        let first = std::thread::spawn({
+            let db = db.clone();
+            move || {
+                db.write_blocking(move |tx| {
+                    s.wait();
+                    r.wait();
+                    tx.set_meta("first", "ran")
+                })
+            }
+        });
+        started.wait();
+        // Polled once (queued), then dropped: the client hung up before its turn.
+        assert!(db.write(|tx| tx.set_meta("abandoned", "ran")).now_or_never().is_none(), "the write waits behind the first");
+        release.wait();
+        first.join().unwrap().unwrap();
+        db.write_blocking(|tx| tx.set_meta("after", "ran")).unwrap();
+        let (abandoned, after) = db.read_blocking(|r| Ok((r.meta("abandoned")?, r.meta("after")?))).unwrap();
+        assert_eq!(abandoned, None, "a job nobody waits for any more is not run");
+        assert_eq!(after.as_deref(), Some("ran"), "the writer goes on with the jobs after it");
+    }
+
     #[tokio::test]
     async fn a_failing_job_is_rolled_back_alone_in_a_group_commit() {
         let dir = tempfile::tempdir().unwrap();
