@@ -12,6 +12,9 @@
 //! - `console_browser`: the district console in headless Chromium against the real server: login,
 //!   the overview's figures by hand, ticket filters and actions stored once, exports parsed back,
 //!   a department's 报到, screenshots of every page at two sizes, bad input shown in Chinese.
+//! - `field_link`: sync through an emulated field link (good 4G, weak 4G, 2G: bandwidth, delay, jitter,
+//!   loss): compressed, every report once; on 2G cut every 20 s, 1,000 reports and 50 photos arrive once and
+//!   only the batch or chunk in flight goes again.
 //! - `open311`: an Open311 GeoReport v2 POST reaches the right worker's tablet through sync, and no other.
 //! - `postgres`: two server processes on one PostgreSQL database: kill -9 one mid-push, the tablets
 //!   finish on the other with every event once; PostgreSQL restarted mid-sync: 503 while away, nothing lost.
@@ -28,6 +31,7 @@
 mod app_webdriver;
 mod browser_kit;
 mod console_browser;
+mod field_link;
 mod open311;
 mod postgres;
 mod server_authz;

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod browser;
 pub mod engine;
 pub mod fault_proxy;
+pub mod link;
 pub mod server;
 pub mod sync_kit;
 pub mod webdriver;

@@ -17,6 +17,9 @@ pub enum Error {
     UnsupportedMediaType { expected: &'static str },
     #[error("the body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// A request body in a Content-Encoding the server does not read.
+    #[error("content encoding {0} is not accepted; send zstd, gzip or identity")]
+    UnsupportedEncoding(String),
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     #[error("invalid id: {0}")]
@@ -155,6 +158,7 @@ impl Error {
             Error::InvalidUtf8 => "invalid_utf8",
             Error::UnsupportedMediaType { .. } => "unsupported_media_type",
             Error::BodyTooLarge { .. } => "body_too_large",
+            Error::UnsupportedEncoding(_) => "unsupported_encoding",
             Error::InvalidQuery(_) => "invalid_query",
             Error::InvalidId(_) => "invalid_id",
             Error::InvalidTime(_) => "invalid_time",
@@ -260,7 +264,7 @@ impl Error {
             | Error::EngineUnsupported(_)
             | Error::OrderNoTaken(_) => 409,
             Error::BodyTooLarge { .. } | Error::BatchTooLarge { .. } | Error::PhotoTooLarge { .. } | Error::ImageTooLarge { .. } => 413,
-            Error::UnsupportedMediaType { .. } | Error::NotAnImage | Error::ThumbnailUnsupported(_) => 415,
+            Error::UnsupportedMediaType { .. } | Error::UnsupportedEncoding(_) | Error::NotAnImage | Error::ThumbnailUnsupported(_) => 415,
             Error::UnknownCourtyard(_) | Error::HashMismatch(_) | Error::UndecodableImage(_) => 422,
             Error::LoginLocked { .. } | Error::LoginThrottled { .. } | Error::RateLimited | Error::PhotoQuotaExceeded { .. } => 429,
             Error::Storage(_)

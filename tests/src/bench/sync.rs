@@ -100,6 +100,12 @@ impl gridwalk_core::sync::Transport for Timed<'_> {
     fn blob_status(&self, token: &str, sha: &str) -> Result<gridwalk_proto::BlobStatus, gridwalk_core::sync::TransportError> {
         self.0.blob_status(token, sha)
     }
+    fn compresses_pushes(&self) -> Option<bool> {
+        gridwalk_core::sync::Transport::compresses_pushes(self.0)
+    }
+    fn assume_compression(&self, yes: bool) {
+        self.0.assume_compression(yes)
+    }
     fn blob_put(
         &self,
         token: &str,

@@ -120,7 +120,7 @@ export default {
     invalid_time: 'Bad time', time_out_of_range: 'Time out of range', time_out_of_bounds: 'Time outside the allowed bounds', unknown_category: 'No such category',
     unknown_courtyard: 'No such courtyard', unknown_device: 'No such device', order_no_taken: 'That order number belongs to another order',
     rate_limited: 'Too many requests: wait and try again', busy: 'The server is busy: try again shortly', database_unavailable: 'The server cannot reach its database: nothing was saved, it will be tried again', bad_database: 'The server\'s database setting is wrong', engine_unsupported: 'Not possible on this database engine', nothing_to_change: 'Nothing to change',
-    already_placed: 'That order was already placed', not_resolved: 'The ticket is not resolved', unsupported_media_type: 'Unsupported file type', body_too_large: 'Too large',
+    already_placed: 'That order was already placed', not_resolved: 'The ticket is not resolved', unsupported_media_type: 'Unsupported file type', unsupported_encoding: 'Unsupported compression', body_too_large: 'Too large',
     method_not_allowed: 'Request not supported', unknown_field: 'The request has an unknown field', empty_file: 'The file is empty',
     wrong_pin: 'Wrong PIN', locked_out: 'Too many wrong PINs: wait and try again', locked: 'Locked: enter your PIN',
     not_enrolled: 'This tablet is not enrolled', already_enrolled: 'This tablet is already enrolled',

@@ -114,7 +114,7 @@ export default {
     invalid_time: '时间不对', time_out_of_range: '时间超出范围', time_out_of_bounds: '时间超出允许范围', unknown_category: '没有这个诉求类别',
     unknown_courtyard: '没有这个楼院', unknown_device: '没有这台设备', order_no_taken: '该工单号已被另一工单使用',
     rate_limited: '操作过于频繁，请稍后再试', busy: '平台繁忙，请稍后再试', database_unavailable: '平台暂时连不上数据库，本次未保存，稍后会自动重试', bad_database: '平台的数据库设置有误', engine_unsupported: '当前数据库引擎不支持此操作', nothing_to_change: '没有需要修改的内容',
-    already_placed: '该工单已落位', not_resolved: '工单尚未解决', unsupported_media_type: '文件类型不支持', body_too_large: '内容太大',
+    already_placed: '该工单已落位', not_resolved: '工单尚未解决', unsupported_media_type: '文件类型不支持', unsupported_encoding: '压缩格式不支持', body_too_large: '内容太大',
     method_not_allowed: '不支持的请求', unknown_field: '请求含有未知字段', empty_file: '文件是空的',
     wrong_pin: '解锁密码错误', locked_out: '输错次数过多，请稍后再试', locked: '已锁定，请输入解锁密码', not_enrolled: '本机尚未登记',
     already_enrolled: '本机已登记', bad_pin: '解锁密码须为 6–64 位数字，或 8–64 个字符的口令', pin_length: '至少 6 位数字',

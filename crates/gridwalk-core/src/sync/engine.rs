@@ -30,6 +30,9 @@ impl StoreAccess for Owned<'_> {
     }
 }
 
+/// The store's memory of whether the server reads zstd push bodies ("1" or "0").
+const COMPRESSION_KEY: &str = "server_reads_zstd";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -56,6 +59,7 @@ pub struct SyncOptions {
     pub backoff_base_ms: u64,
     pub backoff_cap_ms: u64,
     pub pull_page: u32,
+    /// Upper bound for the adaptive photo chunk.
     pub photo_chunk: usize,
     /// Upper bound for the adaptive push batch (tests lower it to get many round trips).
     pub max_batch: u32,
@@ -68,7 +72,7 @@ impl Default for SyncOptions {
             backoff_base_ms: 200,
             backoff_cap_ms: 30_000,
             pull_page: 500,
-            photo_chunk: 256 * 1024,
+            photo_chunk: plan::MAX_CHUNK,
             max_batch: plan::MAX_BATCH,
         }
     }
@@ -184,6 +188,10 @@ pub fn sync_with(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let result = run(store, transport, opts, cancel, progress);
+    // What the answers said of compression is kept for the next sync's first push.
+    if let Some(now) = transport.compresses_pushes() {
+        let _ = store.with(|t| meta_set(&t.conn, COMPRESSION_KEY, if now { "1" } else { "0" }));
+    }
     // The outcome is noted when the store is still open; a locked app notes nothing.
     let _ = store.with(|t| match &result {
         Ok(_) => t.note_sync_result(None),
@@ -207,13 +215,16 @@ fn run(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
-    let (token, clock, revoked, (events_total, bytes_total)) = store.with(|t| {
+    let (token, clock, revoked, (events_total, bytes_total), zstd) = store.with(|t| {
         let token = meta_get(&t.conn, "token")?.ok_or(CoreError::NotEnrolled)?;
-        Ok((token, t.clock.clone(), meta_get(&t.conn, "revoked")?.is_some(), t.outbox_depth()?))
+        let zstd = meta_get(&t.conn, COMPRESSION_KEY)?;
+        Ok((token, t.clock.clone(), meta_get(&t.conn, "revoked")?.is_some(), t.outbox_depth()?, zstd))
     })?;
+    transport.assume_compression(zstd.as_deref() == Some("1"));
     let clock: Arc<dyn Clock> = clock;
     let mut report = SyncReport::default();
     let mut batch = plan::START_BATCH.min(opts.max_batch);
+    let mut chunk = plan::START_CHUNK.min(opts.photo_chunk);
     let mut p = Progress { phase: Phase::Push, events_done: 0, events_total, bytes_done: 0, bytes_total, retrying: None };
     let mut input = PlanInput { revoked, ..Default::default() };
     loop {
@@ -294,7 +305,7 @@ fn run(
                     let (_, data) = t.photo(&sha)?;
                     Ok((sha, size, data))
                 })?;
-                upload_photo(transport, &token, &sha, &data, opts, cancel, &mut report, &mut p, progress)?;
+                upload_photo(transport, &token, &sha, &data, opts, &mut chunk, cancel, &mut report, &mut p, progress)?;
                 store.with(|t| t.mark_photo_uploaded(&sha))?;
                 report.photos_uploaded += 1;
                 p.phase = Phase::Photos;
@@ -306,7 +317,10 @@ fn run(
     }
 }
 
-/// Resumable upload: ask the server how much it holds, send the rest in chunks.
+/// Resumable upload in chunks sized to the link ([`plan::next_chunk_size`]). Most photos are
+/// new to the server, so the first chunk goes at once; the server is asked how much it holds
+/// only when it says the offset is wrong, which after a cut is the one chunk that was in
+/// flight, or a chunk the server stored before the cut took its answer.
 #[allow(clippy::too_many_arguments)]
 fn upload_photo(
     transport: &dyn Transport,
@@ -314,20 +328,27 @@ fn upload_photo(
     sha: &str,
     data: &[u8],
     opts: &SyncOptions,
+    chunk: &mut usize,
     cancel: &AtomicBool,
     report: &mut SyncReport,
     p: &mut Progress,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<()> {
     let mut unused = 0;
-    let mut status = with_retries(opts, cancel, report, p, progress, || transport.blob_status(token, sha), &mut unused)?;
-    while !status.complete {
-        let from = status.held_bytes.min(data.len() as u64) as usize;
-        let to = (from + opts.photo_chunk).min(data.len());
+    let mut from = 0usize;
+    loop {
+        let to = (from + *chunk).min(data.len());
         let last = to == data.len();
-        let chunk = &data[from..to];
-        let put = with_retries(opts, cancel, report, p, progress, || transport.blob_put(token, sha, from as u64, chunk, last), &mut unused);
-        status = match put {
+        let piece = &data[from..to];
+        let (retries_before, started) = (report.retries, Instant::now());
+        let put = with_retries(opts, cancel, report, p, progress, || transport.blob_put(token, sha, from as u64, piece, last), &mut unused);
+        let outcome = if report.retries > retries_before {
+            plan::ChunkOutcome::Failed
+        } else {
+            plan::ChunkOutcome::Sent { bytes: piece.len(), elapsed_ms: started.elapsed().as_millis() as u64 }
+        };
+        *chunk = plan::next_chunk_size(*chunk, outcome, opts.photo_chunk);
+        let status = match put {
             Ok(s) => s,
             // Our idea of the offset was stale (an earlier attempt landed): ask and resume.
             Err(CoreError::Server { code, .. }) if code == "offset_mismatch" => {
@@ -335,8 +356,11 @@ fn upload_photo(
             }
             Err(e) => return Err(e),
         };
+        if status.complete {
+            return Ok(());
+        }
+        from = status.held_bytes.min(data.len() as u64) as usize;
     }
-    Ok(())
 }
 
 /// Call `f` until it succeeds, retrying transient failures with jittered exponential backoff

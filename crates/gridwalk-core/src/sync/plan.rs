@@ -68,6 +68,35 @@ pub fn next_batch_size(current: u32, outcome: BatchOutcome) -> u32 {
     next.clamp(MIN_BATCH, MAX_BATCH)
 }
 
+/// Photo chunks: the smallest and largest sent, and the first of a sync.
+pub const MIN_CHUNK: usize = 16 * 1024;
+pub const MAX_CHUNK: usize = 1024 * 1024;
+pub const START_CHUNK: usize = 64 * 1024;
+/// How long one chunk should take on the wire. A cut costs at most the chunk in flight, so on
+/// a 100 kbit/s link a chunk is about 25 KB, not the 256 KB that took 20 s there and could
+/// never finish between two cuts of a weak signal.
+pub const CHUNK_TARGET_MS: u64 = 2_000;
+
+/// How a chunk went, for sizing the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    Sent { bytes: usize, elapsed_ms: u64 },
+    Failed,
+}
+
+/// Size the next chunk to take about [`CHUNK_TARGET_MS`] at the throughput the last one saw,
+/// growing at most twofold at a time, halving after a failure, within `[MIN_CHUNK, max]`.
+pub fn next_chunk_size(current: usize, outcome: ChunkOutcome, max: usize) -> usize {
+    let next = match outcome {
+        ChunkOutcome::Sent { bytes, elapsed_ms } => {
+            let fits = (bytes as u64).saturating_mul(CHUNK_TARGET_MS) / elapsed_ms.max(1);
+            usize::try_from(fits).unwrap_or(usize::MAX).min(current.saturating_mul(2))
+        }
+        ChunkOutcome::Failed => current / 2,
+    };
+    next.clamp(MIN_CHUNK, max.max(MIN_CHUNK))
+}
+
 /// Exponential backoff with jitter: base·2^attempt capped, then scaled into [½, 1) by `jitter`
 /// (a number in [0, 1) the caller drew), so a district's tablets don't retry in lockstep.
 pub fn backoff_ms(attempt: u32, base_ms: u64, cap_ms: u64, jitter: f64) -> u64 {
@@ -245,6 +274,28 @@ mod tests {
         ];
         for (current, outcome, want) in cases {
             assert_eq!(next_batch_size(current, outcome), want, "batch after {outcome:?} from {current}");
+        }
+    }
+
+    #[test]
+    fn chunk_size_case_table() {
+        let cases = [
+            // Loopback: a fast chunk doubles, up to the cap.
+            (START_CHUNK, ChunkOutcome::Sent { bytes: START_CHUNK, elapsed_ms: 3 }, MAX_CHUNK, 2 * START_CHUNK),
+            (MAX_CHUNK, ChunkOutcome::Sent { bytes: MAX_CHUNK, elapsed_ms: 3 }, MAX_CHUNK, MAX_CHUNK),
+            // 2G: 64 KB took 6.4 s at 10 KB/s, so 2 s is 20 KB.
+            (START_CHUNK, ChunkOutcome::Sent { bytes: 65_536, elapsed_ms: 6_400 }, MAX_CHUNK, 20_480),
+            // Slower still: never under the floor.
+            (MIN_CHUNK, ChunkOutcome::Sent { bytes: MIN_CHUNK, elapsed_ms: 60_000 }, MAX_CHUNK, MIN_CHUNK),
+            (START_CHUNK, ChunkOutcome::Failed, MAX_CHUNK, START_CHUNK / 2),
+            (MIN_CHUNK, ChunkOutcome::Failed, MAX_CHUNK, MIN_CHUNK),
+            // A cap under the floor (a test's tiny chunks) still leaves the floor.
+            (START_CHUNK, ChunkOutcome::Sent { bytes: 1, elapsed_ms: 1 }, 1024, MIN_CHUNK),
+            // A zero elapsed time (a coarse clock) is taken as 1 ms, not a division by zero.
+            (START_CHUNK, ChunkOutcome::Sent { bytes: START_CHUNK, elapsed_ms: 0 }, MAX_CHUNK, 2 * START_CHUNK),
+        ];
+        for (current, outcome, max, want) in cases {
+            assert_eq!(next_chunk_size(current, outcome, max), want, "chunk after {outcome:?} from {current} (cap {max})");
         }
     }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod blobs;
 pub mod console;
 pub mod dashboard;
+pub mod encoding;
 pub mod extract;
 pub mod open311;
 pub mod openapi;
@@ -170,6 +171,10 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config().body_idle_timeout))
         // After the JSON-error layers: Open311 answers its own errors, in XML too.
         .merge(open311::router())
+        // Outermost, for every route: compressed bodies both ways (see `encoding`).
+        .layer(encoding::decompress_requests())
+        .layer(encoding::compress_answers())
+        .layer(axum::middleware::from_fn(encoding::negotiate))
         .with_state(state)
 }
 

@@ -12,6 +12,8 @@
 //! - `open311`: GeoReport v2 conformance in JSON and XML, every filter and error, Chinese round trips.
 //! - `dispatch`: named assignees, return / transfer / urge, the rules matrix on push (every cell), review before
 //!   close, duplicates out of the rates, departments receiving the whole issue, the long-poll.
+//! - `encoding`: zstd and gzip bodies: a compressed push stored once, answers compressed only when asked,
+//!   the encodings read advertised, unknown and corrupt encodings and a decompression bomb refused, nothing stored.
 //! - `notices`: messages to residents through a flaky local gateway, once each, across a restart.
 //! - `access`: disable / enable, password change and reset, role and scope changes on the next sync, token expiry
 //!   renewed by sync, the login throttle per address and Retry-After.
@@ -32,6 +34,7 @@ mod access;
 mod api;
 mod console;
 mod dispatch;
+mod encoding;
 mod fuzz;
 mod hostile;
 mod kit;
