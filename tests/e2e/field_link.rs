@@ -5,7 +5,7 @@
 //! what was in flight goes again.
 
 use gridwalk_core::sync::{sync, HttpTransport, SyncOptions, Transport};
-use gridwalk_core::{CoreError, CourtyardQuery, NewIssue, Tablet};
+use gridwalk_core::{CoreError, CourtyardQuery, Tablet};
 use gridwalk_domain::*;
 use gridwalk_e2e::link::{Link, Recorded, EDGE_2G, PROFILES};
 use gridwalk_e2e::sync_kit::*;
@@ -54,16 +54,7 @@ fn record(t: &mut Tablet, n: usize, photo_every: usize, photo_len: usize) -> Vec
         } else {
             vec![]
         };
-        t.report_issue(NewIssue {
-            courtyard: yard,
-            category: Category::ALL[i % Category::ALL.len()],
-            source: IssueSource::Visit,
-            description: format!("3号楼东侧路灯不亮，居民夜间出行不便，请尽快维修。编号{i}"),
-            contact: Some(ResidentContact { name: None, phone: "13812345678".into() }),
-            location: Some(Location { lat: 39.98, lon: 116.41, accuracy_m: 10.0 }),
-            photos,
-        })
-        .unwrap();
+        t.report_issue(lamp_report(yard, i, photos)).unwrap();
     }
     shas
 }

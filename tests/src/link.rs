@@ -301,11 +301,13 @@ mod tests {
 /// One call a tablet made, as [`Recorded`] saw it.
 #[derive(Clone, Debug)]
 pub enum Call {
-    /// A push of these device sequences; `ok` when it was answered.
+    /// A push of these device sequences, sent `at` and over after `took`; `ok` when it was
+    /// answered.
     Push {
         seqs: Vec<u64>,
         ok: bool,
         at: std::time::Instant,
+        took: Duration,
     },
     /// A photo chunk: bytes `offset..offset + len` of `sha`.
     Chunk {
@@ -405,7 +407,9 @@ impl gridwalk_core::sync::Transport for Recorded<'_> {
         let req: gridwalk_proto::PushRequest = serde_json::from_str(&body.json).expect("the engine sends a push request");
         let seqs = req.events.iter().map(|e| e.seq).collect();
         let at = std::time::Instant::now();
-        self.note(|ok| Call::Push { seqs, ok, at }, self.inner.push(token, body))
+        let answer = self.inner.push(token, body);
+        let took = at.elapsed();
+        self.note(|ok| Call::Push { seqs, ok, at, took }, answer)
     }
     fn pull(&self, token: &str, a: u64, l: u32, v: u64) -> Result<gridwalk_proto::PullResponse, gridwalk_core::sync::TransportError> {
         self.note(|ok| Call::Other { ok }, self.inner.pull(token, a, l, v))

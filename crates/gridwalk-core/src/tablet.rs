@@ -66,8 +66,13 @@ pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
 }
 
 pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
-        .execute(params![key, value])?;
+    // An unchanged value is not written again: a commit that dirties no page is no fsync, and
+    // a sync with nothing new rewrites its cursor and clock offset unchanged.
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+         WHERE meta.value IS NOT excluded.value",
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 

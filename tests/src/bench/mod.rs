@@ -18,9 +18,16 @@ pub struct BenchResult {
     pub note: String,
 }
 
+/// The median of `xs` (the upper one of an even count).
+pub fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 pub mod app_start;
 pub mod console;
 pub mod dispatch;
+pub mod link;
 pub mod server_ingest;
 pub mod server_views;
 pub mod store;

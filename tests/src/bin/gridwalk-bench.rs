@@ -16,7 +16,8 @@ const BENCHES: &[Bench] = &[
     ("server.views", bench::server_views::run),
     ("server.dispatch_4000_waiting", bench::dispatch::run),
     ("console.over_1m_issues", bench::console::run),
-    ("sync", bench::sync::run),
+    ("sync.loopback", bench::sync::run),
+    ("sync.link", bench::link::run),
     ("app.cold_start_today", bench::app_start::run),
 ];
 

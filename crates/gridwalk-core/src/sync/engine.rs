@@ -1,6 +1,7 @@
 //! The sync engine: enrol, then push the outbox, pull what is new, upload photos. IO goes
 //! through [`Transport`]; what to do next comes from the pure [`plan`](super::plan).
 
+use super::outbox::note_sync_result;
 use super::plan::{self, BatchOutcome, PlanInput, Step};
 use super::transport::{Transport, TransportError};
 use crate::error::{CoreError, Result};
@@ -150,6 +151,23 @@ fn offset_ms(sent_ms: i64, received_ms: i64, server_ms: i64) -> i64 {
     server_ms - (sent_ms + received_ms) / 2
 }
 
+/// A clock offset measured by one answer, and the round trip it was measured over.
+struct Measured {
+    offset_ms: i64,
+    round_trip_ms: i64,
+}
+
+impl Measured {
+    fn of(sent_ms: i64, received_ms: i64, server_ms: i64) -> Measured {
+        Measured { offset_ms: offset_ms(sent_ms, received_ms, server_ms), round_trip_ms: received_ms - sent_ms }
+    }
+
+    /// What the store should keep of it ([`plan::offset_to_keep`]): `None` writes nothing.
+    fn to_keep(&self, t: &Tablet) -> Option<i64> {
+        plan::offset_to_keep(t.clock_offset_ms, self.offset_ms, self.round_trip_ms)
+    }
+}
+
 impl From<TransportError> for CoreError {
     fn from(e: TransportError) -> CoreError {
         transport_error(e)
@@ -188,22 +206,25 @@ pub fn sync_with(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
     let result = run(store, transport, opts, cancel, progress);
-    // What the answers said of compression is kept for the next sync's first push.
-    if let Some(now) = transport.compresses_pushes() {
-        let _ = store.with(|t| meta_set(&t.conn, COMPRESSION_KEY, if now { "1" } else { "0" }));
-    }
-    // The outcome is noted when the store is still open; a locked app notes nothing.
-    let _ = store.with(|t| match &result {
-        Ok(_) => t.note_sync_result(None),
-        Err(e) => {
-            // Two endings the tablet keeps until they are dealt with (a wipe, a login again).
-            match e {
-                CoreError::Revoked => meta_set(&t.conn, "revoked", "1")?,
-                CoreError::SessionExpired => meta_set(&t.conn, "session_expired", "1")?,
-                _ => {}
-            }
-            t.note_sync_result(Some(&e.to_string()))
+    // The outcome is noted when the store is still open (a locked app notes nothing), with what
+    // the answers said of compression (for the next sync's first push), in one transaction: a
+    // sync with nothing new costs the store one commit, not four.
+    let compression = transport.compresses_pushes();
+    let _ = store.with(|t| {
+        let error = result.as_ref().err();
+        let tx = t.conn.transaction()?;
+        if let Some(now) = compression {
+            meta_set(&tx, COMPRESSION_KEY, if now { "1" } else { "0" })?;
         }
+        // Two endings the tablet keeps until they are dealt with (a wipe, a login again).
+        match error {
+            Some(CoreError::Revoked) => meta_set(&tx, "revoked", "1")?,
+            Some(CoreError::SessionExpired) => meta_set(&tx, "session_expired", "1")?,
+            _ => {}
+        }
+        note_sync_result(&tx, t.clock.now_ms(), error.map(|e| e.to_string()).as_deref())?;
+        tx.commit()?;
+        Ok(())
     });
     result
 }
@@ -245,8 +266,11 @@ fn run(
                 let resp = with_retries(opts, cancel, &mut report, &mut p, progress, || transport.push(&token, &body), &mut batch)?;
                 batch =
                     plan::next_batch_size(batch, BatchOutcome::Ok { elapsed_ms: started.elapsed().as_millis() as u64 }).min(opts.max_batch);
-                let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
-                let applied = store.with(|t| t.apply_push_response(&resp, Some(offset)))?;
+                let measured = Measured::of(sent_at, clock.now_ms(), resp.server_time_ms);
+                let applied = store.with(|t| {
+                    let offset = measured.to_keep(t);
+                    t.apply_push_response(&resp, offset)
+                })?;
                 let moved = applied.count;
                 if applied.rewound {
                     // A restored server: re-send from what it holds, and pull again.
@@ -287,8 +311,11 @@ fn run(
                     || transport.pull_reporting(&token, after, opts.pull_page, version, &device_report),
                     &mut unused,
                 )?;
-                let offset = offset_ms(sent_at, clock.now_ms(), resp.server_time_ms);
-                let applied = store.with(|t| t.apply_pull(&resp, Some(offset)))?;
+                let measured = Measured::of(sent_at, clock.now_ms(), resp.server_time_ms);
+                let applied = store.with(|t| {
+                    let offset = measured.to_keep(t);
+                    t.apply_pull(&resp, offset)
+                })?;
                 report.pulled += applied.count;
                 input.pulled_to_end = !resp.has_more && !applied.rewound;
                 if applied.rewound {

@@ -288,17 +288,6 @@ impl Tablet {
         Ok(meta_i64(&self.conn, "registry_version")? as u64)
     }
 
-    pub(crate) fn note_sync_result(&self, error: Option<&str>) -> Result<()> {
-        match error {
-            None => {
-                meta_set(&self.conn, "last_sync_ok_ms", &self.clock.now_ms().to_string())?;
-                self.conn.execute("DELETE FROM meta WHERE key = 'last_sync_error'", [])?;
-            }
-            Some(e) => meta_set(&self.conn, "last_sync_error", e)?,
-        }
-        Ok(())
-    }
-
     pub fn sync_state(&self) -> Result<DeviceSyncState> {
         let acked = self.acked_seq()?;
         let (depth, oldest): (i64, Option<i64>) =
@@ -402,4 +391,16 @@ fn parse_entity(kind: &str, id: &str) -> Option<Entity> {
         "visit" => id.parse().ok().map(Entity::Visit),
         _ => None,
     }
+}
+
+/// The end of a sync: when it last succeeded, or the error it ended with.
+pub(crate) fn note_sync_result(conn: &rusqlite::Connection, now_ms: i64, error: Option<&str>) -> Result<()> {
+    match error {
+        None => {
+            meta_set(conn, "last_sync_ok_ms", &now_ms.to_string())?;
+            conn.prepare_cached("DELETE FROM meta WHERE key = 'last_sync_error'")?.execute([])?;
+        }
+        Some(e) => meta_set(conn, "last_sync_error", e)?,
+    }
+    Ok(())
 }

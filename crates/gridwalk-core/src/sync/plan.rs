@@ -84,6 +84,19 @@ pub enum ChunkOutcome {
     Failed,
 }
 
+/// The clock offset to keep after a measurement: `measured` when it differs from the kept one
+/// by more than the measurement's own uncertainty (the server's clock was read somewhere in the
+/// round trip, so the midpoint is off by up to half of it), else `None`: nothing is written,
+/// and a sync with nothing new commits nothing for a millisecond of jitter. A slow drift is
+/// still written once it adds up past the uncertainty, since the comparison is with the kept
+/// value. A negative round trip (the device clock stepped back) is no evidence: nothing.
+pub fn offset_to_keep(kept: i64, measured: i64, round_trip_ms: i64) -> Option<i64> {
+    if round_trip_ms < 0 {
+        return None;
+    }
+    (measured.abs_diff(kept) > (round_trip_ms as u64).div_ceil(2)).then_some(measured)
+}
+
 /// Size the next chunk to take about [`CHUNK_TARGET_MS`] at the throughput the last one saw,
 /// growing at most twofold at a time, halving after a failure, within `[MIN_CHUNK, max]`.
 pub fn next_chunk_size(current: usize, outcome: ChunkOutcome, max: usize) -> usize {
@@ -171,6 +184,22 @@ pub fn realign(local: &Standing<'_>, server: &ServerSays<'_>) -> Realign {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_to_keep_case_table() {
+        let cases = [
+            ("first measurement of a clock an hour off: kept", 0, 3_600_000, 80, Some(3_600_000)),
+            ("jitter within half the round trip: nothing written", 1_000, 1_030, 80, None),
+            ("exactly half the round trip: still within the uncertainty", 1_000, 960, 80, None),
+            ("past half the round trip: written", 1_000, 959, 80, Some(959)),
+            ("loopback, a millisecond of noise on a 1 ms round trip: nothing", 0, 1, 1, None),
+            ("loopback, 2 ms off on a 1 ms round trip: written", 0, -2, 1, Some(-2)),
+            ("a round trip measured negative (clock stepped back): nothing", 0, 50_000, -5, None),
+        ];
+        for (why, kept, measured, rtt, want) in cases {
+            assert_eq!(offset_to_keep(kept, measured, rtt), want, "{why}");
+        }
+    }
 
     #[test]
     fn realign_case_table() {

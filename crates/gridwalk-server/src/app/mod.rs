@@ -329,11 +329,7 @@ impl AppState {
         let limit = limit.clamp(1, self.inner.config.max_pull_limit);
         let device = who.device;
         let snapshot = (registry.version > registry_version).then(|| registry.snapshot(&scope));
-        let (page, held, max) = self
-            .inner
-            .store
-            .read(move |r| Ok((query::pull(r, &scope, device, after, limit)?, r.held_seq(device)?, r.max_server_seq()?)))
-            .await?;
+        let (page, held) = self.inner.store.read(move |r| Ok((query::pull(r, &scope, device, after, limit)?, r.held_seq(device)?))).await?;
         Ok(PullResponse {
             events: page.events,
             next_cursor: page.next_cursor,
@@ -342,7 +338,7 @@ impl AppState {
             server_time_ms: self.now_ms(),
             epoch: Some(self.inner.epoch.clone()),
             held_seq: Some(held),
-            max_seq: Some(max),
+            max_seq: Some(page.max_seq),
         })
     }
 

@@ -13,24 +13,27 @@ pub struct PullPage {
     pub events: Vec<PulledEvent>,
     pub next_cursor: u64,
     pub has_more: bool,
+    /// The highest sequence a cursor may move to (what the server holds, for the tablet's
+    /// check that it was not restored to an older copy); never below `next_cursor`.
+    pub max_seq: u64,
 }
 
 /// Events in `scope` after `after`, excluding the caller's own device (it has them).
-///
-/// A whistle to one of the caller's departments brings the **whole** issue: when the page holds
-/// such a `Whistled` event, every earlier event of that issue comes just before it, whatever
-/// the cursor, so a department tablet enrolled before the whistle still gets the report. (They
-/// carry their own, older sequence numbers; the tablet stores events by id, so a repeat is a
-/// no-op, and the cursor still moves by the page's own last sequence.)
 pub fn pull(r: &dyn Reader, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<PullPage> {
+    // Read before the page: every event at or below it was settled when the page was read.
+    let examined = r.max_server_seq()?;
     let mut events = r.pull_page(scope, own_device, after, limit.saturating_add(1))?;
     let has_more = events.len() as u64 > limit;
     events.truncate(limit as usize);
-    let next_cursor = events.last().map(|e| e.server_seq).unwrap_or(after);
+    let last = events.last().map(|e| e.server_seq).unwrap_or(after);
+    // A page that is not full saw every event up to `examined`: the cursor moves past the ones
+    // it left out (the device's own, other places), so the next pull does not read them again.
+    // Without this, a tablet that only pushes re-read all its own events on every pull.
+    let next_cursor = if has_more { last } else { last.max(examined) };
     if !scope.departments.is_empty() && !scope.district {
         events = with_whistled_history(r, scope, events)?;
     }
-    Ok(PullPage { events, next_cursor, has_more })
+    Ok(PullPage { events, next_cursor, has_more, max_seq: examined.max(next_cursor) })
 }
 
 fn with_whistled_history(r: &dyn Reader, scope: &Scope, page: Vec<PulledEvent>) -> Result<Vec<PulledEvent>> {
@@ -48,6 +51,9 @@ fn with_whistled_history(r: &dyn Reader, scope: &Scope, page: Vec<PulledEvent>) 
         }
         out.push(pulled);
     }
+    // In the server's order: an issue's earlier events come before any of its later ones the
+    // page already held (the cursor may have passed them while the issue was not yet whistled).
+    out.sort_by_key(|p| p.server_seq);
     Ok(out)
 }
 

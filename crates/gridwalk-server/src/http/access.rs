@@ -24,6 +24,7 @@ use axum::Json;
         (status = 400, response = ErrorResponse),
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
     ),
 )]
@@ -87,6 +88,7 @@ pub async fn enable(State(s): State<AppState>, Auth(who): Auth, Segment(username
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
         (status = 404, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
     ),
 )]
@@ -113,6 +115,7 @@ pub async fn reset_password(
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
         (status = 404, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
     ),
 )]

@@ -80,6 +80,7 @@ fn session_cookie(token: &str, max_age_s: i64, secure: bool) -> HeaderValue {
         (status = 400, response = ErrorResponse),
         (status = 401, response = ErrorResponse),
         (status = 403, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
         (status = 429, response = ErrorResponse),
     ),
 )]
@@ -167,7 +168,7 @@ pub async fn ticket(State(s): State<AppState>, Auth(who): Auth, Segment(id): Seg
     security(("session" = []), ("bearer" = [])),
     params(("id" = String, Path, description = "issue id")),
     request_body = TicketAction,
-    responses((status = 200, description = "TicketActionResult", body = TicketActionResult), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 422, response = ErrorResponse)),
+    responses((status = 200, description = "TicketActionResult", body = TicketActionResult), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 422, response = ErrorResponse), (status = 415, response = ErrorResponse)),
 )]
 pub async fn action(
     State(s): State<AppState>,
@@ -299,7 +300,7 @@ pub async fn workers(State(s): State<AppState>, Auth(who): Auth) -> Result<Respo
     summary = "Add a worker (admin): password rules, every scope code known (unknown_scope_unit), username free (username_taken).",
     security(("session" = []), ("bearer" = [])),
     request_body = NewWorkerRequest,
-    responses((status = 200, description = "WorkerInfo", body = WorkerInfo), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 409, response = ErrorResponse)),
+    responses((status = 200, description = "WorkerInfo", body = WorkerInfo), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 415, response = ErrorResponse)),
 )]
 pub async fn add_worker(State(s): State<AppState>, Auth(who): Auth, JsonBody(req): JsonBody<NewWorkerRequest>) -> Result<Response, Error> {
     Ok(Json(s.console_add_worker(&who, req).await?).into_response())
@@ -322,7 +323,7 @@ pub async fn api_keys(State(s): State<AppState>, Auth(who): Auth) -> Result<Resp
     summary = "Make an Open311 API key (admin); the key is shown once.",
     security(("session" = []), ("bearer" = [])),
     request_body = NewApiKeyRequest,
-    responses((status = 200, description = "NewApiKeyResponse", body = NewApiKeyResponse), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse)),
+    responses((status = 200, description = "NewApiKeyResponse", body = NewApiKeyResponse), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 415, response = ErrorResponse)),
 )]
 pub async fn add_api_key(State(s): State<AppState>, Auth(who): Auth, JsonBody(req): JsonBody<NewApiKeyRequest>) -> Result<Response, Error> {
     Ok(Json(s.console_add_api_key(&who, req).await?).into_response())

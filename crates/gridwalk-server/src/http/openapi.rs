@@ -18,8 +18,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
         title = "Gridwalk district server",
         version = "1",
         description = "Sync, enrolment, hotline intake and photo upload for Gridwalk tablets. Every error is {code, message}; \
-                       every response carries x-gridwalk-server-time (ms since epoch). Wire types are defined in the \
-                       gridwalk-proto crate."
+                       every response carries x-gridwalk-server-time (ms since epoch). Request bodies may come with \
+                       Content-Encoding zstd or gzip (body limits apply to the decoded bytes); any other coding is \
+                       refused with 415 unsupported_encoding before the body is read. Answers are compressed (zstd or \
+                       gzip) only for a client that sends Accept-Encoding, and every answer carries Accept-Encoding: \
+                       zstd, gzip to say what the server reads. Wire types are defined in the gridwalk-proto crate."
     ),
     paths(
         super::healthz,

@@ -240,6 +240,7 @@ async fn pull_returns_only_the_scope_and_not_the_callers_own_events() {
     let r = get(&f.app, "/api/v1/sync/pull?after=0&limit=100&registry_version=0", Some(&walker.token)).await;
     assert_eq!(pulled(&r), Vec::<EventId>::new(), "a worker does not pull its own events nor other scopes");
     let snap: PullResponse = serde_json::from_value(r.body.clone()).unwrap();
+
     let reg = snap.registry.expect("a device with an old registry version gets the registry");
     assert_eq!(reg.courtyards.len(), 1, "the registry in the pull is the scope: one courtyard");
     let r = get(&f.app, &format!("/api/v1/sync/pull?after=0&registry_version={}", reg.version), Some(&walker.token)).await;
@@ -248,9 +249,17 @@ async fn pull_returns_only_the_scope_and_not_the_callers_own_events() {
     assert_eq!(pulled(&r), vec![a.id], "a supervisor pulls their subdistrict only");
     let r = get(&f.app, "/api/v1/sync/pull?after=0", Some(&root.token)).await;
     assert_eq!(pulled(&r), vec![a.id, b.id], "a district admin pulls everything in server order");
+    let everything: PullResponse = serde_json::from_value(r.body.clone()).unwrap();
+    let last = everything.events.last().unwrap().server_seq;
+    assert_eq!(
+        (snap.next_cursor, snap.has_more, snap.max_seq),
+        (last, false, Some(last)),
+        "a page that is not full moves the cursor past what it left out (own events, other scopes), so they are not read again"
+    );
     let r = get(&f.app, "/api/v1/sync/pull?after=0&limit=1", Some(&root.token)).await;
     assert_eq!((r.body["has_more"].as_bool(), pulled(&r).len()), (Some(true), 1), "the limit pages the pull");
     let next = r.body["next_cursor"].as_u64().unwrap();
+    assert_eq!(next, everything.events[0].server_seq, "a full page's cursor is its last event: what lies after it is not yet seen");
     let r = get(&f.app, &format!("/api/v1/sync/pull?after={next}&limit=1"), Some(&root.token)).await;
     assert_eq!(pulled(&r), vec![b.id], "the cursor continues where the page ended");
     let r = get(&f.app, "/api/v1/sync/pull?after=-1", Some(&root.token)).await;
