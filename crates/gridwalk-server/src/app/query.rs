@@ -19,6 +19,12 @@ pub struct PullPage {
 }
 
 /// Events in `scope` after `after`, excluding the caller's own device (it has them).
+///
+/// A whistle to one of the caller's departments brings the **whole** issue: when the page holds
+/// such a `Whistled` event, every earlier event of that issue comes with it, whatever the
+/// cursor, so a department tablet enrolled before the whistle still gets the report. (They carry
+/// their own, older sequence numbers and the page is in server order; the tablet stores events
+/// by id, so a repeat is a no-op, and the cursor moves by the page, not by them.)
 pub fn pull(r: &dyn Reader, scope: &Scope, own_device: DeviceId, after: u64, limit: u64) -> Result<PullPage> {
     // Read before the page: every event at or below it was settled when the page was read.
     let examined = r.max_server_seq()?;
