@@ -82,6 +82,21 @@ impl gridwalk_core::sync::Transport for Timed<'_> {
         self.1.set(self.1.get() + s.elapsed().as_secs_f64());
         out
     }
+    // The app's pulls carry the device's report (设备自报), which the server keeps when it
+    // changed: the benchmark's do too.
+    fn pull_reporting(
+        &self,
+        token: &str,
+        a: u64,
+        l: u32,
+        v: u64,
+        report: &gridwalk_proto::console::DeviceReport,
+    ) -> Result<gridwalk_proto::PullResponse, gridwalk_core::sync::TransportError> {
+        let s = Instant::now();
+        let out = self.0.pull_reporting(token, a, l, v, report);
+        self.1.set(self.1.get() + s.elapsed().as_secs_f64());
+        out
+    }
     fn blob_status(&self, token: &str, sha: &str) -> Result<gridwalk_proto::BlobStatus, gridwalk_core::sync::TransportError> {
         self.0.blob_status(token, sha)
     }
