@@ -6,7 +6,7 @@ export type CategoryCode =
   | 'elderly_care' | 'garbage_sorting' | 'lift' | 'parking' | 'noise' | 'greening' | 'heating' | 'other'
 // serde's names of gridwalk_domain::IssueSource (its Hotline variant's code() is hotline_12345, but
 // the JSON the shell speaks is the serde name, hotline).
-export type SourceCode = 'visit' | 'hotline' | 'mobile_committee' | 'online' | 'deliberation_hall'
+export type SourceCode = 'visit' | 'hotline' | 'mobile_committee' | 'online' | 'deliberation_hall' | 'proactive'
 export type VisitModeCode = 'walk_through' | 'in_depth' | 'stationed'
 export type SatisfactionCode = 'satisfied' | 'basically_satisfied' | 'dissatisfied'
 export type StatusCode = 'reported' | 'responded' | 'in_progress' | 'resolved' | 'closed' | 'duplicate' | 'cancelled'
@@ -21,7 +21,7 @@ export type ActionKind =
   | 'issue_closed' | 'whistled' | 'urged' | 'transferred' | 'returned' | 'extension_requested' | 'extension_decided'
   | 'issue_reopened' | 'pledged' | 'closed_as_duplicate' | 'cancelled' | 'note_added'
 export type EventKindCode = ActionKind | 'visit_recorded' | 'issue_reported' | 'photo_attached' | 'recurred'
-  | 'recurrence_flagged' | 'assigned' | 'duplicate_linked'
+  | 'recurrence_flagged' | 'assigned' | 'duplicate_linked' | 'me_too' | 'duplicate_suspected'
 
 /** Whom an issue is assigned to: serde's `{to, id}`. */
 export type Assignee = { to: 'worker'; id: string } | { to: 'community'; id: string } | { to: 'dispatcher' }

@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_store", include_str!("../migrations/0001_store.sql")),
     ("0002_issue_counts", include_str!("../migrations/0002_issue_counts.sql")),
     ("0003_dispatch_columns", include_str!("../migrations/0003_dispatch_columns.sql")),
+    ("0004_foresight", include_str!("../migrations/0004_foresight.sql")),
 ];
 
 /// The 256-bit key of a store. The shell derives it from the worker's PIN and a device secret.
@@ -107,8 +108,12 @@ mod tests {
         // The shipped migrations' content hashes. Editing a shipped migration breaks every
         // tablet that already ran it; this list may only grow.
         use sha2::{Digest, Sha256};
-        let shipped: &[(&str, &str)] =
-            &[("0001_store", SHIPPED_0001), ("0002_issue_counts", SHIPPED_0002), ("0003_dispatch_columns", SHIPPED_0003)];
+        let shipped: &[(&str, &str)] = &[
+            ("0001_store", SHIPPED_0001),
+            ("0002_issue_counts", SHIPPED_0002),
+            ("0003_dispatch_columns", SHIPPED_0003),
+            ("0004_foresight", SHIPPED_0004),
+        ];
         assert_eq!(shipped.len(), MIGRATIONS.len(), "every migration in MIGRATIONS ships, so every one is pinned here by its sha256");
         for (i, (name, hash)) in shipped.iter().enumerate() {
             let (n, sql) = MIGRATIONS[i];
@@ -119,6 +124,7 @@ mod tests {
     const SHIPPED_0001: &str = "c326e7192e281f6f019041d7834fc71c0c89654d00f6554a2775ffbab61edc38";
     const SHIPPED_0002: &str = "3b28cc3f7c3b0006f1fc1e614b789ca594717230d13a2b030f4e8d97e4bc0af3";
     const SHIPPED_0003: &str = "c73c4bb604e1c8480324ce6b38c5fe650b20c1d17eb023dd64f4296d24b3f02f";
+    const SHIPPED_0004: &str = "ed79ca296e10b17a1d3e568898ee56b988b5476ebc139dd23e1f24f99b89d8c9";
 
     #[test]
     fn open_issue_counts_read_only_the_index() {

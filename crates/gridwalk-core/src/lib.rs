@@ -4,6 +4,7 @@
 pub mod db;
 pub mod error;
 pub mod export;
+mod foresight;
 mod photos;
 mod query;
 mod registry;
@@ -14,6 +15,7 @@ mod views;
 pub use db::StoreKey;
 pub use error::{CoreError, Result};
 pub use export::{open_export, ExportReceipt, Revocation, UnsyncedContents};
+pub use foresight::NearbyIssue;
 pub use gridwalk_clock::{Clock, ManualClock, SystemClock};
 pub use photos::{sniff_image, MAX_PHOTO_BYTES};
 pub use query::{Cursor, EventSync, IssueDetail, IssueFilter, IssueRow, NewOrder, Page, Today, VisitRow};

@@ -124,7 +124,7 @@ fn enum_col<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rus
     parse(&s).ok_or_else(|| rusqlite::Error::InvalidColumnType(i, s, rusqlite::types::Type::Text))
 }
 
-fn issue_row(r: &rusqlite::Row) -> rusqlite::Result<IssueRow> {
+pub(crate) fn issue_row(r: &rusqlite::Row) -> rusqlite::Result<IssueRow> {
     Ok(IssueRow {
         id: parse_text_id(r.get(0)?)?,
         courtyard_id: parse_text_id(r.get(1)?)?,
@@ -147,7 +147,7 @@ fn issue_row(r: &rusqlite::Row) -> rusqlite::Result<IssueRow> {
 }
 
 /// The columns [`issue_row`] reads, in its order.
-const ISSUE_COLUMNS: &str = "id, courtyard_id, category, source, status, description, contact_masked, received_at_ms,
+pub(crate) const ISSUE_COLUMNS: &str = "id, courtyard_id, category, source, status, description, contact_masked, received_at_ms,
     response_due_ms, responded_at_ms, conflicts, sync_state, owner_id, clock_runs, accepted_at_ms, urged, review_returns";
 
 /// Rows of a query over `issues` that selects [`ISSUE_COLUMNS`].

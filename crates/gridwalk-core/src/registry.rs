@@ -6,6 +6,17 @@ use gridwalk_domain::{CommunityId, CourtyardId, ManagementGridId, Registry, Subd
 use rusqlite::{params, Transaction};
 use serde::{Deserialize, Serialize};
 
+/// Each courtyard's responsible grid worker, as the server's snapshot names them: what "my
+/// courtyards this week" counts.
+pub(crate) fn set_responsible(tx: &Transaction, responsible: &[gridwalk_proto::ResponsibleWorker]) -> Result<()> {
+    tx.execute("UPDATE courtyards SET responsible_id = NULL WHERE responsible_id IS NOT NULL", [])?;
+    let mut st = tx.prepare("UPDATE courtyards SET responsible_id = ?2 WHERE id = ?1")?;
+    for r in responsible {
+        st.execute(params![r.courtyard_id.to_string(), r.worker_id.to_string()])?;
+    }
+    Ok(())
+}
+
 pub(crate) fn replace(tx: &Transaction, reg: &Registry) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM courtyards_fts; DELETE FROM courtyards; DELETE FROM technical_grids;

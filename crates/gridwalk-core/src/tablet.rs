@@ -87,7 +87,7 @@ impl Tablet {
         // A migration that added view columns asks for every issue row to be folded again.
         if meta_get(&conn, "refold_issues")?.is_some() {
             let tx = conn.transaction()?;
-            views::refold_all_issues(&tx)?;
+            views::refold_all(&tx)?;
             tx.execute("DELETE FROM meta WHERE key = 'refold_issues'", [])?;
             tx.commit()?;
         }
@@ -138,6 +138,11 @@ impl Tablet {
     }
 
     /// Read-only access for queries in this crate and for tests that inspect the file.
+    #[cfg(test)]
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -253,6 +258,12 @@ impl Tablet {
     fn on_issue(&mut self, id: IssueId, body: EventBody) -> Result<EventId> {
         self.issue_exists(id)?;
         Ok(self.record(vec![(Entity::Issue(id), body)])?[0].id)
+    }
+
+    /// Another resident reports the same open problem (我也遇到): counted on the issue instead
+    /// of opening a second one (一事一单).
+    pub fn me_too(&mut self, id: IssueId, note: &str) -> Result<EventId> {
+        self.on_issue(id, EventBody::MeToo { note: note.to_owned(), order_no: None })
     }
 
     /// The resident was contacted (响应): stops the 1-hour clock.

@@ -64,15 +64,17 @@ fn write_issue(tx: &Transaction, id: IssueId, events: Vec<Event>) -> Result<()> 
     tx.prepare_cached(
         "INSERT INTO issues (id, courtyard_id, category, source, status, description, contact_masked,
              received_at_ms, response_due_ms, responded_at_ms, resolved_at_ms, conflicts, updated_hlc,
-             owner_id, clock_runs, accepted_at_ms, urged, review_returns, whistle_targets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+             owner_id, clock_runs, accepted_at_ms, urged, review_returns, whistle_targets, lat, lon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                 COALESCE(?20, (SELECT lat FROM courtyards WHERE id = ?2)), COALESCE(?21, (SELECT lon FROM courtyards WHERE id = ?2)))
          ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, category = excluded.category,
              source = excluded.source, status = excluded.status, description = excluded.description,
              contact_masked = excluded.contact_masked, received_at_ms = excluded.received_at_ms,
              response_due_ms = excluded.response_due_ms, responded_at_ms = excluded.responded_at_ms,
              resolved_at_ms = excluded.resolved_at_ms, conflicts = excluded.conflicts, updated_hlc = excluded.updated_hlc,
              owner_id = excluded.owner_id, clock_runs = excluded.clock_runs, accepted_at_ms = excluded.accepted_at_ms,
-             urged = excluded.urged, review_returns = excluded.review_returns, whistle_targets = excluded.whistle_targets",
+             urged = excluded.urged, review_returns = excluded.review_returns, whistle_targets = excluded.whistle_targets,
+             lat = excluded.lat, lon = excluded.lon",
     )?
     .execute(params![
         id.to_string(),
@@ -94,19 +96,27 @@ fn write_issue(tx: &Transaction, id: IssueId, events: Vec<Event>) -> Result<()> 
         s.urged,
         s.review_returns,
         serde_json::to_string(&targets)?,
+        r.location.map(|l| l.lat),
+        r.location.map(|l| l.lon),
     ])?;
     Ok(())
 }
 
-/// Re-fold every issue once (after a migration added columns to their rows).
-pub(crate) fn refold_all_issues(tx: &Transaction) -> Result<usize> {
+/// Re-fold every issue and visit once (after a migration added columns to their rows).
+pub(crate) fn refold_all(tx: &Transaction) -> Result<usize> {
     let ids: Vec<String> = tx.prepare("SELECT id FROM issues")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for id in &ids {
         if let Ok(issue) = id.parse::<IssueId>() {
             refold(tx, Entity::Issue(issue))?;
         }
     }
-    Ok(ids.len())
+    let visits: Vec<String> = tx.prepare("SELECT id FROM visits")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in &visits {
+        if let Ok(visit) = id.parse::<VisitId>() {
+            refold(tx, Entity::Visit(visit))?;
+        }
+    }
+    Ok(ids.len() + visits.len())
 }
 
 fn write_visit(tx: &Transaction, id: VisitId, events: Vec<Event>) -> Result<()> {
@@ -116,8 +126,8 @@ fn write_visit(tx: &Transaction, id: VisitId, events: Vec<Event>) -> Result<()> 
         return Ok(());
     };
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO visits (id, courtyard_id, worker_id, mode, started_at_ms, ended_at_ms, notes, residents_met, linked_issues)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR REPLACE INTO visits (id, courtyard_id, worker_id, mode, started_at_ms, ended_at_ms, notes, residents_met, linked_issues, lat, lon)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         id.to_string(),
@@ -129,6 +139,8 @@ fn write_visit(tx: &Transaction, id: VisitId, events: Vec<Event>) -> Result<()> 
         v.notes,
         v.residents_met,
         serde_json::to_string(&v.linked_issues)?,
+        v.location.map(|l| l.lat),
+        v.location.map(|l| l.lon),
     ])?;
     Ok(())
 }

@@ -164,6 +164,19 @@ pub enum EventBody {
     Cancelled {
         reason: String,
     },
+    /// Another resident reports the same open problem (我也遇到): counted on the issue instead
+    /// of opening a second one (一事一单). `order_no` is the hotline order attached this way.
+    MeToo {
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_no: Option<String>,
+    },
+    /// Set by the server on a new issue when intake found an open issue it probably repeats
+    /// (same category, nearby, recent): a supervisor decides whether to merge them.
+    DuplicateSuspected {
+        of: IssueId,
+        distance_m: u32,
+    },
 }
 
 impl EventBody {
@@ -201,6 +214,8 @@ impl EventBody {
             EventBody::ClosedAsDuplicate { .. } => K::ClosedAsDuplicate,
             EventBody::DuplicateLinked { .. } => K::DuplicateLinked,
             EventBody::Cancelled { .. } => K::Cancelled,
+            EventBody::MeToo { .. } => K::MeToo,
+            EventBody::DuplicateSuspected { .. } => K::DuplicateSuspected,
         }
     }
 }

@@ -95,6 +95,13 @@ pub struct IssueState {
     pub duplicates: Vec<IssueId>,
     #[serde(default)]
     pub cancel_reason: Option<String>,
+    /// Residents who reported the same open problem again (我也遇到), hotline orders attached
+    /// to it included.
+    #[serde(default)]
+    pub me_too: u32,
+    /// The open issue intake found this one probably repeats, until a supervisor merges it.
+    #[serde(default)]
+    pub probable_duplicate_of: Option<IssueId>,
     pub last_hlc: Hlc,
     pub history: Vec<HistoryEntry>,
 }
@@ -172,6 +179,8 @@ impl IssueState {
             duplicate_of: None,
             duplicates: Vec::new(),
             cancel_reason: None,
+            me_too: 0,
+            probable_duplicate_of: None,
             last_hlc: Hlc::ZERO,
             history: Vec::new(),
         }
@@ -433,6 +442,8 @@ fn apply(s: &mut IssueState, e: &Event, first: FirstReport) -> Result<(), Confli
             s.cancel_reason = Some(reason.clone());
             s.closed_at_ms = Some(at);
         }
+        (EventBody::MeToo { .. }, Reported | Responded | InProgress) => s.me_too = s.me_too.saturating_add(1),
+        (EventBody::DuplicateSuspected { of, .. }, _) if *of != s.id => s.probable_duplicate_of = Some(*of),
         (EventBody::Pledged { kind, .. }, Reported | Responded | InProgress | Resolved) if s.pledge.is_none() => {
             s.pledge = Some(Pledge { by: e.author, kind: *kind, at_ms: at });
         }
@@ -563,6 +574,12 @@ mod tests {
     fn decide() -> EventBody {
         EventBody::ExtensionDecided { approved: true, note: String::new() }
     }
+    fn me_too() -> EventBody {
+        EventBody::MeToo { note: "楼上也漏水".into(), order_no: None }
+    }
+    fn suspected() -> EventBody {
+        EventBody::DuplicateSuspected { of: IssueId::from_parts(3, [5; 10]), distance_m: 40 }
+    }
     fn transfer() -> EventBody {
         EventBody::Transferred { to: Assignee::Dispatcher, note: String::new() }
     }
@@ -615,6 +632,9 @@ mod tests {
             ("extension then decision", vec![report(), extension(), decide()], Reported, 0),
             ("decision without request", vec![report(), decide()], Reported, 1),
             ("transfer keeps status", vec![report(), responded(), transfer()], Responded, 0),
+            ("me too on an open issue", vec![report(), me_too(), responded(), me_too()], Responded, 0),
+            ("me too on a resolved issue", vec![report(), resolved(), me_too()], Resolved, 1),
+            ("suspected duplicate keeps status", vec![report(), suspected()], Reported, 0),
         ];
         for (name, bodies, status, conflicts) in cases {
             let events: Vec<Event> = bodies.into_iter().enumerate().map(|(i, b)| ev(i as u8 + 1, 1000 * (i as i64 + 1), b)).collect();
@@ -646,6 +666,8 @@ mod tests {
             Just(whistle("城管")),
             Just(report_in("城管")),
             Just(pledge()),
+            Just(me_too()),
+            Just(suspected()),
             prop_oneof![Just(Satisfaction::Satisfied), Just(Satisfaction::Dissatisfied)].prop_map(callback),
         ]
     }

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod console;
 pub mod event;
 pub mod fold;
+pub mod foresight;
 pub mod hlc;
 pub mod ids;
 pub mod model;

@@ -113,6 +113,14 @@ impl RateFacts {
     }
 }
 
+/// Whether an issue is a complaint the three rates measure: everything but a proactive task
+/// (source `proactive`, made from the early-warning list). A task answers no resident, so it
+/// counts in no complaint rate; `by=source` gives its own response, resolution and
+/// satisfaction rates, apart, by the same definitions.
+pub fn is_complaint(s: &IssueState) -> bool {
+    s.report.as_ref().is_none_or(|r| r.source != crate::IssueSource::Proactive)
+}
+
 /// The worker an issue counts for under `by=worker`: who first responded, else whom it is
 /// assigned to now, else who reported it.
 pub fn issue_worker(s: &IssueState) -> Option<WorkerId> {
@@ -152,6 +160,35 @@ pub struct RateRow {
     pub satisfaction: Ratio,
 }
 
+/// Count one issue's facts into the three ratios, as of `as_of_ms`.
+fn count(response: &mut Ratio, resolution: &mut Ratio, satisfaction: &mut Ratio, f: &RateFacts, as_of_ms: i64) {
+    let due = f.received_at_ms.saturating_add(RESPONSE_WINDOW_MS);
+    match f.responded_at_ms {
+        Some(at) => response.add(at <= due),
+        None if as_of_ms > due => response.add(false),
+        None => {} // still inside its first hour: not yet counted
+    }
+    resolution.add(matches!(f.status, IssueStatus::Resolved | IssueStatus::Closed));
+    if let Some(s) = f.satisfaction {
+        satisfaction.add(matches!(s, Satisfaction::Satisfied | Satisfaction::BasicallySatisfied));
+    }
+}
+
+/// The response, resolution and satisfaction ratios of `facts` as of `as_of_ms`, as one row of
+/// [`compute`] counts them, over whatever span the caller chose (the early warning compares
+/// the last 28 days with the 28 before).
+pub fn ratios<'a>(facts: impl IntoIterator<Item = &'a RateFacts>, as_of_ms: i64) -> [Ratio; 3] {
+    let mut r = [Ratio::default(); 3];
+    for f in facts {
+        let [a, b, c] = &mut r;
+        count(a, b, c, f, as_of_ms);
+    }
+    for x in &mut r {
+        x.settle();
+    }
+    r
+}
+
 /// The rates per (group, period) of issues received in `[from_ms, to_ms)`, as of `as_of_ms`.
 /// Rows come sorted by group, then period; groups and periods without issues are absent.
 pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_ms: i64, as_of_ms: i64) -> Vec<RateRow> {
@@ -171,16 +208,7 @@ pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_
             satisfaction: Ratio::default(),
         });
         row.received += 1;
-        let due = f.received_at_ms.saturating_add(RESPONSE_WINDOW_MS);
-        match f.responded_at_ms {
-            Some(at) => row.response.add(at <= due),
-            None if as_of_ms > due => row.response.add(false),
-            None => {} // still inside its first hour: not yet counted
-        }
-        row.resolution.add(matches!(f.status, IssueStatus::Resolved | IssueStatus::Closed));
-        if let Some(s) = f.satisfaction {
-            row.satisfaction.add(matches!(s, Satisfaction::Satisfied | Satisfaction::BasicallySatisfied));
-        }
+        count(&mut row.response, &mut row.resolution, &mut row.satisfaction, f, as_of_ms);
     }
     rows.into_values()
         .map(|mut r| {
@@ -196,6 +224,31 @@ pub fn compute(issues: &[(String, RateFacts)], period: Period, from_ms: i64, to_
 mod tests {
     use super::*;
     use crate::event::EventBody;
+
+    #[test]
+    fn ratios_over_any_span_are_one_row_of_compute() {
+        let f = |received: i64, responded: Option<i64>, status| RateFacts {
+            received_at_ms: received,
+            responded_at_ms: responded,
+            status,
+            satisfaction: None,
+        };
+        let h = 3_600_000;
+        // In time, late, unanswered past the hour, unanswered within it (not counted yet).
+        let facts = [
+            f(0, Some(h / 2), IssueStatus::Resolved),
+            f(0, Some(2 * h), IssueStatus::InProgress),
+            f(0, None, IssueStatus::Reported),
+            f(10 * h, None, IssueStatus::Reported),
+        ];
+        let [response, resolution, satisfaction] = ratios(&facts, 10 * h + 60_000);
+        assert_eq!((response.numerator, response.denominator), (1, 3), "one of three judged answered in time; the fresh one waits");
+        assert_eq!((resolution.numerator, resolution.denominator), (1, 4));
+        assert_eq!((satisfaction.denominator, satisfaction.rate), (0, None), "no callback, no figure");
+        let rows =
+            compute(&facts.iter().map(|x| ("g".to_owned(), x.clone())).collect::<Vec<_>>(), Period::Month, 0, 11 * h, 10 * h + 60_000);
+        assert_eq!((rows[0].response, rows[0].resolution), (response, resolution), "the same arithmetic as a row of compute");
+    }
 
     const DAY_MS: i64 = 86_400_000;
     const H: i64 = 3_600_000;

@@ -57,7 +57,9 @@ pub fn may(role: Role, kind: EventKind, rel: Relation) -> bool {
     let field = matches!(role, GridWorker | Cadre);
     let desk = matches!(role, Supervisor | Admin);
     match kind {
-        K::Assigned | K::Recurred | K::RecurrenceFlagged | K::DuplicateLinked => false,
+        K::Assigned | K::Recurred | K::RecurrenceFlagged | K::DuplicateLinked | K::DuplicateSuspected => false,
+        // "Me too": whoever meets another resident with the same problem in their area.
+        K::MeToo => rel != Department && role != DepartmentStaff,
         // Reports and visits are about a place in scope (there is no issue to be "mine" yet).
         K::IssueReported | K::VisitRecorded => rel != Department && role != DepartmentStaff,
         // Notes and photos: anyone the issue concerns.
@@ -125,6 +127,7 @@ pub const ISSUE_ACTIONS: &[EventKind] = &[
     EventKind::Pledged,
     EventKind::ClosedAsDuplicate,
     EventKind::Cancelled,
+    EventKind::MeToo,
     EventKind::NoteAdded,
 ];
 
@@ -190,6 +193,7 @@ fn probe(kind: EventKind, s: &IssueState, actor: &Actor) -> Option<EventBody> {
         K::ClosedAsDuplicate => EventBody::ClosedAsDuplicate { of: IssueId(uuid::Uuid::max()), note: note() },
         K::Cancelled => EventBody::Cancelled { reason: note() },
         K::NoteAdded => EventBody::NoteAdded { text: note() },
+        K::MeToo => EventBody::MeToo { note: note(), order_no: None },
         _ => return None,
     })
 }

@@ -196,6 +196,13 @@ pub fn body(b: &EventBody) -> Result<(), ValidationError> {
         EventBody::Reviewed { approved, note } => text("note", note, MAX_NOTE_CHARS, !approved),
         EventBody::ClosedAsDuplicate { note, .. } => text("note", note, MAX_NOTE_CHARS, false),
         EventBody::Cancelled { reason } => text("reason", reason, MAX_NOTE_CHARS, true),
+        EventBody::MeToo { note, order_no } => {
+            if let Some(no) = order_no {
+                text("order_no", no, MAX_NAME_CHARS, true)?;
+            }
+            text("note", note, MAX_NOTE_CHARS, false)
+        }
+        EventBody::DuplicateSuspected { .. } => Ok(()),
     }
 }
 

@@ -54,6 +54,8 @@ vocab!(
         MobileCommittee => ("mobile_committee", "移动居委会", "Mobile residents' committee"),
         Online => ("online", "网上渠道", "Online (app, WeChat)"),
         DeliberationHall => ("deliberation_hall", "居民议事厅", "Residents' deliberation hall"),
+        /// A task a supervisor made from the early-warning list (未诉先办): nobody complained.
+        Proactive => ("proactive", "主动治理", "Proactive task"),
     }
 );
 
@@ -156,6 +158,8 @@ vocab!(
         ClosedAsDuplicate => ("closed_as_duplicate", "重复件关闭", "Closed as duplicate"),
         DuplicateLinked => ("duplicate_linked", "关联重复件", "Duplicate linked"),
         Cancelled => ("cancelled", "撤销", "Cancelled"),
+        MeToo => ("me_too", "我也遇到", "Me too"),
+        DuplicateSuspected => ("duplicate_suspected", "疑似重复", "Probable duplicate"),
     }
 );
 

@@ -253,6 +253,15 @@ pub struct HotlineIntakeResponse {
     pub response_due_ms: i64,
     /// False when the order number was already taken in: the same issue is returned.
     pub created: bool,
+    /// An open issue of the same category nearby and recent that this order probably repeats
+    /// (`[foresight] nearby_radius_m`, `duplicate_days`). With `on_duplicate = "link"` the new
+    /// issue is marked with it; with `"attach"`, `issue_id` is that issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probable_duplicate_of: Option<IssueId>,
+    /// True when no ticket was opened: the order was added to `issue_id` as a "me too"
+    /// (`on_duplicate = "attach"`).
+    #[serde(default)]
+    pub attached: bool,
 }
 
 /// An order the server could not place at a courtyard (HTTP 202): it waits in the district

@@ -17,7 +17,7 @@
 use gridwalk_domain::sla::EscalationRules;
 use gridwalk_domain::validate::ClockBounds;
 use gridwalk_domain::{Category, Registry, WhistleLevel};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -405,8 +405,42 @@ pub struct DistrictConfig {
     pub access: AccessConfig,
     /// `[clock]`: the bounds on every time a tablet sends; copied to `Config::clock`.
     pub clock: ClockBounds,
+    /// `[foresight]`: 未诉先办's tunables.
+    pub foresight: ForesightConfig,
     lines: Lines,
 }
+
+/// `[foresight]`: the thresholds of coverage, hotspots and "already reported nearby"
+/// (`gridwalk_domain::foresight::Rules`), and what intake does with a probable duplicate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForesightConfig {
+    pub rules: gridwalk_domain::foresight::Rules,
+    pub on_duplicate: OnDuplicate,
+}
+
+impl Default for ForesightConfig {
+    fn default() -> Self {
+        ForesightConfig { rules: gridwalk_domain::foresight::Rules::default(), on_duplicate: OnDuplicate::Link }
+    }
+}
+
+/// `on_duplicate`: what a hotline or Open311 order that probably repeats an open issue does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    /// Open its own ticket, marked as a probable duplicate of the other (the default: a
+    /// supervisor decides whether to merge).
+    Link,
+    /// Open no ticket: the order is a "me too" on the open issue (一事一单).
+    Attach,
+}
+
+const STALE_DAYS: RangeInclusive<i64> = 1..=gridwalk_domain::foresight::MAX_STALE_DAYS;
+const FAR_VISIT_M: RangeInclusive<i64> = 10..=5_000;
+const HOTSPOT_MIN_COUNT: RangeInclusive<i64> = 2..=1_000;
+const HOTSPOT_Z: RangeInclusive<i64> = 1..=10;
+const NEARBY_RADIUS_M: RangeInclusive<i64> = 0..=5_000;
+const DUPLICATE_DAYS: RangeInclusive<i64> = 1..=gridwalk_domain::foresight::MAX_WINDOW_DAYS;
 
 /// `[access]`: device tokens' lifetime and the proxies whose `X-Forwarded-For` is believed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -502,6 +536,7 @@ impl Default for DistrictConfig {
                 sender: SenderConfig::Log,
             },
             access: AccessConfig::default(),
+            foresight: ForesightConfig::default(),
             lines: Lines::default(),
         }
     }
@@ -521,6 +556,19 @@ struct RawFile {
     messages: Option<RawMessages>,
     clock: Option<RawClock>,
     access: Option<RawAccess>,
+    foresight: Option<RawForesight>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForesight {
+    stale_days: Option<Spanned<i64>>,
+    far_visit_m: Option<Spanned<i64>>,
+    hotspot_min_count: Option<Spanned<i64>>,
+    hotspot_z: Option<Spanned<i64>>,
+    nearby_radius_m: Option<Spanned<i64>>,
+    duplicate_days: Option<Spanned<i64>>,
+    on_duplicate: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -793,6 +841,40 @@ impl DistrictConfig {
                 d.access.trusted_proxies.push(ip);
             }
         }
+        if let Some(f) = raw.foresight {
+            let r = &mut d.foresight.rules;
+            if let Some(v) = &f.stale_days {
+                r.stale_days = src.bounded("foresight.stale_days", v, STALE_DAYS)?;
+            }
+            if let Some(v) = &f.far_visit_m {
+                r.far_visit_m = src.bounded("foresight.far_visit_m", v, FAR_VISIT_M)? as f64;
+            }
+            if let Some(v) = &f.hotspot_min_count {
+                r.hotspot_min_count = src.bounded("foresight.hotspot_min_count", v, HOTSPOT_MIN_COUNT)?.unsigned_abs();
+            }
+            if let Some(v) = &f.hotspot_z {
+                r.hotspot_z = src.bounded("foresight.hotspot_z", v, HOTSPOT_Z)? as f64;
+            }
+            if let Some(v) = &f.nearby_radius_m {
+                r.nearby_radius_m = src.bounded("foresight.nearby_radius_m", v, NEARBY_RADIUS_M)? as f64;
+            }
+            if let Some(v) = &f.duplicate_days {
+                r.duplicate_days = src.bounded("foresight.duplicate_days", v, DUPLICATE_DAYS)?;
+            }
+            if let Some(v) = &f.on_duplicate {
+                d.foresight.on_duplicate = match v.get_ref().as_str() {
+                    "link" => OnDuplicate::Link,
+                    "attach" => OnDuplicate::Attach,
+                    other => {
+                        return Err(ConfigError::InvalidValue {
+                            line: src.line_of(v),
+                            zh: format!("foresight.on_duplicate 应为 link 或 attach，而非“{other}”"),
+                            en: format!("foresight.on_duplicate must be link or attach, not {other:?}"),
+                        })
+                    }
+                };
+            }
+        }
         if let Some(c) = raw.clock {
             let fields: [ClockField<'_>; 5] = [
                 ("clock.ahead_seconds", &c.ahead_seconds, AHEAD_SECONDS, 1_000, &mut d.clock.ahead_ms),
@@ -1026,6 +1108,19 @@ mod tests {
     }
 
     #[test]
+    fn foresight_keys_set_the_thresholds_and_what_intake_does_with_a_duplicate() {
+        let d = parse("[foresight]\nstale_days = 21\nfar_visit_m = 150\nhotspot_min_count = 4\nhotspot_z = 2\nnearby_radius_m = 0\nduplicate_days = 3\non_duplicate = \"attach\"\n").unwrap();
+        let r = d.foresight.rules;
+        assert_eq!(
+            (r.stale_days, r.far_visit_m, r.hotspot_min_count, r.hotspot_z, r.nearby_radius_m, r.duplicate_days),
+            (21, 150.0, 4, 2.0, 0.0, 3),
+            "every [foresight] key lands in the rules"
+        );
+        assert_eq!(d.foresight.on_duplicate, OnDuplicate::Attach);
+        assert_eq!(parse("").unwrap().foresight, ForesightConfig::default(), "no [foresight]: the defaults, link");
+    }
+
+    #[test]
     fn the_example_file_parses_declares_the_default_directory_and_fits_the_demo_registry() {
         let example = parse(EXAMPLE_TOML).unwrap_or_else(|e| panic!("the shipped example parses: {e}"));
         let default = DistrictConfig::default();
@@ -1040,6 +1135,7 @@ mod tests {
         }
         assert_eq!(example.route(Category::Noise, "CY04", "三里屯街道"), "街道城市管理科", "the example's subdistrict rule applies");
         assert_eq!(example.escalation, default.escalation, "the example's escalation numbers are the defaults");
+        assert_eq!(example.foresight, default.foresight, "the example's [foresight] thresholds are the defaults");
         assert_eq!(example.escalation_period, default.escalation_period, "the example's period is the default");
         assert_eq!(example.whistle_targets, default.whistle_targets, "the example's whistle targets are the defaults");
         assert_eq!(example.clock, default.clock, "the example's clock bounds are the defaults");
@@ -1152,6 +1248,11 @@ mod tests {
             ("period out of range", "[escalation]\nperiod_seconds = 3601\n".into(), "config_out_of_range", 2),
             ("offline days out of range", "[clock]\noffline_days = 0\n".into(), "config_out_of_range", 2),
             ("unknown clock key", "[clock]\nahead_minutes = 5\n".into(), "config_unknown_key", 2),
+            ("hotspot z out of range", "[foresight]\nhotspot_z = 0\n".into(), "config_out_of_range", 2),
+            ("a negative radius", "[foresight]\nnearby_radius_m = -5\n".into(), "config_out_of_range", 2),
+            ("one report a hotspot", "[foresight]\n\nhotspot_min_count = 1\n".into(), "config_out_of_range", 3),
+            ("unknown duplicate handling", "[foresight]\non_duplicate = \"merge\"\n".into(), "config_invalid_value", 2),
+            ("unknown foresight key", "[foresight]\nradius = 5\n".into(), "config_unknown_key", 2),
             ("a number given as text", "[escalation]\nperiod_seconds = \"60\"\n".into(), "config_invalid_value", 2),
             ("attempts out of range", "[messages.sender]\nkind = \"webhook\"\nurl = \"https://x.cn/\"\nmax_attempts = 51\n".into(), "config_out_of_range", 4),
             ("retry base out of range", "[messages.sender]\nkind = \"webhook\"\nurl = \"https://x.cn/\"\nretry_base_seconds = 0\n".into(), "config_out_of_range", 4),

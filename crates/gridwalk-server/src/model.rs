@@ -344,3 +344,14 @@ pub struct DeviceDetail {
 
 /// The kind of a browser session's device.
 pub const CONSOLE_DEVICE: &str = "console";
+
+/// Issues of one courtyard and category received in one bucket of a range (a hotspot window
+/// or an ISO week): one row of [`crate::store::Reader::issue_buckets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssueBucket {
+    pub courtyard: CourtyardId,
+    pub category: gridwalk_domain::Category,
+    /// `(received_at_ms - from_ms) / bucket_ms`.
+    pub bucket: i64,
+    pub count: u64,
+}

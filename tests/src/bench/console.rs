@@ -335,7 +335,7 @@ fn fixture(dir: &Path) -> Fixture {
             .storage()
             .write_blocking(move |tx| {
                 for (view, place) in &batch {
-                    tx.put_issue_view(view, place)?;
+                    tx.put_issue_view(view, place, None)?;
                 }
                 Ok(())
             })
@@ -358,7 +358,7 @@ fn fixture(dir: &Path) -> Fixture {
 /// The median of `runs` timings of `ours` and of `bare`, in ms, taken in alternating rounds
 /// (ours first in even rounds, bare first in odd ones) after one warm-up call of each, so
 /// machine noise and cache order hit both sides alike.
-fn medians_ms(runs: usize, mut ours: impl FnMut(), mut bare: impl FnMut()) -> (f64, f64) {
+pub(crate) fn medians_ms(runs: usize, mut ours: impl FnMut(), mut bare: impl FnMut()) -> (f64, f64) {
     ours();
     bare();
     let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));

@@ -27,6 +27,7 @@ pub fn median(xs: &mut [f64]) -> f64 {
 pub mod app_start;
 pub mod console;
 pub mod dispatch;
+pub mod foresight;
 pub mod link;
 pub mod server_ingest;
 pub mod server_views;

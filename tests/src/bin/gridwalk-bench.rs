@@ -11,11 +11,13 @@ type Bench = (&'static str, fn(&std::path::Path) -> Vec<BenchResult>);
 const BENCHES: &[Bench] = &[
     ("store.record_issue", |d| vec![bench::store::record_issue(d)]),
     ("store.first_page_of_100k", |d| vec![bench::store::first_page(d)]),
+    ("store.nearby_of_100k", |d| vec![bench::store::nearby(d)]),
     ("server.ingest_4000_devices", bench::server_ingest::run_in),
     ("server.ingest_pg", bench::server_ingest::run_postgres_in),
     ("server.views", bench::server_views::run),
     ("server.dispatch_4000_waiting", bench::dispatch::run),
     ("console.over_1m_issues", bench::console::run),
+    ("foresight.over_1m_issues", bench::foresight::run),
     ("sync.loopback", bench::sync::run),
     ("sync.link", bench::link::run),
     ("app.cold_start_today", bench::app_start::run),

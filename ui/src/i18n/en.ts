@@ -151,7 +151,7 @@ export default {
     },
     source: {
       visit: 'Walk-around visit', hotline: '12345 hotline', mobile_committee: "Mobile residents' committee",
-      online: 'Online (app, WeChat)', deliberation_hall: "Residents' deliberation hall",
+      online: 'Online (app, WeChat)', deliberation_hall: "Residents' deliberation hall", proactive: 'Proactive task',
     },
     whistle: { party_branch: 'Party branch → party members', community: 'Community → subdistrict sections', subdistrict: 'Subdistrict → district departments' },
     pledge: { chronic: 'Chronic problem', bottleneck: 'Bottleneck', frequent: 'Frequent problem' },
@@ -171,6 +171,7 @@ export default {
       assigned: 'Assigned', accepted: 'Accepted', returned: 'Returned', transferred: 'Transferred', urged: 'Urged',
       extension_requested: 'Extension requested', extension_decided: 'Extension decided', reviewed: 'Reviewed',
       closed_as_duplicate: 'Closed as duplicate', duplicate_linked: 'Duplicate linked', cancelled: 'Cancelled',
+      me_too: 'Me too', duplicate_suspected: 'Probable duplicate',
     },
   },
 }

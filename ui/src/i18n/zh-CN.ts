@@ -139,7 +139,7 @@ export default {
     },
     source: {
       visit: '走访发现', hotline: '12345热线', mobile_committee: '移动居委会', online: '网上渠道',
-      deliberation_hall: '居民议事厅',
+      deliberation_hall: '居民议事厅', proactive: '主动治理',
     },
     whistle: { party_branch: '支部吹哨、党员报到', community: '社区吹哨、科室报到', subdistrict: '街乡吹哨、部门报到' },
     pledge: { chronic: '老大难问题', bottleneck: '瓶颈性问题', frequent: '多发性问题' },
@@ -157,6 +157,7 @@ export default {
       reported_in: '报到', issue_closed: '关闭', recurred: '问题复发', recurrence_flagged: '标记为复发', pledged: '认领',
       assigned: '派单', accepted: '签收', returned: '退单', transferred: '转派', urged: '催办', extension_requested: '延期申请',
       extension_decided: '延期审批', reviewed: '审核', closed_as_duplicate: '重复件关闭', duplicate_linked: '关联重复件', cancelled: '撤销',
+      me_too: '我也遇到', duplicate_suspected: '疑似重复',
     },
   },
 }

@@ -25,7 +25,7 @@ export const CATEGORIES: { code: CategoryCode; icon: string }[] = [
 
 export const WHISTLE_LEVELS: WhistleLevelCode[] = ['party_branch', 'community', 'subdistrict']
 export const PLEDGE_KINDS: PledgeKindCode[] = ['chronic', 'bottleneck', 'frequent']
-export const SOURCES: SourceCode[] = ['visit', 'hotline', 'mobile_committee', 'online', 'deliberation_hall']
+export const SOURCES: SourceCode[] = ['visit', 'hotline', 'mobile_committee', 'online', 'deliberation_hall', 'proactive']
 export const VISIT_MODES: VisitModeCode[] = ['walk_through', 'in_depth', 'stationed']
 export const SATISFACTION: SatisfactionCode[] = ['satisfied', 'basically_satisfied', 'dissatisfied']
 export const STATUSES: StatusCode[] = ['reported', 'responded', 'in_progress', 'resolved', 'closed', 'duplicate', 'cancelled']
@@ -35,6 +35,6 @@ export const EVENT_KINDS = [
   'visit_recorded', 'issue_reported', 'issue_responded', 'note_added', 'photo_attached', 'issue_resolved',
   'callback_recorded', 'issue_reopened', 'progress_added', 'whistled', 'reported_in', 'issue_closed', 'recurred',
   'recurrence_flagged', 'pledged', 'assigned', 'accepted', 'returned', 'transferred', 'urged', 'extension_requested',
-  'extension_decided', 'reviewed', 'closed_as_duplicate', 'duplicate_linked', 'cancelled',
+  'extension_decided', 'reviewed', 'closed_as_duplicate', 'duplicate_linked', 'cancelled', 'me_too', 'duplicate_suspected',
 ] as const
 export const ROLES: RoleCode[] = ['grid_worker', 'cadre', 'supervisor', 'department_staff', 'admin']

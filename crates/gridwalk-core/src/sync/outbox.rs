@@ -251,6 +251,7 @@ impl Tablet {
                 courtyards: reg.courtyards.clone(),
             };
             crate::registry::replace(&tx, &registry)?;
+            crate::registry::set_responsible(&tx, &reg.responsible)?;
             meta_set(&tx, "registry_version", &reg.version.to_string())?;
         }
         let hlc = if max_remote > Hlc::ZERO { self.hlc.merge(max_remote, now) } else { self.hlc };

@@ -28,6 +28,10 @@ pub enum Action {
     ManageWorkers,
     /// Change one's own password (with the current one).
     ChangeOwnPassword,
+    /// 未诉先办's coverage, hotspots, trends and early warnings.
+    ReadForesight,
+    /// Make a warning into a proactive task.
+    CreateTask,
 }
 
 impl Action {
@@ -43,6 +47,8 @@ impl Action {
         Action::Dispatch,
         Action::ManageWorkers,
         Action::ChangeOwnPassword,
+        Action::ReadForesight,
+        Action::CreateTask,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,17 +64,22 @@ impl Action {
             Action::ReadNotices => "read the messages to residents",
             Action::ManageWorkers => "manage workers",
             Action::ChangeOwnPassword => "change their password",
+            Action::ReadForesight => "read coverage, hotspots, trends and warnings",
+            Action::CreateTask => "make proactive tasks",
         }
     }
 
     /// Managing workers is the admins' alone. Taking in hotline orders is a desk job for
-    /// supervisors and admins, and so is the dashboard and the messages to residents; everything else is open to every role inside its scope (department staff
-    /// respond to what was whistled to them).
+    /// supervisors and admins, and so is the dashboard, the messages to residents and making
+    /// proactive tasks; the foresight figures are theirs and the cadres' (who watch their
+    /// area, as the console's menus say); everything else is open to every role inside its
+    /// scope (department staff respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
-            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch => {
+            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch | Action::CreateTask => {
                 matches!(role, Role::Supervisor | Role::Admin)
             }
+            Action::ReadForesight => matches!(role, Role::Supervisor | Role::Admin | Role::Cadre),
             Action::ManageWorkers => role == Role::Admin,
             Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto | Action::ChangeOwnPassword => {
                 true
@@ -109,9 +120,13 @@ mod tests {
     fn only_admins_manage_workers_and_only_supervisors_and_admins_take_hotline_orders_read_the_dashboard_and_messages() {
         for role in Role::ALL {
             for action in Action::ALL {
-                let desk = matches!(action, Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch);
+                let desk = matches!(
+                    action,
+                    Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch | Action::CreateTask
+                );
                 let expected = match action {
                     Action::ManageWorkers => *role == Role::Admin,
+                    Action::ReadForesight => matches!(role, Role::Supervisor | Role::Admin | Role::Cadre),
                     _ => !desk || matches!(role, Role::Supervisor | Role::Admin),
                 };
                 assert_eq!(action.allowed(*role), expected, "{role:?} × {action:?}");

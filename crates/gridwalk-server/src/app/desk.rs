@@ -125,10 +125,19 @@ impl AppState {
         };
         let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
         let templates = self.config().notice_templates.clone();
+        let foresight = self.config().district.foresight;
         let actor = who.worker.username.clone();
         let outcome = self
             .write_events(move |tx| {
-                let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;
+                let resp = hotline::intake(
+                    tx,
+                    &registry,
+                    clock.as_ref(),
+                    hotline::IntakeRules { templates: &templates, foresight: &foresight },
+                    &actor,
+                    report,
+                    place,
+                )?;
                 tx.mark_order_placed(&order.order_no, resp.issue_id, clock.now_ms())?;
                 if resp.created {
                     workflow::flag_recurrence(tx, &registry, clock.as_ref(), &templates, resp.issue_id, window)?;

@@ -4,11 +4,14 @@
 use super::authored;
 use super::notices::NoticeTemplates;
 use super::registry::RegistryIndex;
+use crate::district::{ForesightConfig, OnDuplicate};
 use crate::error::{Error, Result};
 use crate::model::{Place, Scope, UnplacedRow};
 use crate::store::Tx;
 use gridwalk_clock::Clock;
 use gridwalk_domain::address::{Placement, Unplaced};
+use gridwalk_domain::foresight::{self, geo::BoundingBox, nearby::NearbyMatch};
+use gridwalk_domain::Entity;
 use gridwalk_domain::{
     validate, Assignee, CommunityId, CourtyardId, EventBody, GeoPoint, IssueId, IssueReport, IssueSource, Location, SubdistrictId,
     RESPONSE_WINDOW_MS,
@@ -101,6 +104,10 @@ pub fn check_resend(tx: &dyn Tx, order_no: &str, issue: IssueId, incoming: Order
     let same = match (&queued, tx.issue_view(issue)?.and_then(|v| v.state.report)) {
         // Placed by a dispatcher: the order as it first came is in the queue's row.
         (Some(row), _) => OrderFacts::of_order(&row.order) == Some(incoming),
+        // Attached to another issue as a "me too": that event holds the order's text.
+        (None, Some(stored)) if stored.external_ref.as_deref() != Some(order_no) => {
+            stored.category == incoming.category && attached_note(tx, issue, order_no)?.as_deref() == Some(incoming.description)
+        }
         (None, Some(stored)) => OrderFacts::of_report(&stored) == incoming && courtyard.is_none_or(|c| c == stored.courtyard),
         (None, None) => false,
     };
@@ -111,10 +118,23 @@ pub fn check_resend(tx: &dyn Tx, order_no: &str, issue: IssueId, incoming: Order
     }
 }
 
-/// The answer for an order number already filed as `issue_id`.
+/// The text of the "me too" that attached order `order_no` to `issue`, if it was attached.
+fn attached_note(tx: &dyn Tx, issue: IssueId, order_no: &str) -> Result<Option<String>> {
+    Ok(tx.entity_events(Entity::Issue(issue))?.into_iter().find_map(|e| match e.body {
+        EventBody::MeToo { note, order_no: Some(n) } if n == order_no => Some(note),
+        _ => None,
+    }))
+}
+
+/// The answer for an order number already filed as `issue_id` (or attached to it).
 pub fn filed_answer(tx: &dyn Tx, order_no: &str, issue_id: IssueId, received: i64) -> Result<HotlineIntakeResponse> {
+    let view = tx.issue_view(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
     let place = tx.issue_place(issue_id)?.ok_or_else(|| Error::Corrupt(format!("order {order_no} has no issue")))?;
-    Ok(answer(issue_id, &place, received, false))
+    let attached = view.state.report.as_ref().is_some_and(|r| r.external_ref.as_deref() != Some(order_no));
+    let mut a = answer(issue_id, &place, received, false);
+    a.attached = attached;
+    a.probable_duplicate_of = if attached { Some(issue_id) } else { view.state.probable_duplicate_of };
+    Ok(a)
 }
 
 fn answer(issue_id: IssueId, place: &Place, received: i64, created: bool) -> HotlineIntakeResponse {
@@ -125,7 +145,31 @@ fn answer(issue_id: IssueId, place: &Place, received: i64, created: bool) -> Hot
         community_id: place.community,
         response_due_ms: received.saturating_add(RESPONSE_WINDOW_MS),
         created,
+        probable_duplicate_of: None,
+        attached: false,
     }
+}
+
+/// The open issue an order probably repeats (`foresight::nearby::probable_duplicate` over the
+/// candidates one indexed range finds), if any.
+pub fn probable_duplicate(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    rules: &foresight::Rules,
+    report: &IssueReport,
+    received_ms: i64,
+) -> Result<Option<NearbyMatch>> {
+    let point = match report.location {
+        Some(l) => GeoPoint { lat: l.lat, lon: l.lon },
+        None => match registry.courtyard(report.courtyard) {
+            Some(y) => y.point,
+            None => return Ok(None),
+        },
+    };
+    let bbox = BoundingBox::around(point, rules.nearby_radius_m);
+    let since = received_ms.saturating_sub(rules.duplicate_days.saturating_mul(foresight::DAY_MS));
+    let candidates = tx.open_issues_near(report.category, &bbox, since, received_ms)?;
+    Ok(foresight::nearby::probable_duplicate(&candidates, report.category, point, received_ms, rules.nearby_radius_m, rules.duplicate_days))
 }
 
 /// An order checked and ready: filed at a place, or queued for the dispatcher.
@@ -216,16 +260,25 @@ pub fn dispatch_to(tx: &dyn Tx, place: &Place) -> Result<(Assignee, &'static str
     })
 }
 
+/// What the district decided for every order: the messages to residents, and what a probable
+/// duplicate does (`[foresight]`).
+#[derive(Clone, Copy)]
+pub struct IntakeRules<'a> {
+    pub templates: &'a NoticeTemplates,
+    pub foresight: &'a ForesightConfig,
+}
+
 /// Take in a prepared order (inside a writer job). Idempotent on the order number.
 pub fn intake(
     tx: &dyn Tx,
     registry: &RegistryIndex,
     clock: &dyn Clock,
-    templates: &NoticeTemplates,
+    rules: IntakeRules<'_>,
     actor: &str,
     report: IssueReport,
     place: Place,
 ) -> Result<HotlineIntakeResponse> {
+    let IntakeRules { templates, foresight } = rules;
     let now_ms = clock.now_ms();
     let order_no = report.external_ref.clone().unwrap_or_default();
     if let Some((issue_id, received)) = tx.hotline_order(&order_no)? {
@@ -233,11 +286,29 @@ pub fn intake(
         return filed_answer(tx, &order_no, issue_id, received);
     }
     let received = report.received_at_ms.unwrap_or(now_ms);
+    let duplicate = probable_duplicate(tx, registry, &foresight.rules, &report, received)?;
+    if let (Some(of), OnDuplicate::Attach) = (duplicate, foresight.on_duplicate) {
+        // 一事一单: no second ticket. The order number now answers with the open issue.
+        let note = report.description.clone();
+        authored::append_to_known(tx, registry, clock, templates, of.issue, EventBody::MeToo { note, order_no: Some(order_no.clone()) })?;
+        let at = tx.issue_place(of.issue)?.ok_or_else(|| Error::Corrupt(format!("issue {} has no place", of.issue)))?;
+        tx.insert_hotline_order(&order_no, of.issue, at.courtyard, received, now_ms)?;
+        tx.audit(now_ms, actor, "hotline_attached", &format!("order {order_no} -> me too on issue {} ({:.0} m)", of.issue, of.distance_m))?;
+        let mut a = answer(of.issue, &at, received, false);
+        (a.attached, a.probable_duplicate_of) = (true, Some(of.issue));
+        return Ok(a);
+    }
     let issue_id = IssueId::from_parts(now_ms.max(0) as u64, clock.random());
     authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::IssueReported(report))?;
     let (to, reason) = dispatch_to(tx, &place)?;
     authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::Assigned { to, reason: reason.to_owned() })?;
+    if let Some(of) = duplicate {
+        let distance_m = of.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32;
+        authored::append(tx, registry, clock, templates, issue_id, &place, EventBody::DuplicateSuspected { of: of.issue, distance_m })?;
+    }
     tx.insert_hotline_order(&order_no, issue_id, place.courtyard, received, now_ms)?;
     tx.audit(now_ms, actor, "hotline_intake", &format!("order {order_no} -> issue {issue_id} at courtyard {}", place.courtyard))?;
-    Ok(answer(issue_id, &place, received, true))
+    let mut a = answer(issue_id, &place, received, true);
+    a.probable_duplicate_of = duplicate.map(|d| d.issue);
+    Ok(a)
 }

@@ -11,6 +11,7 @@ pub mod console;
 pub mod desk;
 pub mod dispatch;
 pub mod export;
+pub mod foresight;
 pub mod hotline;
 pub mod ingest;
 pub mod notices;
@@ -392,6 +393,7 @@ impl AppState {
     pub async fn take_in(&self, registry: Arc<RegistryIndex>, actor: String, report: IssueReport, place: Place) -> Result<IntakeOutcome> {
         let (clock, window) = (self.inner.clock.clone(), self.recurrence_window_ms());
         let templates = self.inner.config.notice_templates.clone();
+        let foresight = self.inner.config.district.foresight;
         self.write_events(move |tx| {
             let order_no = report.external_ref.clone().unwrap_or_default();
             if let Some(row) = tx.unplaced_order(&order_no)?.filter(|r| r.placed_issue.is_none()) {
@@ -400,7 +402,15 @@ impl AppState {
                 }
                 return Ok(IntakeOutcome::Queued(hotline::queued_answer(&row, false)));
             }
-            let resp = hotline::intake(tx, &registry, clock.as_ref(), &templates, &actor, report, place)?;
+            let resp = hotline::intake(
+                tx,
+                &registry,
+                clock.as_ref(),
+                hotline::IntakeRules { templates: &templates, foresight: &foresight },
+                &actor,
+                report,
+                place,
+            )?;
             if resp.created {
                 workflow::flag_recurrence(tx, &registry, clock.as_ref(), &templates, resp.issue_id, window)?;
             }
@@ -479,7 +489,7 @@ impl AppState {
     pub async fn rates(&self, who: &Principal, by: &str, period: &str, from_ms: i64, to_ms: i64) -> Result<RatesReport> {
         let Grant { registry, scope } = self.authorize(who, Action::ReadDashboard).await?;
         let by = GroupBy::from_code(by)
-            .ok_or_else(|| Error::InvalidQuery(format!("by={by:?}: use district, subdistrict, community, category or worker")))?;
+            .ok_or_else(|| Error::InvalidQuery(format!("by={by:?}: use district, subdistrict, community, category, worker or source")))?;
         let period = Period::from_code(period).ok_or_else(|| Error::InvalidQuery(format!("period={period:?}: use week or month")))?;
         if from_ms >= to_ms {
             return Err(Error::InvalidQuery(format!("from ({from_ms}) must be before to ({to_ms})")));

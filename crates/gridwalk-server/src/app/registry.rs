@@ -69,6 +69,11 @@ impl RegistryIndex {
         self.courtyard_by_code.get(code).map(|&i| &self.registry.courtyards[i])
     }
 
+    /// A courtyard's responsible grid worker (责任网格员), if one is named.
+    pub fn responsible(&self, id: CourtyardId) -> Option<WorkerId> {
+        self.responsible.get(&id).map(|(w, _)| *w)
+    }
+
     pub fn place(&self, id: CourtyardId) -> Option<Place> {
         let c = self.courtyard(id)?;
         let subdistrict = *self.community_parent.get(&c.community)?;

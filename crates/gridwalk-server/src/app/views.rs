@@ -6,11 +6,13 @@ use super::registry::RegistryIndex;
 use crate::error::Result;
 use crate::model::{IssueView, Place};
 use crate::store::{Reader, Tx};
-use gridwalk_domain::{fold_issue, fold_visit, Entity, Event, EventBody, HistoryEntry, IssueState};
+use gridwalk_domain::foresight::geo::distance_m;
+use gridwalk_domain::registry::GeoPoint;
+use gridwalk_domain::{fold_issue, fold_visit, Entity, Event, EventBody, HistoryEntry, IssueState, Visit};
 
 /// The shape of the stored views. Bump it when [`IssueView`] or what it is derived from changes:
 /// the server then rebuilds every view from the events once, on open.
-pub const VIEWS_VERSION: u32 = 4;
+pub const VIEWS_VERSION: u32 = 5;
 
 /// The meta key holding the views' shape.
 const VIEWS_KEY: &str = "views_version";
@@ -42,7 +44,8 @@ pub fn event_text(body: &EventBody) -> Option<&str> {
         | EventBody::IssueClosed { note }
         | EventBody::CallbackRecorded { note, .. }
         | EventBody::Whistled { note, .. }
-        | EventBody::ReportedIn { note, .. } => note,
+        | EventBody::ReportedIn { note, .. }
+        | EventBody::MeToo { note, .. } => note,
         EventBody::IssueReopened { reason } | EventBody::Cancelled { reason } | EventBody::ExtensionRequested { reason, .. } => reason,
         EventBody::IssueReported(r) => &r.description,
         _ => return None,
@@ -95,17 +98,37 @@ pub fn refold_from(
         Entity::Issue(id) => {
             let state = fold_issue(id, events);
             let place = state.report.as_ref().and_then(|r| registry.place(r.courtyard)).unwrap_or(*fallback);
+            let point = issue_point(registry, &state);
             let (view, history) = split_view(state);
-            tx.put_issue_view(&view, &place)?;
+            tx.put_issue_view(&view, &place, point)?;
             Ok(Some(IssueState { history, ..view.state }))
         }
         Entity::Visit(id) => {
             let state = fold_visit(id, events);
             let place = state.visit.as_ref().and_then(|v| registry.place(v.courtyard)).unwrap_or(*fallback);
-            tx.put_visit_view(&state, &place)?;
+            let distance = state.visit.as_ref().and_then(|v| visit_distance_m(registry, v));
+            tx.put_visit_view(&state, &place, distance)?;
             Ok(None)
         }
     }
+}
+
+/// Where an issue is, for "already reported nearby": its report's GPS point, else its
+/// courtyard's registry point (see `gridwalk_domain::foresight::nearby`).
+pub fn issue_point(registry: &RegistryIndex, s: &IssueState) -> Option<GeoPoint> {
+    let r = s.report.as_ref()?;
+    match r.location {
+        Some(l) => Some(GeoPoint { lat: l.lat, lon: l.lon }),
+        None => registry.courtyard(r.courtyard).map(|y| y.point),
+    }
+}
+
+/// How far a visit's GPS point lay from its courtyard's registry point: what decides whether
+/// it counts for coverage (`far_visit_m`). None without a point or a known courtyard.
+pub fn visit_distance_m(registry: &RegistryIndex, v: &Visit) -> Option<f64> {
+    let at = v.location?;
+    let yard = registry.courtyard(v.courtyard)?;
+    Some(distance_m(GeoPoint { lat: at.lat, lon: at.lon }, yard.point))
 }
 
 /// Whether the stored views have another shape than this build's.

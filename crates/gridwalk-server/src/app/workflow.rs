@@ -223,6 +223,8 @@ pub enum GroupBy {
     Community,
     Category,
     Worker,
+    /// Per source: the one grouping that counts proactive tasks, apart from the complaints.
+    Source,
 }
 
 impl GroupBy {
@@ -233,6 +235,7 @@ impl GroupBy {
             "community" => GroupBy::Community,
             "category" => GroupBy::Category,
             "worker" => GroupBy::Worker,
+            "source" => GroupBy::Source,
             _ => return None,
         })
     }
@@ -243,6 +246,7 @@ impl GroupBy {
             GroupBy::Community => "community",
             GroupBy::Category => "category",
             GroupBy::Worker => "worker",
+            GroupBy::Source => "source",
         }
     }
 }
@@ -270,7 +274,15 @@ pub fn rates(r: &dyn Reader, registry: &RegistryIndex, scope: &Scope, q: RatesQu
     for (view, place) in r.issues_received(scope, q.from_ms, q.to_ms)? {
         let state = &view.state;
         let Some(f) = RateFacts::of(state) else { continue };
+        // A proactive task answers no resident: it counts only under by=source, as its own row.
+        if q.by != GroupBy::Source && !rates::is_complaint(state) {
+            continue;
+        }
         let (key, label) = match q.by {
+            GroupBy::Source => {
+                let s = state.report.as_ref().map(|r| r.source);
+                (s.map(|s| s.code()).unwrap_or("").to_owned(), s.map(|s| s.label_zh()).unwrap_or("").to_owned())
+            }
             GroupBy::District => ("district".to_owned(), "朝阳区".to_owned()),
             GroupBy::Subdistrict => match subdistricts.get(&place.subdistrict) {
                 Some((code, name)) => ((*code).to_owned(), (*name).to_owned()),

@@ -42,7 +42,7 @@ pub async fn alerts(State(s): State<AppState>, Auth(who): Auth, QueryOf(q): Quer
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RatesQuery {
-    /// district|subdistrict|community|category|worker
+    /// district|subdistrict|community|category|worker|source (only by=source counts proactive tasks, apart)
     pub by: String,
     /// week|month
     pub period: String,

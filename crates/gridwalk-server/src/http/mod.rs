@@ -9,6 +9,7 @@ pub mod console;
 pub mod dashboard;
 pub mod encoding;
 pub mod extract;
+pub mod foresight;
 pub mod open311;
 pub mod openapi;
 pub mod records;
@@ -163,6 +164,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/console/audit", get(console::audit))
         .route("/api/v1/console/photos/{sha256}", get(console::photo))
         .route("/api/v1/console/export/{file}", get(console::export))
+        .route("/api/v1/foresight/coverage", get(foresight::coverage))
+        .route("/api/v1/foresight/hotspots", get(foresight::hotspots))
+        .route("/api/v1/foresight/trends", get(foresight::trends))
+        .route("/api/v1/foresight/warnings", get(foresight::warnings))
+        .route("/api/v1/foresight/tasks", post(foresight::task))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))

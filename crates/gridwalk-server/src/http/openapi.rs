@@ -5,7 +5,7 @@
 //! stale (`GRIDWALK_BLESS=1 cargo test -p gridwalk-server --test server openapi` rewrites it).
 
 use super::open311::doc::Open311Paths;
-use super::{access, blobs, console, dashboard, records, sync};
+use super::{access, blobs, console, dashboard, foresight, records, sync};
 use gridwalk_proto::ErrorBody;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -76,6 +76,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
         console::audit,
         console::photo,
         console::export,
+        foresight::coverage,
+        foresight::hotspots,
+        foresight::trends,
+        foresight::warnings,
+        foresight::task,
     ),
     components(schemas(ErrorBody), responses(ErrorResponse)),
     modifiers(&BearerAuth, &Open311Paths, &NoModuleTags)

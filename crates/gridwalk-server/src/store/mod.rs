@@ -17,7 +17,11 @@ pub mod sqlite;
 
 use crate::error::{Error, Result};
 use crate::model::*;
-use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
+use gridwalk_domain::foresight::coverage::VisitTally;
+use gridwalk_domain::foresight::geo::BoundingBox;
+use gridwalk_domain::foresight::nearby::OpenIssue;
+use gridwalk_domain::registry::GeoPoint;
+use gridwalk_domain::{Assignee, Category, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, Registry, Role, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, ScopeUnit, WorkerInfo};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -238,8 +242,9 @@ pub trait Reader {
     /// Today's four figures in scope: received in `[day_start_ms, now_ms)`, those answered
     /// within the hour, open and unanswered past their deadline at `now_ms`, resolved today.
     fn today_figures(&self, scope: &Scope, day_start_ms: i64, now_ms: i64) -> Result<gridwalk_proto::console::TodayFigures>;
-    /// The rate facts of issues in scope received in `[from_ms, to_ms)`, from the view's
-    /// columns (no view is parsed), with their places.
+    /// The rate facts of the complaints in scope received in `[from_ms, to_ms)` (proactive
+    /// tasks count apart: `rates::is_complaint`), from the view's columns (no view is parsed),
+    /// with their places.
     fn rate_facts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(Place, gridwalk_domain::rates::RateFacts)>>;
     /// Per courtyard in scope with any issue: open, overdue at `now_ms`, and received in
     /// `[from_ms, to_ms)` (of `category`, if given).
@@ -253,6 +258,21 @@ pub trait Reader {
     ) -> Result<Vec<CourtyardCounts>>;
     /// Every visit in scope (folded), for coverage.
     fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>>;
+    /// 未诉先办's visit counts: visits in scope started in `[from_ms, to_ms)`, grouped by
+    /// courtyard, worker, mode, ISO week (Beijing) and whether their point lay farther than
+    /// `far_visit_m` from the courtyard. One GROUP BY over the view's columns.
+    fn visit_tallies(&self, scope: &Scope, from_ms: i64, to_ms: i64, far_visit_m: f64) -> Result<Vec<VisitTally>>;
+    /// Issues in scope received in `[from_ms, to_ms)` by courtyard, category and bucket of
+    /// `bucket_ms` counted from `from_ms`. Duplicates, cancelled reports and proactive tasks
+    /// are left out: the first two are no new problem, and a task is the district's own
+    /// answer to a warning (counting it would feed the hotspot that made it).
+    fn issue_buckets(&self, scope: &Scope, from_ms: i64, to_ms: i64, bucket_ms: i64) -> Result<Vec<IssueBucket>>;
+    /// Per courtyard in scope: issues received in `[from_ms, to_ms)` that repeat an earlier
+    /// one closed there (recurrence linking's `RecurrenceFlagged`).
+    fn recurrence_counts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(CourtyardId, u64)>>;
+    /// Open issues of `category` whose point lies in `bbox`, received in `[from_ms, to_ms]`:
+    /// the candidates of the intake's duplicate check (one indexed range).
+    fn open_issues_near(&self, category: Category, bbox: &BoundingBox, from_ms: i64, to_ms: i64) -> Result<Vec<OpenIssue>>;
     /// What a device last reported, and when.
     fn device_report(&self, device: DeviceId) -> Result<Option<(i64, gridwalk_proto::console::DeviceReport)>>;
     /// Every device with its worker and last report, newest first.
@@ -302,9 +322,11 @@ pub trait Tx: Reader {
     /// statement that needs an answer: its error, if any, comes then).
     fn insert_event(&self, e: &NewEvent<'_>) -> Result<()>;
     fn insert_refusal(&self, device: DeviceId, seq: u64, event: EventId, hash: &str, r: &Refusal, now_ms: i64) -> Result<()>;
-    /// Write an issue's view and the whistle index that follows it.
-    fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()>;
-    fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()>;
+    /// Write an issue's view, at `point` (`app::views::issue_point`), and the whistle index
+    /// that follows it.
+    fn put_issue_view(&self, view: &IssueView, place: &Place, point: Option<GeoPoint>) -> Result<()>;
+    /// Write a visit's view, `distance_m` from its courtyard (`app::views::visit_distance_m`).
+    fn put_visit_view(&self, state: &VisitState, place: &Place, distance_m: Option<f64>) -> Result<()>;
 
     /// Record an escalation; false when it was already recorded (each happens once).
     fn insert_escalation(&self, e: &EscalationRow) -> Result<bool>;

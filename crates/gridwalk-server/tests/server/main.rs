@@ -25,6 +25,9 @@
 //! - `console`: the district console's API: sessions (cookie, CSRF, expiry, logout), the matrix of every console
 //!   route × role, scope on tickets, phones and photos, actions stored once, keyset pages, the overview against
 //!   the rates, bad input storing nothing, exports parsed back, devices' own reports, the embedded pages.
+//! - `foresight`: 未诉先办: every foresight route × role, bad asks refused storing nothing, hotline orders
+//!   linked or attached as probable duplicates, proactive tasks made once, visits moving coverage (far ones
+//!   flagged), a burst of reports making a hotspot and a warning.
 //! - `postgres`: the PostgreSQL engine's own promises (in both passes): a feed cursor never skips a late commit,
 //!   (device, seq) unique across two stores, one lease holder, notifications across stores, 503 when it is away.
 //! - `public`: what anonymous Open311 shows (scrubbed text, courtyard points, public notes, public ids), paging,
@@ -35,6 +38,7 @@ mod api;
 mod console;
 mod dispatch;
 mod encoding;
+mod foresight;
 mod fuzz;
 mod hostile;
 mod kit;

@@ -387,8 +387,11 @@ fn the_schemas_accept_what_serde_writes() {
         community_id: reg.communities[0].id,
         response_due_ms: 1,
         created: true,
+        probable_duplicate_of: Some(issue),
+        attached: false,
     };
     assert_fits(&doc, "HotlineIntakeResponse", &intake);
+    foresight_answers_fit(&doc, &reg, issue);
     assert_fits(&doc, "BlobStatus", &BlobStatus { sha256: "a".repeat(64), held_bytes: 3, complete: false });
     assert_fits(&doc, "IssueList", &IssueList { issues: vec![summary.clone()], next_after: Some(issue) });
     assert_fits(&doc, "IssueList", &IssueList { issues: vec![], next_after: None });
@@ -455,4 +458,59 @@ fn the_check_refuses_what_the_schemas_do_not_allow() {
     assert!(!fits("EventBody", json!({"kind": "nope", "payload": {}})), "kinds are closed");
     assert!(!fits("PushOutcome", json!({"outcome": "rejected"})), "a rejection has its code and reason");
     assert!(!fits("ScopeUnit", json!({"level": "community"})), "a community unit has its code");
+}
+
+/// 未诉先办's answers, made by the domain's own methods from a little real data.
+fn foresight_answers_fit(doc: &Value, reg: &Registry, issue: IssueId) {
+    use gridwalk_domain::foresight::{coverage, hotspot, trend, warning, Duty, Unit, WEEK_MS};
+    use gridwalk_server::app::foresight::*;
+    let (yard, community, subdistrict) = (reg.courtyards[0].id, reg.communities[0].id, reg.subdistricts[0].id);
+    let worker = id(WorkerId::from_parts, 3);
+    let week = gridwalk_domain::foresight::week_start(1_764_000_000_000);
+    let duty = Duty { courtyard: yard, community, subdistrict, worker: Some(worker) };
+    let tally = coverage::VisitTally {
+        courtyard: yard,
+        worker,
+        mode: VisitMode::ALL[0],
+        week_start_ms: week,
+        far: false,
+        visits: 2,
+        last_ms: week + 5,
+    };
+    let weeks = vec![WeekLabel { start_ms: week, label: gridwalk_domain::foresight::week_label(week) }];
+    for level in [coverage::Level::Worker, coverage::Level::Community] {
+        let c = coverage::compute(&[duty], &[tally], level, &[week], week + WEEK_MS - 1, 14);
+        assert_fits(
+            doc,
+            "CoverageAnswer",
+            &CoverageAnswer { level, weeks: weeks.clone(), stale_days: 14, far_visit_m: 300.0, coverage: c },
+        );
+    }
+    let cell = hotspot::CellCounts { unit: Unit::Courtyard(yard), category: Category::Leak, baseline: [0; 8], current: 5 };
+    let hot = hotspot::hotspots(&[cell], 3, 3.0);
+    assert_eq!(hot.len(), 1, "five reports over an empty baseline are a hotspot");
+    assert_fits(
+        doc,
+        "HotspotAnswer",
+        &HotspotAnswer { window_days: 7, window_start_ms: week, min_count: 3, z: 3.0, hotspots: hot.clone() },
+    );
+    let counts = [(week, 4u64)].into_iter().collect();
+    let series = trend::Series { unit: Unit::District, category: Category::Heating, points: trend::series(&counts, &[week], 3, 3.0) };
+    assert_fits(doc, "TrendAnswer", &TrendAnswer { weeks, series: vec![series] });
+    let yards = [warning::QuietYard { courtyard: yard, last_visit_ms: None, reports: 2 }];
+    let inputs = warning::Inputs {
+        hotspots: &hot,
+        recurrences: &[(yard, 3)],
+        rates: &[],
+        yards: &yards,
+        now_ms: week,
+        stale_days: 14,
+        lookback_days: 28,
+        hotspot_z: 3.0,
+    };
+    let warnings = warning::rank(&inputs);
+    assert_eq!(warnings.len(), 3, "a hotspot, repeated recurrences and an unvisited courtyard with reports");
+    assert_fits(doc, "WarningAnswer", &WarningAnswer { as_of_ms: week, warnings });
+    assert_fits(doc, "TaskMade", &TaskMade { issue_id: issue, assigned_to: Some(worker), created: true });
+    assert_fits(doc, "TaskMade", &TaskMade { issue_id: issue, assigned_to: None, created: false });
 }

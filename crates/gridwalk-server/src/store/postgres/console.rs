@@ -9,6 +9,7 @@ use super::{Args, Pg};
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::sqlite::console::FINAL;
+use crate::store::sqlite::foresight::COUNTED;
 use crate::store::sqlite::rows::{parse, place_of};
 use gridwalk_domain::rates::RateFacts;
 use gridwalk_domain::{DeviceId, IssueStatus, VisitState, RESPONSE_WINDOW_MS};
@@ -147,7 +148,7 @@ impl Pg<'_> {
         let (from, to) = (args.add(from_ms), args.add(to_ms));
         let sql = format!(
             "SELECT courtyard_id, community_id, subdistrict_id, received_at_ms, responded_at_ms, status, satisfaction FROM issues
-             WHERE {place} AND received_at_ms >= {from} AND received_at_ms < {to} AND status NOT IN ('duplicate', 'cancelled')"
+             WHERE {place} AND received_at_ms >= {from} AND received_at_ms < {to} AND {COUNTED}"
         );
         let mut out = Vec::new();
         for r in self.query(&sql, &args.refs())? {

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_schema", include_str!("../../../migrations/postgres/0001_schema.sql")),
     ("0002_lean_indexes", include_str!("../../../migrations/postgres/0002_lean_indexes.sql")),
     ("0003_partial_indexes", include_str!("../../../migrations/postgres/0003_partial_indexes.sql")),
+    ("0004_foresight", include_str!("../../../migrations/postgres/0004_foresight.sql")),
 ];
 
 /// The advisory lock migrations run under (one process at a time).
@@ -62,6 +63,7 @@ mod tests {
         ("0001_schema", "a09a144a02ce8b6e4838e2c9d5048ec1bc028febaa0a540faee58f5c6e551de6"),
         ("0002_lean_indexes", "c03e0c35deb1b8ab49e2a904eda6adfd617ef4d28567c2268ff5d2733cd82081"),
         ("0003_partial_indexes", "bb3015aba8da5ecc0d52472104a36d26da9a763a12ca874d80610591a882eabe"),
+        ("0004_foresight", "1e2a83dd15765ee9760d2689e43c7ee3f0964d6973c87fd651c48816b6853995"),
     ];
 
     #[test]

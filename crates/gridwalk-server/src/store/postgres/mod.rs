@@ -30,6 +30,7 @@
 //! ([`Driver::Own`]), and pipelines what it can ([`Pg::defer`]).
 
 mod console;
+mod foresight;
 mod migrate;
 mod read;
 mod scope_sql;

@@ -15,6 +15,10 @@ use crate::store::sqlite::rows::{
     NOTICE_COLUMNS, WORKER_COLUMNS,
 };
 use crate::store::{ClosedAsk, IssueQuery, PushContext, Reader};
+use gridwalk_domain::foresight::coverage::VisitTally;
+use gridwalk_domain::foresight::geo::BoundingBox;
+use gridwalk_domain::foresight::nearby::OpenIssue;
+use gridwalk_domain::Category;
 use gridwalk_domain::{Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, IssueStatus, Registry, VisitState, WorkerId};
 use gridwalk_proto::{PulledEvent, WorkerInfo};
 use serde::de::DeserializeOwned;
@@ -681,6 +685,22 @@ impl Reader for Pg<'_> {
 
     fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>> {
         self.visits_in_scope(scope)
+    }
+
+    fn visit_tallies(&self, scope: &Scope, from_ms: i64, to_ms: i64, far_visit_m: f64) -> Result<Vec<VisitTally>> {
+        self.visit_tallies_in(scope, from_ms, to_ms, far_visit_m)
+    }
+
+    fn issue_buckets(&self, scope: &Scope, from_ms: i64, to_ms: i64, bucket_ms: i64) -> Result<Vec<IssueBucket>> {
+        self.issue_buckets_in(scope, from_ms, to_ms, bucket_ms)
+    }
+
+    fn recurrence_counts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(CourtyardId, u64)>> {
+        self.recurrence_counts_in(scope, from_ms, to_ms)
+    }
+
+    fn open_issues_near(&self, category: Category, bbox: &BoundingBox, from_ms: i64, to_ms: i64) -> Result<Vec<OpenIssue>> {
+        self.open_issues_near_in(category, bbox, from_ms, to_ms)
     }
 
     fn device_report(&self, device: DeviceId) -> Result<Option<(i64, gridwalk_proto::console::DeviceReport)>> {

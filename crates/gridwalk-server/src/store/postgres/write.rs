@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::sqlite::rows::assignee_key;
 use crate::store::{NewEvent, NewNotice, Reader, Tx};
+use gridwalk_domain::registry::GeoPoint;
 use gridwalk_domain::{CourtyardId, DeviceId, EventId, IssueId, Registry, Role, VisitState, WorkerId};
 use gridwalk_proto::{ScopeUnit, WorkerInfo};
 use std::collections::HashMap;
@@ -284,21 +285,22 @@ impl Tx for Pg<'_> {
         )
     }
 
-    fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()> {
+    fn put_issue_view(&self, view: &IssueView, place: &Place, point: Option<GeoPoint>) -> Result<()> {
         let s = &view.state;
         let id = s.id.to_string();
         self.defer(
             "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
                                  category, closed_at_ms, view_json, pledged_by, assignee, public_id,
-                                 source, responded_at_ms, resolved_at_ms, satisfaction)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                                 source, responded_at_ms, resolved_at_ms, satisfaction, lat, lon, recurrence_of)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
              ON CONFLICT (id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                  subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
                  response_due_ms = excluded.response_due_ms, category = excluded.category,
                  closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by,
                  assignee = excluded.assignee, public_id = excluded.public_id, source = excluded.source,
                  responded_at_ms = excluded.responded_at_ms, resolved_at_ms = excluded.resolved_at_ms,
-                 satisfaction = excluded.satisfaction",
+                 satisfaction = excluded.satisfaction, lat = excluded.lat, lon = excluded.lon,
+                 recurrence_of = excluded.recurrence_of",
             owned![
                 id.clone(),
                 place.courtyard.to_string(),
@@ -317,6 +319,9 @@ impl Tx for Pg<'_> {
                 s.responded_at_ms,
                 s.resolved_at_ms,
                 s.satisfaction.map(|x| x.code().to_owned()),
+                point.map(|p| p.lat),
+                point.map(|p| p.lon),
+                s.recurrence_of.map(|i| i.to_string()),
             ],
         )?;
         // The whistle index follows the fold exactly: department staff see what it says.
@@ -331,17 +336,23 @@ impl Tx for Pg<'_> {
         Ok(())
     }
 
-    fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()> {
+    fn put_visit_view(&self, state: &VisitState, place: &Place, distance_m: Option<f64>) -> Result<()> {
         self.defer(
-            "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json, worker_id, started_at_ms, mode, distance_m)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
-                 subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json",
+                 subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json, worker_id = excluded.worker_id,
+                 started_at_ms = excluded.started_at_ms, mode = excluded.mode, distance_m = excluded.distance_m",
             owned![
                 state.id.to_string(),
                 place.courtyard.to_string(),
                 place.community.to_string(),
                 place.subdistrict.to_string(),
                 serde_json::to_string(state)?,
+                state.worker.map(|w| w.to_string()),
+                state.visit.as_ref().map(|v| v.started_at_ms),
+                state.visit.as_ref().map(|v| v.mode.code().to_owned()),
+                distance_m,
             ],
         )
     }

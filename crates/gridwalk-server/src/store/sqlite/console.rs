@@ -2,6 +2,7 @@
 //! same at a million issues as at a thousand), today's figures and the rate facts from the
 //! view's columns, map counts, devices with their reports, and the audit reader.
 
+use super::foresight::COUNTED;
 use super::rows::parse;
 use super::scope_sql::by_place;
 use super::Sql;
@@ -133,7 +134,7 @@ impl Sql<'_> {
         let (place, ids) = by_place(scope, "");
         let sql = format!(
             "SELECT courtyard_id, community_id, subdistrict_id, received_at_ms, responded_at_ms, status, satisfaction FROM issues
-             WHERE {place} AND received_at_ms >= ? AND received_at_ms < ? AND status NOT IN ('duplicate', 'cancelled')"
+             WHERE {place} AND received_at_ms >= ? AND received_at_ms < ? AND {COUNTED}"
         );
         let args: Vec<Value> = ids.into_iter().map(Value::Text).chain([Value::Integer(from_ms), Value::Integer(to_ms)]).collect();
         let mut stmt = self.0.prepare_cached(&sql)?;

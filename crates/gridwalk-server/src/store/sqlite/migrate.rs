@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_console", include_str!("../../../migrations/0009_console.sql")),
     ("0010_lean_indexes", include_str!("../../../migrations/0010_lean_indexes.sql")),
     ("0011_partial_indexes", include_str!("../../../migrations/0011_partial_indexes.sql")),
+    ("0012_foresight", include_str!("../../../migrations/0012_foresight.sql")),
 ];
 
 /// Apply every migration past `PRAGMA user_version`.
@@ -57,6 +58,7 @@ mod tests {
         ("0009_console", "85adff4d082b11163b0197fce0a435c0b7f3002de43d009a7a32cc6352786cf7"),
         ("0010_lean_indexes", "c03e0c35deb1b8ab49e2a904eda6adfd617ef4d28567c2268ff5d2733cd82081"),
         ("0011_partial_indexes", "bb3015aba8da5ecc0d52472104a36d26da9a763a12ca874d80610591a882eabe"),
+        ("0012_foresight", "b7f51a1b0d77441f0e4813784901154aec0dee54536989d6b95c48bfed9c0703"),
     ];
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod backup;
 pub(crate) mod console;
+pub(crate) mod foresight;
 mod migrate;
 pub(crate) mod rows;
 mod scope_sql;

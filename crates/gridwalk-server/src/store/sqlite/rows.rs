@@ -5,6 +5,11 @@ use super::Sql;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::{IssueQuery, NewEvent, NewNotice, Reader, Tx};
+use gridwalk_domain::foresight::coverage::VisitTally;
+use gridwalk_domain::foresight::geo::BoundingBox;
+use gridwalk_domain::foresight::nearby::OpenIssue;
+use gridwalk_domain::registry::GeoPoint;
+use gridwalk_domain::Category;
 use gridwalk_domain::{
     Assignee, CourtyardId, DeviceId, Entity, Event, EventId, IssueId, IssueStatus, Registry, Role, VisitState, WorkerId,
 };
@@ -690,6 +695,22 @@ impl Reader for Sql<'_> {
         self.visits_in_scope(scope)
     }
 
+    fn visit_tallies(&self, scope: &Scope, from_ms: i64, to_ms: i64, far_visit_m: f64) -> Result<Vec<VisitTally>> {
+        self.visit_tallies_in(scope, from_ms, to_ms, far_visit_m)
+    }
+
+    fn issue_buckets(&self, scope: &Scope, from_ms: i64, to_ms: i64, bucket_ms: i64) -> Result<Vec<IssueBucket>> {
+        self.issue_buckets_in(scope, from_ms, to_ms, bucket_ms)
+    }
+
+    fn recurrence_counts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(CourtyardId, u64)>> {
+        self.recurrence_counts_in(scope, from_ms, to_ms)
+    }
+
+    fn open_issues_near(&self, category: Category, bbox: &BoundingBox, from_ms: i64, to_ms: i64) -> Result<Vec<OpenIssue>> {
+        self.open_issues_near_in(category, bbox, from_ms, to_ms)
+    }
+
     fn device_report(&self, device: DeviceId) -> Result<Option<(i64, gridwalk_proto::console::DeviceReport)>> {
         self.device_report_of(device)
     }
@@ -937,22 +958,23 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
-    fn put_issue_view(&self, view: &IssueView, place: &Place) -> Result<()> {
+    fn put_issue_view(&self, view: &IssueView, place: &Place, point: Option<GeoPoint>) -> Result<()> {
         let s = &view.state;
         let id = s.id.to_string();
         self.0
             .prepare_cached(
                 "INSERT INTO issues (id, courtyard_id, community_id, subdistrict_id, status, received_at_ms, response_due_ms,
                                      category, closed_at_ms, view_json, pledged_by, assignee, public_id,
-                                     source, responded_at_ms, resolved_at_ms, satisfaction)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                                     source, responded_at_ms, resolved_at_ms, satisfaction, lat, lon, recurrence_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
                  ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
                      subdistrict_id = excluded.subdistrict_id, status = excluded.status, received_at_ms = excluded.received_at_ms,
                      response_due_ms = excluded.response_due_ms, category = excluded.category,
                      closed_at_ms = excluded.closed_at_ms, view_json = excluded.view_json, pledged_by = excluded.pledged_by,
                      assignee = excluded.assignee, public_id = excluded.public_id, source = excluded.source,
                      responded_at_ms = excluded.responded_at_ms, resolved_at_ms = excluded.resolved_at_ms,
-                     satisfaction = excluded.satisfaction",
+                     satisfaction = excluded.satisfaction, lat = excluded.lat, lon = excluded.lon,
+                     recurrence_of = excluded.recurrence_of",
             )?
             .execute(params![
                 id,
@@ -972,6 +994,9 @@ impl Tx for Sql<'_> {
                 s.responded_at_ms,
                 s.resolved_at_ms,
                 s.satisfaction.map(|x| x.code()),
+                point.map(|p| p.lat),
+                point.map(|p| p.lon),
+                s.recurrence_of.map(|i| i.to_string()),
             ])?;
         // The whistle index follows the fold exactly: department staff see what it says.
         self.0.prepare_cached("DELETE FROM issue_whistles WHERE issue_id = ?1")?.execute([&id])?;
@@ -984,19 +1009,25 @@ impl Tx for Sql<'_> {
         Ok(())
     }
 
-    fn put_visit_view(&self, state: &VisitState, place: &Place) -> Result<()> {
+    fn put_visit_view(&self, state: &VisitState, place: &Place, distance_m: Option<f64>) -> Result<()> {
         self.0
             .prepare_cached(
-                "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO visits (id, courtyard_id, community_id, subdistrict_id, state_json, worker_id, started_at_ms, mode, distance_m)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO UPDATE SET courtyard_id = excluded.courtyard_id, community_id = excluded.community_id,
-                     subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json",
+                     subdistrict_id = excluded.subdistrict_id, state_json = excluded.state_json, worker_id = excluded.worker_id,
+                     started_at_ms = excluded.started_at_ms, mode = excluded.mode, distance_m = excluded.distance_m",
             )?
             .execute(params![
                 state.id.to_string(),
                 place.courtyard.to_string(),
                 place.community.to_string(),
                 place.subdistrict.to_string(),
-                serde_json::to_string(state)?
+                serde_json::to_string(state)?,
+                state.worker.map(|w| w.to_string()),
+                state.visit.as_ref().map(|v| v.started_at_ms),
+                state.visit.as_ref().map(|v| v.mode.code()),
+                distance_m,
             ])?;
         Ok(())
     }
