@@ -13,7 +13,9 @@ pub mod vault;
 
 use gridwalk_core::sync::{Progress, RejectedRecord, SyncReport};
 use gridwalk_core::*;
-use gridwalk_domain::{Assignee, CourtyardId, EventId, IssueId, PledgeKind, ReturnReason, Satisfaction, VisitId, WhistleLevel};
+use gridwalk_domain::{
+    Assignee, Category, CourtyardId, EventId, GeoPoint, IssueId, PledgeKind, ReturnReason, Satisfaction, VisitId, WhistleLevel,
+};
 use gridwalk_proto::{LoggedEvent, WorkerInfo};
 use shell::{err, AppStatus, CmdResult, Outlet, RaisedNotification, Shell};
 use std::sync::atomic::Ordering;
@@ -226,6 +228,23 @@ async fn cancel_issue(app: AppHandle, id: IssueId, reason: String) -> CmdResult<
 }
 
 #[tauri::command]
+async fn me_too(app: AppHandle, id: IssueId, note: String) -> CmdResult<EventId> {
+    recording(app, move |t| t.me_too(id, &note)).await
+}
+
+/// "Already reported nearby" on the Report screen, before the worker saves.
+#[tauri::command]
+async fn nearby_issues(app: AppHandle, courtyard: CourtyardId, category: Category, at: Option<GeoPoint>) -> CmdResult<Vec<NearbyIssue>> {
+    on_tablet(app, move |t| t.nearby(courtyard, category, at)).await
+}
+
+/// "My courtyards this week": visited, due, overdue.
+#[tauri::command]
+async fn my_week(app: AppHandle) -> CmdResult<Vec<WeekCourtyard>> {
+    on_tablet(app, |t| t.my_week()).await
+}
+
+#[tauri::command]
 async fn today(app: AppHandle) -> CmdResult<Today> {
     on_tablet(app, |t| t.today()).await
 }
@@ -411,6 +430,9 @@ pub fn run() {
             decide_extension,
             close_as_duplicate,
             cancel_issue,
+            me_too,
+            nearby_issues,
+            my_week,
             today,
             department_inbox,
             communities,

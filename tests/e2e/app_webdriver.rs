@@ -3,7 +3,9 @@
 //! on the same port, sync from the Sync screen, and find both records on the server. Then 接诉即办
 //! without the 同步 button: a hotline order dispatched to the worker shows on the tablet by
 //! itself (banner, Today, countdown), is accepted and answered from the issue screen, and the
-//! server has it; locked, the tablet counts the next order without the PIN. Saves screenshots
+//! server has it; Today lists the worker's courtyards this week; reporting at the order's
+//! courtyard shows it as already reported and one tap makes a "me too" that reaches the server;
+//! locked, the tablet counts the next order without the PIN. Saves screenshots
 //! at both tablet sizes under target/screenshots/.
 
 use gridwalk_e2e::app_driver::{app_binary, start_tauri_driver, start_xvfb, Server, Session};
@@ -259,6 +261,31 @@ fn a_dispatched_order_reaches_the_tablet_by_itself_and_a_locked_tablet_counts_th
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     assert_eq!(state["status"], "responded", "the server folds the tablet's 签收 and 响应");
+
+    // 本周走访: Today lists the courtyard she answers for, never visited yet: overdue.
+    s.route("/today");
+    s.wait(&format!("[data-testid=my-week] [data-testid=my-week-item][data-courtyard='{}'][data-state=overdue]", yard.id), 30);
+
+    // 一事一单: reporting noise at the same courtyard shows the open order before saving, offline
+    // from the pulled issues; one tap adds "me too" to it instead of a second ticket.
+    s.route(&format!("/report?courtyard={}", yard.id));
+    s.wait("[data-testid=report-screen]", 20);
+    s.click("[data-testid=category-noise]");
+    s.wait(&format!("[data-testid=nearby-list] [data-testid=nearby-item][data-issue='{issue}']"), 20);
+    s.type_into("[data-testid=issue-description]", "楼上住户也反映夜间施工噪声");
+    s.wait_until("toasts to close", "return [...document.querySelectorAll('.van-toast')].every(t => t.style.display === 'none')", 10);
+    s.screenshot(&screenshots().join("report-nearby-1280x800.png"));
+    s.click(&format!("[data-testid=me-too-{issue}]"));
+    s.wait("[data-testid=issue-screen] [data-testid=issue-me-too][data-count='1']", 20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = server.get_as(DESK, DESK_PASSWORD, &format!("/api/v1/issues/{issue}"));
+        if state["me_too"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the me-too did not reach the server by itself: {state:.600}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 
     // Locked: the store is closed; a new order is still counted, without the PIN.
     s.route("/settings");

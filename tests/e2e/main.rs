@@ -23,7 +23,7 @@
 //! - `server_restore`: restore an older backup under live tablets: they re-send and re-pull, every event once.
 //! - `store_crash`: kill -9 a tablet process while it records; every returned record survives.
 //! - `store_key`: a store opened with the wrong key is refused with a clear error.
-//! - `sync`: tablet ↔ server sync: convergence, wire faults, kill -9 of either side, skewed
+//! - `sync`: tablet ↔ server sync: convergence (a me-too from a second tablet included), wire faults, kill -9 of either side, skewed
 //!   clocks, scoped hotline dispatch, a week offline with photos.
 //! - `workflow`: 接诉即办 end to end: hotline dispatch, respond, whistle to a department that
 //!   reports in from its own tablet, dissatisfied callback reopens, satisfied closes; the rates.

@@ -33,9 +33,14 @@ enum Endpoint {
     /// One's own password, with the current one: every role, and no place involved (the
     /// "outside" cell changes it back).
     OwnPassword,
+    /// 走访覆盖 lists the courtyard (supervisors, admins, cadres): every courtyard in scope, none
+    /// outside it.
+    CoverageListsCourtyard,
+    /// A proactive task at the courtyard (supervisors, admins).
+    ProactiveTask,
 }
 
-const ENDPOINTS: [Endpoint; 15] = [
+const ENDPOINTS: [Endpoint; 17] = [
     Endpoint::PushReport,
     Endpoint::PullSeesIssue,
     Endpoint::GetIssue,
@@ -51,6 +56,8 @@ const ENDPOINTS: [Endpoint; 15] = [
     Endpoint::ResetPassword,
     Endpoint::ChangeRole,
     Endpoint::OwnPassword,
+    Endpoint::CoverageListsCourtyard,
+    Endpoint::ProactiveTask,
 ];
 
 /// What a (role, endpoint, in scope?) cell must give: "ok", or the error / rejection code.
@@ -64,6 +71,9 @@ fn expected(role: Role, endpoint: Endpoint, in_scope: bool) -> &'static str {
             }
         }
         (Endpoint::OwnPassword, _) => "ok",
+        (Endpoint::CoverageListsCourtyard, _) if !matches!(role, Role::Supervisor | Role::Admin | Role::Cadre) => "forbidden",
+        (Endpoint::ProactiveTask, _) if !matches!(role, Role::Supervisor | Role::Admin) => "forbidden",
+        (Endpoint::CoverageListsCourtyard, false) => "absent",
         (Endpoint::HotlineIntake | Endpoint::IssueNotices | Endpoint::DispatchDeskSeesIssue | Endpoint::HotlineCallback, _)
             if !matches!(role, Role::Supervisor | Role::Admin) =>
         {
@@ -210,6 +220,23 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
                         let body = serde_json::json!({"old_password": old, "new_password": new});
                         error_code(auth(http.post(format!("{base}/api/v1/auth/password"))).json(&body).send().await.unwrap()).await
                     }
+                    Endpoint::CoverageListsCourtyard => {
+                        let resp = auth(http.get(format!("{base}/api/v1/foresight/coverage"))).send().await.unwrap();
+                        if resp.status().is_success() {
+                            let c: serde_json::Value = resp.json().await.unwrap();
+                            let listed = c["courtyards"].as_array().unwrap().iter().any(|y| y["courtyard"] == serde_json::json!(yard.id));
+                            if listed { "ok" } else { "absent" }.into()
+                        } else {
+                            error_code(resp).await
+                        }
+                    }
+                    Endpoint::ProactiveTask => {
+                        seq += 1;
+                        let ms = gridwalk_e2e::server::recent_ms() + seq as i64;
+                        let request_id = IssueId::from_parts(ms as u64, auth_bits(&who, seq)).0;
+                        let task = serde_json::json!({"request_id": request_id, "courtyard_id": yard.id, "category": "noise", "description": "预警：夜间噪声反复"});
+                        error_code(auth(http.post(format!("{base}/api/v1/foresight/tasks"))).json(&task).send().await.unwrap()).await
+                    }
                     Endpoint::ListIssuesOfCourtyard => {
                         error_code(auth(http.get(format!("{base}/api/v1/issues?courtyard_id={}", yard.id))).send().await.unwrap()).await
                     }
@@ -249,8 +276,8 @@ async fn authorisation_matrix_every_role_by_scope_by_endpoint() {
     assert_eq!(cells, Role::ALL.len() * ENDPOINTS.len() * 2, "every cell of the matrix was checked");
     assert!(
         failures.is_empty(),
-        "a worker reads and writes only inside their scope, only supervisors and admins take in hotline orders and read the messages to residents, \
-         only admins manage workers, and everyone changes their own password:\n{}",
+        "a worker reads and writes only inside their scope, only supervisors and admins take in hotline orders, read the messages to residents \
+         and make proactive tasks, supervisors, admins and cadres read coverage, only admins manage workers, and everyone changes their own password:\n{}",
         failures.join("\n")
     );
 }

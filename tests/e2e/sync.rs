@@ -87,6 +87,35 @@ fn assert_exactly_once(server_dir: &Path, t: &Tablet, rule: &str) {
 }
 
 #[test]
+fn a_me_too_from_a_second_tablet_converges_on_both_sides_and_the_server() {
+    let site = Site::new();
+    let mut a = site.tablet("a.db", "wang");
+    let mut b = site.tablet("b.db", "zhao");
+    let yard = first_yard(&a);
+    let issue = report(&mut a, yard.id, 2, vec![]);
+    let category = Category::ALL[2];
+    sync_once(&mut a, &site.url());
+    sync_once(&mut b, &site.url());
+    // B, about to report the same problem at the same courtyard, finds it already reported,
+    // offline from what it pulled, and adds "me too" instead of a second ticket.
+    let near = b.nearby(yard.id, category, None).unwrap();
+    assert_eq!(near.first().map(|n| (n.issue.id, n.same_courtyard)), Some((issue, true)), "B's Report screen shows A's open issue first");
+    b.me_too(issue, "楼上也不亮").unwrap();
+    a.add_note(issue, "已报物业").unwrap();
+    sync_once(&mut b, &site.url());
+    sync_once(&mut a, &site.url());
+    sync_once(&mut b, &site.url());
+    let on_a = serde_json::to_value(a.issue(issue).unwrap().state).unwrap();
+    let on_b = serde_json::to_value(b.issue(issue).unwrap().state).unwrap();
+    let on_server = serde_json::to_value(Api::login(&site.url(), "boss").issue(issue)).unwrap();
+    assert_eq!(on_a, on_b, "both tablets fold the me-too to the same state");
+    assert_eq!(on_a, on_server, "the server folds it to the same state as the tablets");
+    assert_eq!(on_a["me_too"], 1, "one more resident on the one issue");
+    assert_eq!(a.list_issues(&IssueFilter::default(), None, 50).unwrap().items.len(), 1, "no second ticket");
+    assert_exactly_once(&site.server_dir, &b, "the me-too");
+}
+
+#[test]
 fn two_tablets_editing_one_issue_offline_converge_with_full_history() {
     let site = Site::new();
     let mut a = site.tablet("a.db", "wang");

@@ -7,6 +7,7 @@ import { getCurrentWindow } from '@tauri-apps/api/window'
 import type {
   AppStatus,
   Assignee,
+  CategoryCode,
   CommunityRow,
   CourtyardQuery,
   CourtyardRow,
@@ -17,6 +18,8 @@ import type {
   IssueFilter,
   IssueRow,
   LoggedEvent,
+  MyCourtyard,
+  NearbyIssue,
   NewIssue,
   NewOrder,
   NewVisit,
@@ -101,6 +104,10 @@ export const api = {
   decideExtension: (id: string, approved: boolean, note: string) => call<string>('decide_extension', { id, approved, note }),
   closeAsDuplicate: (id: string, of: string, note: string) => call<string>('close_as_duplicate', { id, of, note }),
   cancelIssue: (id: string, reason: string) => call<string>('cancel_issue', { id, reason }),
+  meToo: (id: string, note: string) => call<string>('me_too', { id, note }),
+  nearby: (courtyard: string, category: CategoryCode, at: { lat: number; lon: number } | null) =>
+    call<NearbyIssue[]>('nearby_issues', { courtyard, category, at }),
+  myWeek: () => call<MyCourtyard[]>('my_week'),
 
   today: () => call<Today>('today'),
   departmentInbox: () => call<IssueRow[]>('department_inbox'),

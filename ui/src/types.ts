@@ -19,9 +19,9 @@ export type RoleCode = 'grid_worker' | 'cadre' | 'supervisor' | 'department_staf
 export type ActionKind =
   | 'accepted' | 'issue_responded' | 'progress_added' | 'reported_in' | 'issue_resolved' | 'reviewed' | 'callback_recorded'
   | 'issue_closed' | 'whistled' | 'urged' | 'transferred' | 'returned' | 'extension_requested' | 'extension_decided'
-  | 'issue_reopened' | 'pledged' | 'closed_as_duplicate' | 'cancelled' | 'note_added'
+  | 'issue_reopened' | 'pledged' | 'closed_as_duplicate' | 'cancelled' | 'me_too' | 'note_added'
 export type EventKindCode = ActionKind | 'visit_recorded' | 'issue_reported' | 'photo_attached' | 'recurred'
-  | 'recurrence_flagged' | 'assigned' | 'duplicate_linked' | 'me_too' | 'duplicate_suspected'
+  | 'recurrence_flagged' | 'assigned' | 'duplicate_linked' | 'duplicate_suspected'
 
 /** Whom an issue is assigned to: serde's `{to, id}`. */
 export type Assignee = { to: 'worker'; id: string } | { to: 'community'; id: string } | { to: 'dispatcher' }
@@ -186,6 +186,23 @@ export interface IssueRow {
   review_returns: number
 }
 
+/** An open issue the Report screen shows before saving (gridwalk_core::NearbyIssue). */
+export interface NearbyIssue {
+  issue: IssueRow
+  same_courtyard: boolean
+  same_category: boolean
+  distance_m: number
+}
+
+/** One of my courtyards this week (gridwalk_domain::foresight::coverage::MyCourtyard). */
+export interface MyCourtyard {
+  courtyard: string
+  state: 'visited' | 'due' | 'overdue'
+  last_visit_ms: number | null
+  flagged_this_week: boolean
+  name: string
+}
+
 export interface VisitRow {
   id: string
   courtyard_id: string
@@ -275,6 +292,10 @@ export interface IssueState {
   review_returns: number
   duplicate_of: string | null
   cancel_reason: string | null
+  /** Residents who reported the same open problem again (我也遇到). */
+  me_too?: number
+  /** The open issue intake found this one probably repeats. */
+  probable_duplicate_of?: string | null
   history: HistoryEntry[]
 }
 

@@ -25,6 +25,14 @@ pub struct NearbyIssue {
     pub distance_m: f64,
 }
 
+/// One line of "my courtyards this week", with the courtyard's name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WeekCourtyard {
+    #[serde(flatten)]
+    pub week: MyCourtyard,
+    pub name: String,
+}
+
 /// The statuses of an open issue (what a "me too" may join).
 const OPEN: &str = "('reported', 'responded', 'in_progress')";
 
@@ -101,18 +109,20 @@ impl Tablet {
 
     /// "My courtyards this week": every courtyard naming this tablet's worker as responsible,
     /// visited (a counting visit this ISO week), due or overdue, from this store's own visits.
-    pub fn my_week(&self) -> Result<Vec<MyCourtyard>> {
+    pub fn my_week(&self) -> Result<Vec<WeekCourtyard>> {
         let Some(me) = self.identity().map(|i| i.worker) else { return Ok(Vec::new()) };
         let rules = self.foresight_rules();
         let now = self.corrected_now_ms();
         let conn = self.connection();
         let mut points: HashMap<CourtyardId, GeoPoint> = HashMap::new();
+        let mut names: HashMap<CourtyardId, String> = HashMap::new();
         let mut mine = Vec::new();
-        let mut st = conn.prepare_cached("SELECT id, lat, lon FROM courtyards WHERE responsible_id = ?1 ORDER BY code")?;
+        let mut st = conn.prepare_cached("SELECT id, lat, lon, name FROM courtyards WHERE responsible_id = ?1 ORDER BY code")?;
         let mut q = st.query([me.to_string()])?;
         while let Some(r) = q.next()? {
             let id: CourtyardId = crate::registry::parse_text_id(r.get(0)?)?;
             points.insert(id, GeoPoint { lat: r.get(1)?, lon: r.get(2)? });
+            names.insert(id, r.get(3)?);
             mine.push(id);
         }
         // Visits over the overdue threshold and this week, whichever reaches further back.
@@ -143,7 +153,10 @@ impl Tablet {
         }
         let worker: WorkerId = me;
         let tallies = coverage::tally(visits.iter().map(|v| (worker, v)), |y| points.get(&y).copied(), rules.far_visit_m);
-        Ok(coverage::my_week(&mine, &tallies, now, rules.stale_days))
+        Ok(coverage::my_week(&mine, &tallies, now, rules.stale_days)
+            .into_iter()
+            .map(|week| WeekCourtyard { name: names.get(&week.courtyard).cloned().unwrap_or_default(), week })
+            .collect())
     }
 }
 
@@ -241,12 +254,12 @@ mod tests {
         visit(&mut t, yards[0], 0.0005);
         visit(&mut t, yards[2], 0.01);
         let week = t.my_week().unwrap();
-        let state = |y: &Courtyard| week.iter().find(|m| m.courtyard == y.id).unwrap().clone();
+        let state = |y: &Courtyard| week.iter().find(|m| m.week.courtyard == y.id).unwrap().week.clone();
         assert_eq!(week.len(), 3, "every courtyard I answer for");
         assert_eq!(state(yards[0]).state, WeekState::Visited, "a visit 56 m away this week counts");
         assert_eq!(state(yards[1]).state, WeekState::Due, "visited 10 days ago: due, not yet overdue (14 days)");
         let far = state(yards[2]);
         assert_eq!((far.state, far.flagged_this_week), (WeekState::Overdue, true), "only a far visit: overdue, and flagged");
-        assert_eq!(week[0].courtyard, yards[2].id, "overdue first");
+        assert_eq!((week[0].week.courtyard, week[0].name.as_str()), (yards[2].id, yards[2].name.as_str()), "overdue first, named");
     }
 }

@@ -15,7 +15,7 @@ mod views;
 pub use db::StoreKey;
 pub use error::{CoreError, Result};
 pub use export::{open_export, ExportReceipt, Revocation, UnsyncedContents};
-pub use foresight::NearbyIssue;
+pub use foresight::{NearbyIssue, WeekCourtyard};
 pub use gridwalk_clock::{Clock, ManualClock, SystemClock};
 pub use photos::{sniff_image, MAX_PHOTO_BYTES};
 pub use query::{Cursor, EventSync, IssueDetail, IssueFilter, IssueRow, NewOrder, Page, Today, VisitRow};

@@ -28,6 +28,7 @@ export const FORMS: Record<ActionKind, Field[]> = {
   pledged: ['pledge_kind'],
   closed_as_duplicate: ['duplicate_of'],
   cancelled: [],
+  me_too: [],
   note_added: [],
 }
 

@@ -81,11 +81,37 @@ pub fn append(
     place: &Place,
     body: EventBody,
 ) -> Result<Event> {
+    let id = EventId::from_parts(clock.now_ms().max(0) as u64, clock.random());
+    append_by(tx, registry, clock, templates, Authored { id, author: hotline_worker(), issue }, place, body)
+}
+
+/// Who an authored event is by, and what it is about: the hotline's own events, or a
+/// person's act the server records on its own device (a proactive task: the supervisor is its
+/// author, while their tablet's device log, whose sequence only the tablet may advance, is
+/// left alone).
+#[derive(Clone, Copy, Debug)]
+pub struct Authored {
+    pub id: EventId,
+    pub author: WorkerId,
+    pub issue: IssueId,
+}
+
+/// [`append`] with the event's id and author given.
+pub fn append_by(
+    tx: &dyn Tx,
+    registry: &RegistryIndex,
+    clock: &dyn Clock,
+    templates: &NoticeTemplates,
+    who: Authored,
+    place: &Place,
+    body: EventBody,
+) -> Result<Event> {
+    let Authored { id, author, issue } = who;
     let now_ms = clock.now_ms();
     let floor = tx.issue_view(issue)?.map(|v| v.state.last_hlc).unwrap_or(Hlc::ZERO);
     let event = Event {
-        id: EventId::from_parts(now_ms.max(0) as u64, clock.random()),
-        author: hotline_worker(),
+        id,
+        author,
         device: hotline_device(),
         hlc: next_server_hlc(tx, now_ms, floor)?,
         wall_ms: now_ms,

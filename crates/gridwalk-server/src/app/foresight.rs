@@ -7,7 +7,6 @@
 
 use super::authored;
 use super::hotline::dispatch_to;
-use super::ingest::{self, PushRules};
 use super::registry::RegistryIndex;
 use super::{Action, AppState, Grant, Principal};
 use crate::error::{Error, Result};
@@ -17,10 +16,7 @@ use gridwalk_domain::foresight::hotspot::{self, CellCounts, Hotspot, BASELINE_WI
 use gridwalk_domain::foresight::trend::{self, Series};
 use gridwalk_domain::foresight::warning::{self, QuietYard, RateChange, Warning};
 use gridwalk_domain::foresight::{self as fs, bounded_i64, AskError, Duty, Rules, Unit, DAY_MS, WEEK_MS};
-use gridwalk_domain::{
-    rates, validate, Category, CourtyardId, Entity, Event, EventBody, EventId, IssueId, IssueReport, IssueSource, WorkerId,
-};
-use gridwalk_proto::{LoggedEvent, PushOutcome, PushRequest};
+use gridwalk_domain::{rates, validate, Category, CourtyardId, Entity, EventBody, EventId, IssueId, IssueReport, IssueSource, WorkerId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -404,53 +400,42 @@ impl AppState {
             external_ref: None,
         };
         validate::issue_report(&report)?;
-        let rules = PushRules {
-            recurrence_window_ms: i64::try_from(self.config().recurrence_window.as_millis()).unwrap_or(i64::MAX),
-            clock: self.config().clock,
-            templates: self.config().notice_templates.clone(),
-        };
-        let (clock, who2) = (self.inner.clock.clone(), who.clone());
+        let templates = self.config().notice_templates.clone();
+        let (clock, author) = (self.inner.clock.clone(), who.worker.clone());
         let issue_id = IssueId(req.request_id);
         self.write_events(move |tx| {
             let event_id = EventId(req.request_id);
-            if let Some((device, _)) = tx.event_slot(event_id)? {
-                if device != who2.device {
-                    return Err(Error::InvalidId(format!("request {event_id} is another device's event")));
-                }
-                let assigned_to = tx.issue_view(issue_id)?.and_then(|v| v.state.assignee).and_then(|a| match a {
+            let assigned = |tx: &dyn crate::store::Tx| -> Result<Option<WorkerId>> {
+                Ok(tx.issue_view(issue_id)?.and_then(|v| v.state.assignee).and_then(|a| match a {
                     gridwalk_domain::Assignee::Worker(w) => Some(w),
                     _ => None,
+                }))
+            };
+            if tx.event_slot(event_id)?.is_some() {
+                // A resend answers the same task; an id of anything else is refused.
+                let mine = tx.entity_events(Entity::Issue(issue_id))?.first().is_some_and(|e| {
+                    e.id == event_id
+                        && e.author == author.id
+                        && matches!(&e.body, EventBody::IssueReported(r) if r.source == IssueSource::Proactive)
                 });
-                return Ok(TaskMade { issue_id, assigned_to, created: false });
+                if !mine {
+                    return Err(Error::InvalidId(format!("request {event_id} is another event")));
+                }
+                return Ok(TaskMade { issue_id, assigned_to: assigned(tx)?, created: false });
             }
-            let now = clock.now_ms();
-            let event = Event {
-                id: event_id,
-                author: who2.worker.id,
-                device: who2.device,
-                hlc: authored::next_server_hlc(tx, now, gridwalk_domain::Hlc::ZERO)?,
-                wall_ms: now,
-                clock_offset_ms: 0,
-                entity: Entity::Issue(issue_id),
-                body: EventBody::IssueReported(report),
-            };
-            tx.lock_device(who2.device)?;
-            let seq = tx.held_seq(who2.device)? + 1;
-            let push = PushRequest { device_id: who2.device, events: vec![LoggedEvent { seq, event }] };
-            let resp = ingest::push(tx, clock.as_ref(), &who2, &scope, &registry, push, &rules)?;
-            match resp.results.into_iter().next().map(|r| r.outcome) {
-                Some(PushOutcome::Accepted) => {}
-                other => return Err(Error::Internal(format!("a proactive task was settled as {other:?}"))),
+            if tx.entity_stored(Entity::Issue(issue_id))? {
+                return Err(Error::InvalidId(format!("request {event_id} names an existing issue")));
             }
+            // The server records it on its own device, authored by the supervisor: the
+            // caller's own device log (a tablet's, whose sequence only it may advance) is
+            // left alone.
+            let who = authored::Authored { id: event_id, author: author.id, issue: issue_id };
+            authored::append_by(tx, &registry, clock.as_ref(), &templates, who, &place, EventBody::IssueReported(report))?;
             let (to, _) = dispatch_to(tx, &place)?;
-            let assigned_to = match to {
-                gridwalk_domain::Assignee::Worker(w) => Some(w),
-                _ => None,
-            };
             let body = EventBody::Assigned { to, reason: "未诉先办：由预警生成的主动治理任务".to_owned() };
-            authored::append(tx, &registry, clock.as_ref(), &rules.templates, issue_id, &place, body)?;
-            tx.audit(now, &who2.worker.username, "proactive_task", &format!("issue {issue_id} at courtyard {}", place.courtyard))?;
-            Ok(TaskMade { issue_id, assigned_to, created: true })
+            authored::append(tx, &registry, clock.as_ref(), &templates, issue_id, &place, body)?;
+            tx.audit(clock.now_ms(), &author.username, "proactive_task", &format!("issue {issue_id} at courtyard {}", place.courtyard))?;
+            Ok(TaskMade { issue_id, assigned_to: assigned(tx)?, created: true })
         })
         .await
     }

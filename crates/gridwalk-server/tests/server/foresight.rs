@@ -237,6 +237,15 @@ async fn a_supervisor_turns_a_warning_into_a_proactive_task_for_the_courtyards_w
     let view: Value = serde_json::from_str(&f.site.text("SELECT view_json FROM issues WHERE id = ?1", &[&id])).unwrap();
     assert_eq!(view["state"]["report"]["source"], "proactive", "its source is proactive");
     assert_eq!(view["state"]["assignee"], json!({"to": "worker", "id": worker.worker.id}), "assigned to the worker");
+    // Authored by the supervisor, recorded on the server's device: the supervisor's own device
+    // log is untouched, so its next push at seq 1 is stored.
+    let detail = call(&f.app, Method::GET, &format!("/api/v1/issues/{id}"), &sup.token, None).await;
+    assert_eq!(detail.body["history"][0]["event"]["author"], json!(sup.worker.id), "the task is the supervisor's: {}", detail.body);
+    let note =
+        kit::event(&sup, f.clock.now_ms() - 1_000, 1, Entity::Issue(id.parse().unwrap()), EventBody::NoteAdded { text: "已安排".into() });
+    let push = PushRequest { device_id: sup.device_id, events: vec![LoggedEvent { seq: 1, event: note }] };
+    let r = call(&f.app, Method::POST, "/api/v1/sync/push", &sup.token, Some(serde_json::to_value(&push).unwrap())).await;
+    assert_eq!(r.body["results"][0]["outcome"], "accepted", "the supervisor's tablet keeps its own sequence: {}", r.body);
     // A task answers no resident: it counts in no complaint rate, and apart under by=source.
     let (from, to) = (f.clock.now_ms() - 86_400_000, f.clock.now_ms() + 1);
     let rates = call(&f.app, Method::GET, &format!("/api/v1/rates?by=district&period=week&from={from}&to={to}"), &sup.token, None).await;
@@ -251,6 +260,13 @@ async fn a_supervisor_turns_a_warning_into_a_proactive_task_for_the_courtyards_w
     // The worker's tablet pulls it like any order.
     let r = call(&f.app, Method::GET, "/api/v1/sync/pull?after=0", &worker.token, None).await;
     assert!(r.body.to_string().contains(&id), "the worker's pull carries the task");
+    // A request id naming an existing issue is refused, and stores nothing.
+    let first_order = f.order(&f.yard, 90, "noise", 5).await;
+    let events = f.count("SELECT count(*) FROM events");
+    let clash = json!({"request_id": first_order.issue_id, "courtyard_id": f.yard.id, "category": "noise", "description": "另一个任务"});
+    let r = call(&f.app, Method::POST, "/api/v1/foresight/tasks", &sup.token, Some(clash)).await;
+    assert_eq!(r.body["code"], "invalid_id", "a request id that names an existing issue is refused: {}", r.body);
+    assert_eq!(f.count("SELECT count(*) FROM events"), events, "a refused task stores nothing");
 }
 
 fn visit(f: &Fixture, at_ms: i64, mode: VisitMode, lat_offset: f64) -> EventBody {
