@@ -20,7 +20,7 @@
 //! never their JSON or the event log, so the rows carry the columns alone: folding three
 //! million entities would take many minutes and change nothing the reads touch.
 
-use super::console::medians_ms;
+use super::console::{medians_ms, Rng};
 use super::BenchResult;
 use crate::server::{add_worker, device_tokens, load_demo};
 use gridwalk_domain::foresight::{self, hotspot, WEEK_MS, WEEK_ORIGIN_MS};
@@ -37,23 +37,9 @@ pub const VISITS: usize = 2_000_000;
 const WEEKS: i64 = 20;
 const DAY_MS: i64 = 86_400_000;
 
-/// splitmix64: the same fixture every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
+/// `p`'s chance, from the console bench's generator.
+fn chance(g: &mut Rng, p: f64) -> bool {
+    g.unit() < p
 }
 
 const HOTSPOT_SQL: &str = "SELECT courtyard_id, category, (received_at_ms - ?1) / ?2, count(*) FROM issues
@@ -87,17 +73,17 @@ fn fill(db: &Path, reg: &Registry, now: i64) -> f64 {
         for i in 0..ISSUES {
             let (c, m, s, p) = &yards[g.below(yards.len())];
             let r = first + (g.next() % (WEEKS * WEEK_MS) as u64) as i64;
-            let status = if g.chance(0.02) {
+            let status = if chance(&mut g, 0.02) {
                 "duplicate"
-            } else if g.chance(0.01) {
+            } else if chance(&mut g, 0.01) {
                 "cancelled"
             } else {
                 statuses[g.below(statuses.len())]
             };
-            let source = if g.chance(0.02) { "proactive" } else { ["visit", "hotline", "online"][g.below(3)] };
+            let source = if chance(&mut g, 0.02) { "proactive" } else { ["visit", "hotline", "online"][g.below(3)] };
             let category = Category::ALL[g.below(Category::ALL.len())].code();
             let id = IssueId::from_parts(r as u64, (i as u128).to_be_bytes()[6..].try_into().unwrap());
-            let recurrence = g.chance(0.03).then(|| IssueId::from_parts(first as u64, [7; 10]).to_string());
+            let recurrence = chance(&mut g, 0.03).then(|| IssueId::from_parts(first as u64, [7; 10]).to_string());
             put.execute(rusqlite::params![id.to_string(), c, m, s, status, r, r + 3_600_000, category, source, p.lat, p.lon, recurrence])
                 .unwrap();
         }
@@ -112,7 +98,7 @@ fn fill(db: &Path, reg: &Registry, now: i64) -> f64 {
             let (c, m, s, _) = &yards[g.below(yards.len())];
             let at = first + (g.next() % (WEEKS * WEEK_MS) as u64) as i64;
             let mode = VisitMode::ALL[g.below(3)].code();
-            let distance = if g.chance(0.05) { 800.0 } else { (g.below(250)) as f64 };
+            let distance = if chance(&mut g, 0.05) { 800.0 } else { (g.below(250)) as f64 };
             let id = VisitId::from_parts(at as u64, (i as u128).to_be_bytes()[6..].try_into().unwrap());
             put.execute(rusqlite::params![id.to_string(), c, m, s, workers[g.below(workers.len())], at, mode, distance]).unwrap();
         }

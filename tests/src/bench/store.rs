@@ -126,6 +126,30 @@ pub fn fill_issues(t: &mut Tablet, n: usize) {
     }
 }
 
+/// Mean µs per call of `ours` and of `bare` on the same store: 50 warm-ups each, then 2,000
+/// calls each in ten alternating rounds, so machine noise falls on both sides alike.
+fn mean_us<R>(t: &Tablet, ours: impl Fn(&Tablet) -> R, bare: impl Fn(&Tablet) -> R) -> (f64, f64) {
+    for _ in 0..50 {
+        bare(t);
+        ours(t);
+    }
+    let (mut a, mut b) = (0.0, 0.0);
+    let rounds = 2_000;
+    for _ in 0..10 {
+        let s = Instant::now();
+        for _ in 0..rounds / 10 {
+            ours(t);
+        }
+        a += s.elapsed().as_secs_f64();
+        let s = Instant::now();
+        for _ in 0..rounds / 10 {
+            bare(t);
+        }
+        b += s.elapsed().as_secs_f64();
+    }
+    (a / rounds as f64 * 1e6, b / rounds as f64 * 1e6)
+}
+
 /// The first page of issues out of 100,000 through the use-case API, against the bare
 /// indexed keyset query on the same file and connection.
 pub fn first_page(dir: &std::path::Path) -> BenchResult {
@@ -151,25 +175,7 @@ pub fn first_page(dir: &std::path::Path) -> BenchResult {
         let page = t.list_issues(&IssueFilter::default(), None, 50).unwrap();
         assert_eq!(page.items.len(), 50);
     };
-    for _ in 0..50 {
-        bare(&t);
-        ours(&t);
-    }
-    let (mut a, mut b) = (0.0, 0.0);
-    let rounds = 2_000;
-    for _ in 0..10 {
-        let s = Instant::now();
-        for _ in 0..rounds / 10 {
-            ours(&t);
-        }
-        a += s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        for _ in 0..rounds / 10 {
-            bare(&t);
-        }
-        b += s.elapsed().as_secs_f64();
-    }
-    let (ours_us, bare_us) = (a / rounds as f64 * 1e6, b / rounds as f64 * 1e6);
+    let (ours_us, bare_us) = mean_us(&t, ours, bare);
     BenchResult {
         name: "store.first_page_of_100k".into(),
         value: ours_us,
@@ -285,25 +291,7 @@ pub fn nearby(dir: &std::path::Path) -> BenchResult {
     let ours = |t: &Tablet| t.nearby(yard, category, None).unwrap().len();
     let (shown, read) = (ours(&t), bare(&t));
     assert!(shown > 0 && shown <= read, "the nearby check shows what the bare reads found, within the radius: {shown} of {read}");
-    for _ in 0..50 {
-        bare(&t);
-        ours(&t);
-    }
-    let (mut a, mut bt) = (0.0, 0.0);
-    let rounds = 2_000;
-    for _ in 0..10 {
-        let s = Instant::now();
-        for _ in 0..rounds / 10 {
-            ours(&t);
-        }
-        a += s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        for _ in 0..rounds / 10 {
-            bare(&t);
-        }
-        bt += s.elapsed().as_secs_f64();
-    }
-    let (ours_us, bare_us) = (a / rounds as f64 * 1e6, bt / rounds as f64 * 1e6);
+    let (ours_us, bare_us) = mean_us(&t, ours, bare);
     BenchResult {
         name: "store.nearby_of_100k".into(),
         value: ours_us,

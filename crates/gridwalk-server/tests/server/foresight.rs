@@ -163,18 +163,30 @@ async fn every_foresight_route_is_in_the_matrix_and_bad_asks_are_refused_storing
 
 #[tokio::test]
 async fn a_hotline_order_beside_an_open_issue_is_linked_as_a_probable_duplicate() {
-    let f = fixture();
+    // The radius reaches the neighbouring courtyard (checked below), so "nearby" is exercised
+    // by the demo registry's own points, not only by the same courtyard.
+    let radius = 2_000.0;
+    let rules = foresight::Rules { nearby_radius_m: radius, ..foresight::Rules::default() };
+    let f = fixture_with(with_foresight(ForesightConfig { rules, ..ForesightConfig::default() }));
+    let metres = foresight::geo::distance_m(f.yard.point, f.next.point);
+    assert!(metres > 0.0 && metres <= radius, "the fixture's neighbour lies inside the radius: {metres:.0} m");
     let first = f.order(&f.yard, 1, "leak", 60).await;
     assert_eq!(first.probable_duplicate_of, None, "the first order repeats nothing");
     let other = f.order(&f.next, 2, "noise", 30).await;
     assert_eq!(other.probable_duplicate_of, None, "another category is no duplicate, however near");
     let second = f.order(&f.next, 3, "leak", 10).await;
-    let d = (registry_gen::demo_registry().courtyards.iter().find(|c| c.id == f.yard.id).unwrap().point, f.next.point);
-    let metres = gridwalk_domain::foresight::geo::distance_m(d.0, d.1);
-    if metres <= 200.0 {
-        assert_eq!(second.probable_duplicate_of, Some(first.issue_id), "a leak {metres:.0} m away within 7 days is linked");
-        assert!(second.created && !second.attached, "link: the order still opens its own ticket");
-    }
+    assert_eq!(second.probable_duplicate_of, Some(first.issue_id), "a leak {metres:.0} m away within 7 days is linked");
+    assert!(second.created && !second.attached, "link: the order still opens its own ticket");
+    // Beyond the radius of both open leaks: no duplicate.
+    let reg = registry_gen::demo_registry();
+    let far = reg
+        .courtyards
+        .iter()
+        .find(|c| [f.yard.point, f.next.point].iter().all(|p| foresight::geo::distance_m(*p, c.point) > radius))
+        .expect("the demo district reaches beyond 2 km")
+        .clone();
+    let away = f.order(&far, 5, "leak", 8).await;
+    assert_eq!(away.probable_duplicate_of, None, "a leak farther than the radius from every open one is not linked");
     let same = f.order(&f.yard, 4, "leak", 5).await;
     assert_eq!(same.probable_duplicate_of, Some(first.issue_id), "a leak at the same courtyard within 7 days is linked");
     assert!(same.created && !same.attached, "link: its own ticket");
@@ -283,6 +295,16 @@ fn visit(f: &Fixture, at_ms: i64, mode: VisitMode, lat_offset: f64) -> EventBody
     })
 }
 
+/// Push the worker's `seq`-th event, a visit `lat_offset` degrees north of the courtyard that
+/// ended at `at_ms`; it must be stored.
+async fn push_visit(f: &Fixture, worker: &LoginResponse, seq: u64, at_ms: i64, mode: VisitMode, lat_offset: f64) {
+    let id = Entity::Visit(VisitId::from_parts(at_ms as u64, [seq as u8; 10]));
+    let event = kit::event(worker, at_ms, seq, id, visit(f, at_ms, mode, lat_offset));
+    let push = PushRequest { device_id: worker.device_id, events: vec![LoggedEvent { seq, event }] };
+    let r = call(&f.app, Method::POST, "/api/v1/sync/push", &worker.token, Some(serde_json::to_value(&push).unwrap())).await;
+    assert_eq!(r.body["results"][0]["outcome"], "accepted", "the visit is stored: {}", r.body);
+}
+
 #[tokio::test]
 async fn a_workers_visits_move_their_coverage_and_a_far_one_is_only_flagged() {
     let f = fixture();
@@ -309,17 +331,7 @@ async fn a_workers_visits_move_their_coverage_and_a_far_one_is_only_flagged() {
     assert_eq!(row["share"], 0.0);
     let now = f.clock.now_ms();
     // 0.01° of latitude is 1.1 km: far past the 300 m a counting visit may be.
-    let far = kit::event(
-        &worker,
-        now - 3_600_000,
-        1,
-        Entity::Visit(VisitId::from_parts(now as u64, [1; 10])),
-        visit(&f, now - 3_600_000, VisitMode::InDepth, 0.01),
-    );
-    let push = PushRequest { device_id: worker.device_id, events: vec![LoggedEvent { seq: 1, event: far }] };
-    let r = call(&f.app, Method::POST, "/api/v1/sync/push", &worker.token, Some(serde_json::to_value(&push).unwrap())).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["results"][0]["outcome"], "accepted", "the far visit is stored: {}", r.body);
+    push_visit(&f, &worker, 1, now - 3_600_000, VisitMode::InDepth, 0.01).await;
     let after = call(&f.app, Method::GET, "/api/v1/foresight/coverage?level=worker&weeks=1", &sup.token, None).await;
     let row = mine(&after.body);
     assert_eq!(
@@ -328,17 +340,7 @@ async fn a_workers_visits_move_their_coverage_and_a_far_one_is_only_flagged() {
         "a visit 1.1 km away is flagged, not counted: {}",
         after.body
     );
-    let near = kit::event(
-        &worker,
-        now - 1_800_000,
-        2,
-        Entity::Visit(VisitId::from_parts(now as u64, [2; 10])),
-        visit(&f, now - 1_800_000, VisitMode::Stationed, 0.0005),
-    );
-    let push = PushRequest { device_id: worker.device_id, events: vec![LoggedEvent { seq: 2, event: near }] };
-    let r = call(&f.app, Method::POST, "/api/v1/sync/push", &worker.token, Some(serde_json::to_value(&push).unwrap())).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["results"][0]["outcome"], "accepted", "the far visit is stored: {}", r.body);
+    push_visit(&f, &worker, 2, now - 1_800_000, VisitMode::Stationed, 0.0005).await;
     let after = call(&f.app, Method::GET, "/api/v1/foresight/coverage?level=worker&weeks=1", &sup.token, None).await;
     let row = mine(&after.body);
     assert_eq!(
