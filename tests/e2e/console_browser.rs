@@ -10,6 +10,8 @@
 //!   each action stored once;
 //! - both exports download and parse back (CSV with its BOM, .xlsx through calamine);
 //! - a department user reports in (报到) on what a supervisor whistled to the department;
+//! - a burst of orders at one courtyard heads the 预警 page as a rising hotspot, and the
+//!   supervisor makes it a proactive task that goes to the courtyard's responsible worker, once;
 //! - a screenshot of every page at 1920×1080 and 1366×768 under
 //!   `<target>/screenshots/console/<page>-<w>x<h>.png`;
 //! - bad input (a taken username, a registry CSV with bad lines) is shown in Chinese and stores
@@ -474,6 +476,54 @@ fn a_department_user_reports_in_on_what_was_whistled_to_the_department() {
     s.quit();
 }
 
+#[test]
+fn a_burst_of_orders_is_a_warning_that_a_supervisor_makes_a_task_for_the_courtyards_worker() {
+    let site = Site::start(true);
+    let now = now_ms();
+    // Five noise orders in the last hour over an empty baseline: z = (5 − 0) / √1 = 5 ≥ 3.
+    for n in 0..5 {
+        site.order(n, now - (50 - 10 * i64::from(n)) * MIN);
+    }
+    let yard = site.yard.id.to_string();
+    let (_driver, s) = browser();
+    login(&s, &site.url, "boss", "overview");
+    s.click(&sel("menu-foresight"));
+    s.wait(&sel("page-foresight"), 30);
+    let warning = format!(r#"[data-test="warning-row"][data-kind="rising_hotspot"][data-unit="{yard}"]"#);
+    s.wait(&warning, 15);
+    assert!(
+        text_now(&s, &warning).is_some_and(|t| t.contains("本期 5 件")),
+        "the warning gives its reason in Chinese with the count: {:?}",
+        text_now(&s, &warning)
+    );
+    s.wait(&format!(r#"[data-test="hotspot-row"][data-id="{yard}.noise"]"#), 15);
+
+    s.click(&format!(r#"[data-test="make-task"][data-unit="{yard}"][data-kind="rising_hotspot"]"#));
+    s.wait_visible(&sel("task-dialog"), 15);
+    // Element Plus puts the attribute on the textarea itself (or on its wrapper, in older versions).
+    let described = s.exec(
+        "const e = document.querySelector('[data-test=\"task-description\"]'); return e ? (e.value ?? e.querySelector('textarea')?.value ?? null) : null",
+        json!([]),
+    );
+    assert!(
+        described.as_str().is_some_and(|d| d.starts_with("【未诉先办】") && d.contains("本期 5 件")),
+        "the task is prefilled with the warning's reason: {described}"
+    );
+    s.click(&sel("task-submit"));
+    s.wait_visible(&sel("task-made"), 15);
+    let issue = attr_now(&s, &sel("task-made"), "data-issue").expect("the made task names its issue");
+    let issue: IssueId = issue.parse().expect("an issue id");
+    let t = site.ticket(issue);
+    assert_eq!(t["row"]["source"], "proactive", "the task is a proactive issue, not a complaint: {t}");
+    assert_eq!(t["row"]["category"], "noise", "of the hotspot's category");
+    assert_eq!(t["row"]["courtyard_id"], yard.as_str(), "at the hot courtyard");
+    assert_eq!(t["row"]["assignee"], "wang", "sent to the courtyard's responsible worker: {t}");
+    assert_eq!(site.events_of(issue, "issue_reported"), 1, "the task is stored once");
+    s.click(&sel("task-open"));
+    s.wait(&sel("page-ticket"), 30);
+    s.quit();
+}
+
 /// `<target dir>/screenshots/console`: the target dir is CARGO_TARGET_DIR when set (relative to
 /// the workspace, as cargo reads it), else the workspace's `target` (where app_webdriver's go).
 fn console_screenshots() -> PathBuf {
@@ -536,6 +586,7 @@ fn every_page_is_screenshotted_at_1920x1080_and_1366x768() {
         ("intake", "/intake".to_owned(), "page-intake"),
         ("map", "/map".to_owned(), "page-map"),
         ("visits", "/visits".to_owned(), "page-visits"),
+        ("foresight", "/foresight".to_owned(), "page-foresight"),
         ("devices", "/devices".to_owned(), "page-devices"),
     ]
     .into_iter()
@@ -567,7 +618,7 @@ fn every_page_is_screenshotted_at_1920x1080_and_1366x768() {
     shots.extend(shoot(&s, "department"));
     s.quit();
 
-    assert_eq!(shots.len(), 2 * 14, "fourteen pages (the admin's six tabs among them) at two sizes each");
+    assert_eq!(shots.len(), 2 * 15, "fifteen pages (the admin's six tabs among them) at two sizes each");
     for (path, w, h) in shots {
         let png = std::fs::read(&path).unwrap_or_else(|e| panic!("the screenshot {} was written: {e}", path.display()));
         assert_eq!(png_size(&png), (w, h), "{} is a PNG of the {w}×{h} viewport", path.display());

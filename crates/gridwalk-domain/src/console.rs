@@ -13,6 +13,7 @@ vocab!(
         Department => ("department", "部门", "Department inbox"),
         Map => ("map", "地图", "Map"),
         Visits => ("visits", "走访", "Visits and coverage"),
+        Foresight => ("foresight", "预警", "Early warning"),
         Devices => ("devices", "设备", "Devices"),
         Admin => ("admin", "管理", "Admin"),
     }
@@ -25,9 +26,9 @@ vocab!(
 pub fn menus(role: Role) -> &'static [Menu] {
     use Menu::*;
     match role {
-        Role::Supervisor => &[Overview, Tickets, Intake, Map, Visits, Devices],
-        Role::Admin => &[Overview, Tickets, Intake, Map, Visits, Devices, Admin],
-        Role::Cadre => &[Overview, Tickets, Map, Visits],
+        Role::Supervisor => &[Overview, Tickets, Intake, Map, Visits, Foresight, Devices],
+        Role::Admin => &[Overview, Tickets, Intake, Map, Visits, Foresight, Devices, Admin],
+        Role::Cadre => &[Overview, Tickets, Map, Visits, Foresight],
         Role::DepartmentStaff => &[Department, Tickets],
         Role::GridWorker => &[Tickets],
     }
@@ -36,6 +37,12 @@ pub fn menus(role: Role) -> &'static [Menu] {
 /// Whether `role` may open `menu`.
 pub fn may_open(role: Role, menu: Menu) -> bool {
     menus(role).contains(&menu)
+}
+
+/// Whether `role` may make a warning into a proactive task (未诉先办): a desk job, as
+/// dispatch is. Cadres read the warnings for their area but send nobody.
+pub fn may_make_tasks(role: Role) -> bool {
+    matches!(role, Role::Supervisor | Role::Admin)
 }
 
 /// Whether `role` may see a resident's full phone number (each look is audited). Desk roles
@@ -58,5 +65,10 @@ mod tests {
         assert!(may_open(Role::DepartmentStaff, Menu::Department), "department staff have their inbox");
         assert!(!may_open(Role::DepartmentStaff, Menu::Overview), "department staff do not see the district's rates");
         assert!(may_reveal_phone(Role::Supervisor) && !may_reveal_phone(Role::Cadre), "only the desk reveals phones");
+        for role in Role::ALL {
+            assert!(!may_make_tasks(*role) || may_open(*role, Menu::Foresight), "{role:?}: who makes tasks sees the warnings");
+        }
+        assert!(may_open(Role::Cadre, Menu::Foresight) && !may_make_tasks(Role::Cadre), "cadres read warnings, the desk makes tasks");
+        assert!(!may_open(Role::GridWorker, Menu::Foresight), "grid workers' early warning is on the tablet");
     }
 }

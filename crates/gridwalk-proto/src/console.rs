@@ -31,6 +31,9 @@ pub struct ConsoleSession {
     /// The pages this role may open, in menu order (the server refuses the others).
     pub menus: Vec<Menu>,
     pub may_reveal_phone: bool,
+    /// Whether the 预警 page offers to make a warning into a proactive task.
+    #[serde(default)]
+    pub may_make_tasks: bool,
     /// The departments in the caller's scope (what department staff report in for).
     pub departments: Vec<String>,
 }
@@ -297,27 +300,41 @@ pub struct WeekColumn {
     pub label: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One unit's walking in one week column, by the domain's definitions
+/// (`gridwalk_domain::foresight::coverage`, the tablet's code).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WeekCoverage {
+    /// Of the unit's courtyards, those a counting visit reached that week.
+    pub visited: u64,
+    /// `visited ÷ courtyards`; none without courtyards.
+    pub share: Option<f64>,
+    /// Counting visits to the unit's courtyards.
+    pub visits: u64,
+    /// Visits whose GPS point lay farther than `far_visit_m` from their courtyard (位置存疑):
+    /// shown, never counted as visiting.
+    pub flagged: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerCoverage {
     pub username: String,
     pub name: String,
     /// Courtyards they are the responsible worker of.
     pub courtyards: u64,
-    /// Visits per week column.
-    pub visits: Vec<u64>,
-    /// Of their courtyards, how many they visited in the whole window.
-    pub visited_courtyards: u64,
+    /// One per week column: their own visits to their own courtyards.
+    pub weeks: Vec<WeekCoverage>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommunityCoverage {
     pub id: CommunityId,
     pub name: String,
     pub courtyards: u64,
-    pub visits: Vec<u64>,
-    pub visited_courtyards: u64,
+    /// One per week column: anyone's visits to the community's courtyards.
+    pub weeks: Vec<WeekCoverage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,14 +343,21 @@ pub struct StaleCourtyard {
     pub courtyard_id: CourtyardId,
     pub name: String,
     pub community_name: String,
+    /// The latest counting visit, if any in the lookback.
     pub last_visit_ms: Option<i64>,
+    /// A later visit that was flagged as far from the courtyard, if any.
+    pub last_flagged_ms: Option<i64>,
 }
 
 /// `GET /api/v1/console/coverage`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Coverage {
     pub weeks: Vec<WeekColumn>,
+    /// The overdue threshold the answer used (the query's, else `[foresight] stale_days`).
+    pub stale_days: i64,
+    /// The distance beyond which a visit is flagged (`[foresight] far_visit_m`).
+    pub far_visit_m: f64,
     pub workers: Vec<WorkerCoverage>,
     pub communities: Vec<CommunityCoverage>,
     /// Courtyards in scope not visited in `stale_days`, the longest-unvisited first.

@@ -23,6 +23,7 @@ export const router = createRouter({
     { path: MENU_PATHS.department, name: 'department', component: () => import('./pages/DepartmentPage.vue'), meta: { menu: 'department' } },
     { path: MENU_PATHS.map, name: 'map', component: () => import('./pages/MapPage.vue'), meta: { menu: 'map' } },
     { path: MENU_PATHS.visits, name: 'visits', component: () => import('./pages/VisitsPage.vue'), meta: { menu: 'visits' } },
+    { path: MENU_PATHS.foresight, name: 'foresight', component: () => import('./pages/ForesightPage.vue'), meta: { menu: 'foresight' } },
     { path: MENU_PATHS.devices, name: 'devices', component: () => import('./pages/DevicesPage.vue'), meta: { menu: 'devices' } },
     { path: MENU_PATHS.admin, name: 'admin', component: () => import('./pages/AdminPage.vue'), meta: { menu: 'admin' } },
     { path: '/none', name: 'none', component: () => import('./pages/NoMenuPage.vue') },

@@ -7,7 +7,7 @@ import type {
 
 export type { CategoryCode, EventBody, IssueState, RoleCode, ScopeUnit, StatusCode, WhistleLevelCode, WorkerInfo }
 
-export type Menu = 'overview' | 'tickets' | 'intake' | 'department' | 'map' | 'visits' | 'devices' | 'admin'
+export type Menu = 'overview' | 'tickets' | 'intake' | 'department' | 'map' | 'visits' | 'foresight' | 'devices' | 'admin'
 
 export interface ConsoleSession {
   worker: WorkerInfo
@@ -16,6 +16,8 @@ export interface ConsoleSession {
   /** Which pages to show, in order; the server enforces the same. */
   menus: Menu[]
   may_reveal_phone: boolean
+  /** Whether the 预警 page offers to make a warning into a proactive task. */
+  may_make_tasks: boolean
   /** The caller's departments (department staff). */
   departments: string[]
 }
@@ -152,11 +154,17 @@ export interface MapData {
   bounds?: { min_lat: number; max_lat: number; min_lon: number; max_lon: number }
 }
 
+/** One unit's walking in one week (the domain's coverage definitions): `flagged` visits lay too
+ *  far from their courtyard to count. */
+export interface WeekCoverage { visited: number; share?: number | null; visits: number; flagged: number }
+
 export interface Coverage {
   weeks: { start_ms: number; label: string }[]
-  workers: { username: string; name: string; courtyards: number; visits: number[]; visited_courtyards: number }[]
-  communities: { id: string; name: string; courtyards: number; visits: number[] }[]
-  stale: { courtyard_id: string; name: string; community_name: string; last_visit_ms: number | null }[]
+  stale_days: number
+  far_visit_m: number
+  workers: { username: string; name: string; courtyards: number; weeks: WeekCoverage[] }[]
+  communities: { id: string; name: string; courtyards: number; weeks: WeekCoverage[] }[]
+  stale: { courtyard_id: string; name: string; community_name: string; last_visit_ms: number | null; last_flagged_ms?: number | null }[]
 }
 
 export interface DeviceInfo {
@@ -191,3 +199,28 @@ export interface AuditEntry { id: string | number; at_ms: number; actor: string;
 
 export interface AuditPage { entries: AuditEntry[]; next_before: number | null }
 
+
+/** A unit the foresight figures are grouped by (`gridwalk_domain::foresight::Unit`). */
+export type Unit =
+  | { level: 'district' }
+  | { level: 'subdistrict' | 'community' | 'courtyard' | 'worker'; id: string }
+
+export type WarningKind = 'rising_hotspot' | 'repeated_recurrence' | 'falling_rate' | 'unvisited_with_issues'
+
+/** One entry of the early-warning list: its facts (`reason`) and their wording in both languages. */
+export interface Warning {
+  unit: Unit
+  strength: number
+  reason: { kind: WarningKind; category?: string; [fact: string]: unknown }
+  reason_zh: string
+  reason_en: string
+}
+
+export interface WarningAnswer { as_of_ms: number; warnings: Warning[] }
+
+export interface Hotspot { unit: Unit; category: string; count: number; baseline_mean: number; z: number; hot: boolean }
+
+export interface HotspotAnswer { window_days: number; window_start_ms: number; min_count: number; z: number; hotspots: Hotspot[] }
+
+/** POST /foresight/tasks: what was made. */
+export interface TaskMade { issue_id: string; assigned_to: string | null; created: boolean }

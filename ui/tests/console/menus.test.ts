@@ -3,7 +3,7 @@ import { guardRoute, landingPath, safeNext } from '../../console/src/logic/menus
 import type { Menu } from '../../console/src/types'
 
 const staff = { menus: ['department', 'tickets'] as Menu[] }
-const admin = { menus: ['overview', 'tickets', 'intake', 'map', 'visits', 'devices', 'admin'] as Menu[] }
+const admin = { menus: ['overview', 'tickets', 'intake', 'map', 'visits', 'foresight', 'devices', 'admin'] as Menu[] }
 
 describe('menu guard', () => {
   it('lands on the first menu of the session', () => {
@@ -22,6 +22,8 @@ describe('menu guard', () => {
     expect(guardRoute('department', admin, '/department')).toEqual({ redirect: '/overview' })
     expect(guardRoute('admin', { menus: [] }, '/admin')).toEqual({ redirect: '/none' })
     expect(guardRoute(undefined, staff, '/none')).toEqual({ allow: true })
+    expect(guardRoute('foresight', admin, '/foresight')).toEqual({ allow: true })
+    expect(guardRoute('foresight', staff, '/foresight')).toEqual({ redirect: '/department' })
   })
   it('follows `next` only within the console', () => {
     expect(safeNext('/tickets?status=reported')).toBe('/tickets?status=reported')

@@ -77,6 +77,26 @@ pub fn hotspots(cells: &[CellCounts], min_count: u64, z_at: f64) -> Vec<Hotspot>
     out
 }
 
+/// How hot a place is on the console's map: 0 not a hotspot; 1 a hotspot (`z ≥ hotspot_z`);
+/// 2 from twice the threshold; 3 from three times. A place's level is that of its hottest cell,
+/// so the map and the 预警 list never disagree on what is hot.
+pub fn map_level(hottest: Option<&Judgement>, z_at: f64) -> u8 {
+    match hottest {
+        Some(j) if j.hot => {
+            // A threshold of 0 or less makes every hot cell level 3 (any z is "three times").
+            let times = if z_at > 0.0 { j.z / z_at } else { f64::INFINITY };
+            if times >= 3.0 {
+                3
+            } else if times >= 2.0 {
+                2
+            } else {
+                1
+            }
+        }
+        _ => 0,
+    }
+}
+
 /// Which window a report received at `received_ms` falls in, for a window of `window_ms`
 /// ending at `now_ms` (exclusive of later times): 0 is the oldest baseline window,
 /// [`BASELINE_WINDOWS`] the current one; `None` outside them all. A store's GROUP BY buckets
@@ -120,6 +140,23 @@ mod tests {
         assert!(judge(&[0; 8], 3, 3, 3.0).hot, "three where there were none: z 3, at the minimum");
         // One report is never a hotspot under the default minimum, even with no threshold on z.
         assert!(!judge(&[0; 8], 1, crate::foresight::Rules::default().hotspot_min_count, 0.0).hot, "one report is never a hotspot");
+    }
+
+    #[test]
+    fn map_levels_by_hand() {
+        let j = |count: u64, z: f64, hot: bool| Judgement { count, baseline_mean: 1.0, z, hot };
+        let cases: &[(Option<Judgement>, f64, u8, &str)] = &[
+            (None, 3.0, 0, "no cell: not hot"),
+            (Some(j(2, 9.0, false)), 3.0, 0, "a cell the test did not call hot stays 0, whatever its z"),
+            (Some(j(3, 3.0, true)), 3.0, 1, "at the threshold: 1"),
+            (Some(j(6, 5.9, true)), 3.0, 1, "under twice the threshold: 1"),
+            (Some(j(7, 6.0, true)), 3.0, 2, "twice the threshold: 2"),
+            (Some(j(10, 9.0, true)), 3.0, 3, "three times: 3"),
+            (Some(j(3, 0.5, true)), 0.0, 3, "a threshold of 0: every hot cell is 3"),
+        ];
+        for (hottest, z_at, want, rule) in cases {
+            assert_eq!(map_level(hottest.as_ref(), *z_at), *want, "{rule}");
+        }
     }
 
     #[test]

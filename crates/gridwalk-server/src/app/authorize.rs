@@ -6,6 +6,7 @@ use super::registry::RegistryIndex;
 use super::{AppState, Principal};
 use crate::error::{Error, Result};
 use crate::model::Scope;
+use gridwalk_domain::console::{self, Menu};
 use gridwalk_domain::Role;
 use std::sync::Arc;
 
@@ -76,10 +77,12 @@ impl Action {
     /// scope (department staff respond to what was whistled to them).
     pub fn allowed(self, role: Role) -> bool {
         match self {
-            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch | Action::CreateTask => {
+            Action::HotlineIntake | Action::ReadDashboard | Action::ReadNotices | Action::Dispatch => {
                 matches!(role, Role::Supervisor | Role::Admin)
             }
-            Action::ReadForesight => matches!(role, Role::Supervisor | Role::Admin | Role::Cadre),
+            // The 预警 page and what it offers, from the console's one table.
+            Action::ReadForesight => console::may_open(role, Menu::Foresight),
+            Action::CreateTask => console::may_make_tasks(role),
             Action::ManageWorkers => role == Role::Admin,
             Action::Push | Action::Pull | Action::ReadRegistry | Action::ReadRecords | Action::UploadPhoto | Action::ChangeOwnPassword => {
                 true

@@ -127,7 +127,7 @@ pub struct TaskMade {
 }
 
 /// Weeks `n` (ending with the week of `now_ms`), oldest first.
-fn last_weeks(now_ms: i64, n: i64) -> Vec<i64> {
+pub(crate) fn last_weeks(now_ms: i64, n: i64) -> Vec<i64> {
     let this = fs::week_start(now_ms);
     (0..n).rev().map(|i| this - i * WEEK_MS).collect()
 }
@@ -185,7 +185,7 @@ pub fn cells_of(registry: &RegistryIndex, level: &str, buckets: &[IssueBucket]) 
 }
 
 /// The hotspots at `level` over windows of `window_ms` ending at `now_ms`.
-fn hotspots_at(
+pub(crate) fn hotspots_at(
     r: &dyn crate::store::Reader,
     registry: &RegistryIndex,
     scope: &Scope,
@@ -200,7 +200,7 @@ fn hotspots_at(
 }
 
 impl AppState {
-    fn foresight_rules(&self) -> Rules {
+    pub(crate) fn foresight_rules(&self) -> Rules {
         self.config().district.foresight.rules
     }
 

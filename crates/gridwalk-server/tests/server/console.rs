@@ -154,10 +154,11 @@ async fn a_session_is_an_httponly_strict_cookie_that_expires_ends_and_needs_its_
     let b = console_login(&f.app, "boss").await;
     assert_eq!(
         b.session.menus,
-        vec![Menu::Overview, Menu::Tickets, Menu::Intake, Menu::Map, Menu::Visits, Menu::Devices],
+        vec![Menu::Overview, Menu::Tickets, Menu::Intake, Menu::Map, Menu::Visits, Menu::Foresight, Menu::Devices],
         "a supervisor's menus come from the domain's table"
     );
     assert!(b.session.may_reveal_phone, "the desk may reveal phones");
+    assert!(b.session.may_make_tasks, "the desk makes warnings into tasks");
     assert_eq!(b.get(&f.app, "/api/v1/console/session").await.status, StatusCode::OK, "the cookie opens the session");
 
     let issue = f.order(&f.yard, 1, 5).await;
@@ -263,6 +264,19 @@ async fn every_console_route_answers_only_the_roles_whose_pages_hold_it() {
     for role in Role::ALL {
         let b = console_login(&f.app, role.code()).await;
         assert_eq!(b.session.menus, gridwalk_domain::console::menus(*role).to_vec(), "{role:?}'s session lists its menus");
+        let may_task = gridwalk_domain::console::may_make_tasks(*role);
+        assert_eq!(b.session.may_make_tasks, may_task, "{role:?}'s session says whether the 预警 page offers tasks");
+        // The page's offer and the server's answer agree: a task from the console's cookie.
+        let task = json!({"request_id": uuid::Uuid::now_v7(), "courtyard_id": f.yard.id, "category": "noise", "description": "预警任务"});
+        let made = b.post(&f.app, "/api/v1/foresight/tasks", &task).await;
+        assert_eq!(made.status == StatusCode::OK, may_task, "{} making a task: {}", role.code(), String::from_utf8_lossy(&made.bytes));
+        let warnings = b.get(&f.app, "/api/v1/foresight/warnings").await;
+        assert_eq!(
+            warnings.status == StatusCode::OK,
+            may_open(*role, Menu::Foresight),
+            "{} reading warnings: as the 预警 menu says",
+            role.code()
+        );
         for (uri, menu) in &reads {
             let a = b.get(&f.app, uri).await;
             let want = if may_open(*role, *menu) { StatusCode::OK } else { StatusCode::FORBIDDEN };
@@ -591,6 +605,11 @@ async fn bad_input_gets_a_code_and_stores_nothing() {
         ("/api/v1/console/overview?unit=NOPE", "unknown_scope_unit"),
         ("/api/v1/console/export/tickets.pdf", "not_found"),
         ("/api/v1/console/map?category=unicorns", "invalid_query"),
+        ("/api/v1/console/coverage?weeks=0", "invalid_query"),
+        ("/api/v1/console/coverage?weeks=54", "invalid_query"),
+        ("/api/v1/console/coverage?stale_days=366", "invalid_query"),
+        ("/api/v1/console/coverage?stale_days=-1", "invalid_query"),
+        ("/api/v1/console/coverage?weeks=99999999999999999999", "invalid_query"),
     ] {
         let a = root.get(&f.app, uri).await;
         assert_eq!(a.code(), code, "{uri} is refused with {code}: {}", String::from_utf8_lossy(&a.bytes));

@@ -360,6 +360,24 @@ async fn a_workers_visits_move_their_coverage_and_a_far_one_is_only_flagged() {
     let row = &community.body["rows"][0];
     assert_eq!(row["visited"], 1, "the community's coverage counts the courtyard too: {}", community.body);
     assert!(row["courtyards"].as_u64().unwrap() > 1, "against all of the community's courtyards");
+
+    // The console's 走访 page is the same method: the same figures, the far visit flagged.
+    let page = call(&f.app, Method::GET, "/api/v1/console/coverage?weeks=1", &sup.token, None).await;
+    assert_eq!(page.status, StatusCode::OK, "the supervisor opens 走访: {}", page.body);
+    let w = page.body["workers"].as_array().unwrap().iter().find(|w| w["username"] == "grid_worker").cloned().unwrap_or(Value::Null);
+    assert_eq!(
+        (w["courtyards"].as_u64(), &w["weeks"][0]),
+        (Some(1), &json!({"visited": 1, "share": 1.0, "visits": 1, "flagged": 1})),
+        "the page's worker row is the domain's: one counting visit, one flagged: {}",
+        page.body
+    );
+    assert_eq!(page.body["communities"][0]["weeks"][0]["visited"], 1, "and its community row: {}", page.body);
+    assert_eq!(page.body["stale_days"], 14, "the overdue threshold defaults to [foresight] stale_days");
+    assert!(
+        page.body["stale"].as_array().unwrap().iter().all(|y| y["courtyard_id"] != json!(f.yard.id)),
+        "a courtyard visited today is not overdue: {}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -395,4 +413,16 @@ async fn a_burst_of_reports_over_a_quiet_baseline_is_a_hotspot_and_heads_the_war
         trend.body
     );
     assert!(points.iter().all(|p| p["last_year"] == 0), "none the same weeks last year");
+
+    // The map colours by the same test: z 5 against a threshold of 3 is level 1 (under 2×).
+    let level =
+        |body: &Value| body["courtyards"].as_array().unwrap().iter().find(|c| c["id"] == json!(f.yard.id)).map(|c| c["hotspot"].clone());
+    let map = call(&f.app, Method::GET, "/api/v1/console/map", &sup.token, None).await;
+    assert_eq!(level(&map.body), Some(json!(1)), "the hotspot courtyard is hot on the map: {}", map.body);
+    assert!(
+        map.body["courtyards"].as_array().unwrap().iter().filter(|c| c["id"] != json!(f.yard.id)).all(|c| c["hotspot"] == 0),
+        "and no other courtyard is"
+    );
+    let noise = call(&f.app, Method::GET, "/api/v1/console/map?category=noise", &sup.token, None).await;
+    assert_eq!(level(&noise.body), Some(json!(0)), "filtered to noise, the heating hotspot does not colour it");
 }

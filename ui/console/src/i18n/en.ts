@@ -3,7 +3,7 @@ export default {
   title: 'Gridwalk · Console',
   lang_switch: '中文',
   header: { logout: 'Log out', who: '{name} ({role})' },
-  menu: { overview: 'Overview', tickets: 'Tickets', intake: 'Intake', department: 'Department', map: 'Map', visits: 'Visits', devices: 'Devices', admin: 'Admin' },
+  menu: { overview: 'Overview', tickets: 'Tickets', intake: 'Intake', department: 'Department', map: 'Map', visits: 'Visits', foresight: 'Early warning', devices: 'Devices', admin: 'Admin' },
   none: { title: 'No page available', text: 'Your account has no page to open: ask an administrator.' },
   login: { title: 'Log in to the console', username: 'Username', password: 'Password', submit: 'Log in', retry_after: 'Try again in {s} s', missing: 'Enter your username and password' },
   common: {
@@ -70,9 +70,21 @@ export default {
     hint: 'Click a courtyard to see its tickets', count: '{n} courtyards', hotspot_level: 'Hotspot level {n}', lat: 'Latitude', lon: 'Longitude',
   },
   visits: {
-    weeks: 'Weeks', stale_days: 'Not visited for (days)', workers: 'Visits by grid worker', communities: 'Visits by community',
+    weeks: 'Weeks', stale_days: 'Not visited for (days)', workers: 'Coverage by grid worker (their own courtyards)', communities: 'Coverage by community',
     stale: 'Courtyards not visited for {n} days', worker: 'Grid worker', username: 'Username', courtyards: 'Courtyards', visited: 'Visited',
     community: 'Community', courtyard: 'Courtyard', last_visit: 'Last visit', never: 'Never visited',
+    visits_n: '{n} visits', flagged_n: '{n} flagged', last_flagged: 'Later visit flagged as far', far_note: 'A visit more than {m} m from its courtyard is only flagged, never counted.',
+  },
+  foresight: {
+    title: 'Solving before complaints · early warning', as_of: 'As of {t}',
+    intro: 'Ranked by strength: 1 is just at the line. A hotspot is judged by the Poisson z of this window against the 8 before; repeated recurrences, falling response or resolution rates, and overdue courtyards with reports are listed too.',
+    warnings: 'Warnings', no_warnings: 'No warnings now', strength: 'Strength', kind: 'Kind', unit: 'Unit', reason: 'Reason',
+    kinds: { rising_hotspot: 'Rising hotspot', repeated_recurrence: 'Repeated recurrence', falling_rate: 'Falling rate', unvisited_with_issues: 'Unvisited, complaining' },
+    district: 'District', make_task: 'Make a task', hotspots: 'Hotspots of the last {days} days', hotspot_rule: 'at least {min} reports and z ≥ {z}',
+    no_hotspots: 'No hotspots now', category: 'Category', count: 'This window', baseline: 'Mean of the 8 before',
+    task_title: 'Make a proactive task', courtyard: 'Courtyard', description: 'What to look into', task_prefix: '[Proactive] ',
+    made_to_worker: "The task is made and sent to the courtyard's responsible grid worker", made_to_queue: "The task is made; the courtyard has no responsible worker, so it waits in the community's queue",
+    open_task: 'Open the ticket',
   },
   devices: {
     id: 'Id', name: 'Device', worker: 'Worker', username: 'Username', kind: 'Kind', kinds: { tablet: 'Tablet', console: 'Browser' },

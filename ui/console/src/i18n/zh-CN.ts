@@ -4,7 +4,7 @@ export default {
   title: '网格走访 · 管理平台',
   lang_switch: 'English',
   header: { logout: '退出登录', who: '{name}（{role}）' },
-  menu: { overview: '总览', tickets: '工单', intake: '接诉', department: '部门', map: '地图', visits: '走访', devices: '设备', admin: '管理' },
+  menu: { overview: '总览', tickets: '工单', intake: '接诉', department: '部门', map: '地图', visits: '走访', foresight: '预警', devices: '设备', admin: '管理' },
   none: { title: '没有可用的页面', text: '您的账号没有可访问的页面，请联系管理员。' },
   login: { title: '登录管理平台', username: '用户名', password: '密码', submit: '登录', retry_after: '请 {s} 秒后再试', missing: '请填写用户名和密码' },
   common: {
@@ -61,9 +61,21 @@ export default {
     count: '{n} 个楼院', hotspot_level: '热点等级 {n}', lat: '纬度', lon: '经度',
   },
   visits: {
-    weeks: '统计周数', stale_days: '未走访天数', workers: '网格员走访次数', communities: '社区走访次数', stale: '超过 {n} 天未走访的楼院',
+    weeks: '统计周数', stale_days: '未走访天数', workers: '网格员走访覆盖（本人负责的楼院）', communities: '社区走访覆盖', stale: '超过 {n} 天未走访的楼院',
     worker: '网格员', username: '用户名', courtyards: '负责楼院', visited: '已走访楼院', community: '社区', courtyard: '楼院',
     last_visit: '最近走访', never: '从未走访',
+    visits_n: '走访 {n} 次', flagged_n: '位置存疑 {n}', last_flagged: '其后位置存疑的走访', far_note: '距楼院超过 {m} 米的走访只计为位置存疑，不算走访。',
+  },
+  foresight: {
+    title: '未诉先办 · 预警', as_of: '数据截至 {t}',
+    intro: '按强度排列：1 表示刚达到预警线。热点以本期诉求数对前 8 期的泊松 z 值判断；复发、响应率或解决率下降、超期未走访且有诉求的楼院也会列出。',
+    warnings: '预警清单', no_warnings: '当前没有预警', strength: '强度', kind: '类型', unit: '单位', reason: '原因',
+    kinds: { rising_hotspot: '热点上升', repeated_recurrence: '反复复发', falling_rate: '指标下降', unvisited_with_issues: '未走访有诉求' },
+    district: '全区', make_task: '生成任务', hotspots: '近 {days} 天热点', hotspot_rule: '至少 {min} 件且 z ≥ {z}',
+    no_hotspots: '当前没有热点', category: '类别', count: '本期件数', baseline: '前 8 期均值',
+    task_title: '生成主动治理任务', courtyard: '楼院', description: '任务内容', task_prefix: '【未诉先办】',
+    made_to_worker: '任务已生成，已派给楼院的责任网格员', made_to_queue: '任务已生成，楼院未指定责任网格员，已进入社区待派队列',
+    open_task: '查看工单',
   },
   devices: {
     id: '编号', name: '设备名', worker: '使用人', username: '用户名', kind: '类型', kinds: { tablet: '平板', console: '浏览器' },

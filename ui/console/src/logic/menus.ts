@@ -10,6 +10,7 @@ export const MENU_PATHS: Record<Menu, string> = {
   department: '/department',
   map: '/map',
   visits: '/visits',
+  foresight: '/foresight',
   devices: '/devices',
   admin: '/admin',
 }

@@ -281,25 +281,28 @@ impl AppState {
             }
             ExportParams::Coverage(q) => {
                 // The page's own figures, so the file and the screen never differ.
-                let (weeks, stale_days) = q.window();
                 let c = self.console_coverage(who, q).await?;
-                let mut headers = vec!["网格员".to_owned(), "账号".to_owned(), "责任院落".to_owned(), "已走访院落".to_owned()];
-                headers.extend(c.weeks.iter().map(|w| format!("{} 走访", w.label)));
+                let mut headers = vec!["网格员".to_owned(), "账号".to_owned(), "责任院落".to_owned()];
+                for w in &c.weeks {
+                    headers.extend(["已走访院落", "覆盖率", "走访次数", "位置存疑"].map(|h| format!("{} {h}", w.label)));
+                }
                 let rows = c
                     .workers
                     .iter()
                     .map(|w| {
-                        let mut cells = vec![
-                            text(w.name.clone()),
-                            text(w.username.clone()),
-                            Cell::Int(w.courtyards as i64),
-                            Cell::Int(w.visited_courtyards as i64),
-                        ];
-                        cells.extend(w.visits.iter().map(|n| Cell::Int(*n as i64)));
+                        let mut cells = vec![text(w.name.clone()), text(w.username.clone()), Cell::Int(w.courtyards as i64)];
+                        for k in &w.weeks {
+                            cells.extend([
+                                Cell::Int(k.visited as i64),
+                                Cell::Ratio { num: k.visited, den: w.courtyards },
+                                Cell::Int(k.visits as i64),
+                                Cell::Int(k.flagged as i64),
+                            ]);
+                        }
                         cells
                     })
                     .collect();
-                let filters = vec![("周数".to_owned(), weeks.to_string()), ("未走访天数".to_owned(), stale_days.to_string())];
+                let filters = vec![("周数".to_owned(), c.weeks.len().to_string()), ("未走访天数".to_owned(), c.stale_days.to_string())];
                 spawn_rows(tx, format, Table { title: list.title().into(), headers, filters }, tmp, rows)
             }
             ExportParams::Audit(filter) => {

@@ -54,6 +54,7 @@ fn session_of(who: &Principal, token: &str, expires_ms: i64, grant: &Grant) -> C
         expires_ms,
         menus: rules::menus(who.worker.role).to_vec(),
         may_reveal_phone: rules::may_reveal_phone(who.worker.role),
+        may_make_tasks: rules::may_make_tasks(who.worker.role),
         departments: grant.scope.departments.iter().cloned().collect(),
     }
 }

@@ -1,14 +1,19 @@
 //! 总览, 地图 and 走访: today's figures and the three rates (this week, last week, a 12-week
 //! trend, by unit with drill-down), the courtyards on the map, and visit coverage. The rates
 //! are the domain's ([`gridwalk_domain::rates::compute`]) over facts read from the view's
-//! columns, so the overview and `GET /api/v1/rates` can never disagree.
+//! columns, so the overview and `GET /api/v1/rates` can never disagree. The map's hotspots
+//! and the coverage tables are likewise the domain's 未诉先办 methods (`foresight`), the ones
+//! the 预警 page and the tablet use.
 
+use crate::app::foresight::{duties, hotspots_at, last_weeks};
 use crate::app::registry::RegistryIndex;
 use crate::app::{Action, AppState, Grant, Principal};
 use crate::error::{Error, Result};
 use crate::model::{Place, Scope};
 use gridwalk_domain::calendar::beijing;
 use gridwalk_domain::console::Menu;
+use gridwalk_domain::foresight::coverage::{self, CoverageRow, Level};
+use gridwalk_domain::foresight::{self, hotspot, Unit};
 use gridwalk_domain::rates::{self, Period, RateFacts};
 use gridwalk_proto::console::*;
 use serde::Deserialize;
@@ -141,17 +146,6 @@ fn narrowed(registry: &RegistryIndex, scope: &Scope, code: &str) -> Result<Scope
     Ok(Scope { communities, courtyards, ..Default::default() })
 }
 
-/// The hotspot level of a courtyard from the issues received there in the map's window:
-/// 0 below 3, 1 from 3, 2 from 6, 3 from 10 (see the server README).
-pub fn hotspot_level(received: u64) -> u8 {
-    match received {
-        0..=2 => 0,
-        3..=5 => 1,
-        6..=9 => 2,
-        _ => 3,
-    }
-}
-
 /// The map's filters.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -170,23 +164,20 @@ pub struct MapQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CoverageQuery {
-    /// weeks shown, 1 to 26 (default 4)
-    pub weeks: Option<u32>,
-    /// a courtyard not visited in this many days is stale, 1 to 365 (default 30)
-    pub stale_days: Option<u32>,
+    /// ISO weeks shown, ending with this one: 1 to 53 (default 4)
+    pub weeks: Option<i64>,
+    /// a courtyard not visited in this many days is overdue: 1 to 365 (default `[foresight] stale_days`)
+    pub stale_days: Option<i64>,
 }
 
 impl CoverageQuery {
-    /// The weeks shown and the stale threshold in days, bounded.
-    pub fn window(&self) -> (i64, i64) {
-        (i64::from(self.weeks.unwrap_or(4).clamp(1, 26)), i64::from(self.stale_days.unwrap_or(30).clamp(1, 365)))
+    /// The weeks shown and the overdue threshold in days; out of bounds is `invalid_query`.
+    pub fn window(&self, default_stale_days: i64) -> Result<(i64, i64)> {
+        Ok((
+            foresight::bounded_i64("weeks", self.weeks.unwrap_or(4), 1, foresight::MAX_WEEKS)?,
+            foresight::bounded_i64("stale_days", self.stale_days.unwrap_or(default_stale_days), 1, foresight::MAX_STALE_DAYS)?,
+        ))
     }
-}
-
-/// ISO week label of the week starting at `start_ms`.
-fn week_label(start_ms: i64) -> String {
-    let iso = beijing(start_ms).date().iso_week_date();
-    format!("{}-W{:02}", iso.year(), iso.week())
 }
 
 impl AppState {
@@ -220,9 +211,29 @@ impl AppState {
         let now = self.now_ms();
         let to = super::tickets::bounded_time("to_ms", q.to_ms)?.unwrap_or(now.saturating_add(1));
         let from = super::tickets::bounded_time("from_ms", q.from_ms)?.unwrap_or(now - 30 * DAY_MS);
-        let s2 = scope.clone();
-        let counts = self.storage().read(move |r| r.courtyard_counts(&s2, now, q.category.as_deref(), from, to)).await?;
+        let category = q.category.as_deref().and_then(gridwalk_domain::Category::from_code);
+        // Hot is what 预警 calls hot: the domain's test over the week ending with the map's
+        // window (now, unless the window ends earlier), against the 8 weeks before it.
+        let rules = self.foresight_rules();
+        let as_of = to.saturating_sub(1).min(now);
+        let (s2, reg) = (scope.clone(), registry.clone());
+        let (counts, hot) = self
+            .storage()
+            .read(move |r| {
+                Ok((
+                    r.courtyard_counts(&s2, now, q.category.as_deref(), from, to)?,
+                    hotspots_at(r, &reg, &s2, "courtyard", &rules, as_of, WEEK_MS)?,
+                ))
+            })
+            .await?;
         let by_yard: HashMap<_, _> = counts.into_iter().map(|c| (c.courtyard, c)).collect();
+        // The list is hottest first, so the first cell of a courtyard is its hottest.
+        let mut hottest: HashMap<gridwalk_domain::CourtyardId, &hotspot::Judgement> = HashMap::new();
+        for h in hot.iter().filter(|h| category.is_none_or(|c| c == h.category)) {
+            if let Unit::Courtyard(y) = h.unit {
+                hottest.entry(y).or_insert(&h.judgement);
+            }
+        }
         let courtyards = registry
             .registry
             .courtyards
@@ -238,116 +249,102 @@ impl AppState {
                     lon: y.point.lon,
                     open: c.map_or(0, |c| c.open),
                     overdue: c.map_or(0, |c| c.overdue),
-                    hotspot: hotspot_level(c.map_or(0, |c| c.received)),
+                    hotspot: hotspot::map_level(hottest.get(&y.id).copied(), rules.hotspot_z),
                 }
             })
             .collect();
         Ok(MapView { courtyards })
     }
 
-    /// 走访: visits per worker and community per week, against the courtyards they answer
-    /// for, and the courtyards nobody visited lately.
+    /// 走访: each worker's and community's coverage per ISO week and the overdue courtyards,
+    /// by the domain's method (`foresight::coverage`, the tablet's code).
     pub async fn console_coverage(&self, who: &Principal, q: CoverageQuery) -> Result<Coverage> {
+        let rules = self.foresight_rules();
+        let (weeks, stale_days) = q.window(rules.stale_days)?;
         let Grant { registry, scope } = self.console_grant(who, Menu::Visits, Action::ReadRecords).await?;
-        let (weeks, stale_days) = q.window();
         let now = self.now_ms();
-        let s2 = scope.clone();
-        let (visits, workers, responsible) =
-            self.storage().read(move |r| Ok((r.visits_in(&s2)?, r.workers()?, r.responsible_workers()?))).await?;
-        Ok(coverage_of(&registry, &scope, &visits, &workers, &responsible, now, weeks, stale_days))
+        let weeks = last_weeks(now, weeks);
+        // The lookback covers the weeks shown and the overdue threshold.
+        let from = weeks[0].min(now.saturating_sub(stale_days * DAY_MS));
+        let (far, s2) = (rules.far_visit_m, scope.clone());
+        let (tallies, workers) =
+            self.storage().read(move |r| Ok((r.visit_tallies(&s2, from, now.saturating_add(1), far)?, r.workers()?))).await?;
+        let duties = duties(&registry, &scope);
+        let by_worker = coverage::compute(&duties, &tallies, Level::Worker, &weeks, now, stale_days);
+        let by_community = coverage::compute(&duties, &tallies, Level::Community, &weeks, now, stale_days);
+        Ok(coverage_tables(&registry, &workers, &by_worker, &by_community, &weeks, stale_days, rules.far_visit_m))
     }
 }
 
-/// The coverage tables from the visits: pure, for the tests' hand-computed fixtures.
-#[allow(clippy::too_many_arguments)]
-pub fn coverage_of(
+/// One unit's rows (sorted by unit, then week, as `coverage::compute` gives them) as week cells.
+fn week_cells(rows: &[CoverageRow]) -> BTreeMap<Unit, (u64, Vec<WeekCoverage>)> {
+    let mut out: BTreeMap<Unit, (u64, Vec<WeekCoverage>)> = BTreeMap::new();
+    for r in rows {
+        let e = out.entry(r.unit).or_insert((r.courtyards, Vec::new()));
+        e.1.push(WeekCoverage { visited: r.visited, share: r.share, visits: r.visits, flagged: r.flagged });
+    }
+    out
+}
+
+/// The page's tables from the domain's coverage at worker and community level: names from
+/// the registry and the workers, overdue courtyards the longest-unvisited first.
+fn coverage_tables(
     registry: &RegistryIndex,
-    scope: &Scope,
-    visits: &[gridwalk_domain::VisitState],
     workers: &[gridwalk_proto::WorkerInfo],
-    responsible: &[(gridwalk_domain::CourtyardId, gridwalk_domain::WorkerId)],
-    now_ms: i64,
-    weeks: i64,
+    by_worker: &coverage::Coverage,
+    by_community: &coverage::Coverage,
+    weeks: &[i64],
     stale_days: i64,
+    far_visit_m: f64,
 ) -> Coverage {
-    let first = Period::Week.start(now_ms) - (weeks - 1) * WEEK_MS;
-    let columns: Vec<WeekColumn> =
-        (0..weeks).map(|i| first + i * WEEK_MS).map(|s| WeekColumn { start_ms: s, label: week_label(s) }).collect();
-    let column = |at: i64| (at >= first && at <= now_ms).then(|| ((at - first) / WEEK_MS) as usize).filter(|i| *i < columns.len());
-    let yards: Vec<_> = registry.registry.courtyards.iter().filter(|y| registry.place(y.id).is_some_and(|p| scope.contains(&p))).collect();
-    let mut last_visit: HashMap<gridwalk_domain::CourtyardId, i64> = HashMap::new();
-    let mut by_worker: HashMap<gridwalk_domain::WorkerId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> =
-        HashMap::new();
-    let mut by_community: HashMap<gridwalk_domain::CommunityId, (Vec<u64>, std::collections::HashSet<gridwalk_domain::CourtyardId>)> =
-        HashMap::new();
-    for v in visits {
-        let (Some(visit), Some(worker)) = (&v.visit, v.worker) else { continue };
-        let at = visit.started_at_ms;
-        let e = last_visit.entry(visit.courtyard).or_insert(at);
-        *e = (*e).max(at);
-        if let Some(i) = column(at) {
-            let w = by_worker.entry(worker).or_insert_with(|| (vec![0; columns.len()], Default::default()));
-            w.0[i] += 1;
-            w.1.insert(visit.courtyard);
-            if let Some(y) = registry.courtyard(visit.courtyard) {
-                let c = by_community.entry(y.community).or_insert_with(|| (vec![0; columns.len()], Default::default()));
-                c.0[i] += 1;
-                c.1.insert(visit.courtyard);
-            }
-        }
-    }
-    let mut answer_for: HashMap<gridwalk_domain::WorkerId, Vec<gridwalk_domain::CourtyardId>> = HashMap::new();
-    for (yard, worker) in responsible {
-        if yards.iter().any(|y| y.id == *yard) {
-            answer_for.entry(*worker).or_default().push(*yard);
-        }
-    }
-    let mut worker_rows: Vec<WorkerCoverage> = workers
-        .iter()
-        .filter(|w| answer_for.contains_key(&w.id) || by_worker.contains_key(&w.id))
-        .map(|w| {
-            let own = answer_for.get(&w.id).map(Vec::as_slice).unwrap_or(&[]);
-            let seen = by_worker.get(&w.id);
-            WorkerCoverage {
-                username: w.username.clone(),
-                name: w.name.clone(),
-                courtyards: own.len() as u64,
-                visits: seen.map_or_else(|| vec![0; columns.len()], |s| s.0.clone()),
-                visited_courtyards: own.iter().filter(|y| seen.is_some_and(|s| s.1.contains(y))).count() as u64,
-            }
+    let named: HashMap<_, _> = workers.iter().map(|w| (w.id, w)).collect();
+    let mut worker_rows: Vec<WorkerCoverage> = week_cells(&by_worker.rows)
+        .into_iter()
+        .filter_map(|(unit, (courtyards, weeks))| {
+            let Unit::Worker(id) = unit else { return None };
+            // A worker the store no longer lists (removed since) is left out, not shown nameless.
+            let w = named.get(&id)?;
+            Some(WorkerCoverage { username: w.username.clone(), name: w.name.clone(), courtyards, weeks })
         })
         .collect();
     worker_rows.sort_by(|a, b| a.username.cmp(&b.username));
-    let mut community_rows: Vec<CommunityCoverage> = registry
-        .registry
-        .communities
-        .iter()
-        .filter_map(|c| {
-            let total = yards.iter().filter(|y| y.community == c.id).count() as u64;
-            (total > 0).then(|| {
-                let seen = by_community.get(&c.id);
-                CommunityCoverage {
-                    id: c.id,
-                    name: c.name.clone(),
-                    courtyards: total,
-                    visits: seen.map_or_else(|| vec![0; columns.len()], |s| s.0.clone()),
-                    visited_courtyards: seen.map_or(0, |s| s.1.len() as u64),
-                }
-            })
+    let mut community_rows: Vec<CommunityCoverage> = week_cells(&by_community.rows)
+        .into_iter()
+        .filter_map(|(unit, (courtyards, weeks))| {
+            let Unit::Community(id) = unit else { return None };
+            let name = registry.registry.communities.iter().find(|c| c.id == id)?.name.clone();
+            Some(CommunityCoverage { id, name, courtyards, weeks })
         })
         .collect();
     community_rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let stale_before = now_ms - stale_days * DAY_MS;
-    let mut stale: Vec<StaleCourtyard> = yards
+    let mut stale: Vec<StaleCourtyard> = by_community
+        .courtyards
         .iter()
-        .filter(|y| last_visit.get(&y.id).is_none_or(|at| *at < stale_before))
-        .map(|y| StaleCourtyard {
-            courtyard_id: y.id,
-            name: y.name.clone(),
-            community_name: registry.registry.communities.iter().find(|c| c.id == y.community).map(|c| c.name.clone()).unwrap_or_default(),
-            last_visit_ms: last_visit.get(&y.id).copied(),
+        .filter(|c| c.overdue)
+        .filter_map(|c| {
+            let y = registry.courtyard(c.courtyard)?;
+            Some(StaleCourtyard {
+                courtyard_id: c.courtyard,
+                name: y.name.clone(),
+                community_name: registry
+                    .registry
+                    .communities
+                    .iter()
+                    .find(|x| x.id == c.community)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default(),
+                last_visit_ms: c.last_visit_ms,
+                last_flagged_ms: c.last_flagged_ms,
+            })
         })
         .collect();
     stale.sort_by_key(|s| (s.last_visit_ms.unwrap_or(i64::MIN), s.courtyard_id));
-    Coverage { weeks: columns, workers: worker_rows, communities: community_rows, stale }
+    Coverage {
+        weeks: weeks.iter().map(|w| WeekColumn { start_ms: *w, label: foresight::week_label(*w) }).collect(),
+        stale_days,
+        far_visit_m,
+        workers: worker_rows,
+        communities: community_rows,
+        stale,
+    }
 }
