@@ -312,8 +312,6 @@ pub struct CourtyardCounts {
     pub courtyard: CourtyardId,
     pub open: u64,
     pub overdue: u64,
-    /// Issues received in the map's window (and category).
-    pub received: u64,
 }
 
 /// What the audit reader asks: filters, newest first, ids strictly below `before`.

@@ -184,6 +184,20 @@ pub fn cells_of(registry: &RegistryIndex, level: &str, buckets: &[IssueBucket]) 
     cells.into_values().collect()
 }
 
+/// The visit tallies coverage needs for `weeks` (week starts, oldest first) as of `now_ms`: a
+/// lookback over the weeks shown and the overdue threshold, whichever reaches further.
+pub(crate) fn coverage_tallies(
+    r: &dyn crate::store::Reader,
+    scope: &Scope,
+    weeks: &[i64],
+    now_ms: i64,
+    stale_days: i64,
+    far_visit_m: f64,
+) -> Result<Vec<coverage::VisitTally>> {
+    let from = weeks.first().copied().unwrap_or(now_ms).min(now_ms.saturating_sub(stale_days * DAY_MS));
+    r.visit_tallies(scope, from, now_ms.saturating_add(1), far_visit_m)
+}
+
 /// The hotspots at `level` over windows of `window_ms` ending at `now_ms`.
 pub(crate) fn hotspots_at(
     r: &dyn crate::store::Reader,
@@ -217,10 +231,13 @@ impl AppState {
         let Grant { registry, scope } = self.authorize(who, Action::ReadForesight).await?;
         let now = self.now_ms();
         let weeks = last_weeks(now, weeks);
-        // The lookback covers the weeks shown and the overdue threshold.
-        let from = weeks[0].min(now.saturating_sub(stale_days * DAY_MS));
-        let (far, s2) = (rules.far_visit_m, scope.clone());
-        let tallies = self.storage().read(move |r| r.visit_tallies(&s2, from, now.saturating_add(1), far)).await?;
+        let tallies = self
+            .storage()
+            .read({
+                let (scope, weeks) = (scope.clone(), weeks.clone());
+                move |r| coverage_tallies(r, &scope, &weeks, now, stale_days, rules.far_visit_m)
+            })
+            .await?;
         let coverage = coverage::compute(&duties(&registry, &scope), &tallies, level, &weeks, now, stale_days);
         Ok(CoverageAnswer { level, weeks: labels(&weeks), stale_days, far_visit_m: rules.far_visit_m, coverage })
     }

@@ -246,18 +246,9 @@ pub trait Reader {
     /// tasks count apart: `rates::is_complaint`), from the view's columns (no view is parsed),
     /// with their places.
     fn rate_facts(&self, scope: &Scope, from_ms: i64, to_ms: i64) -> Result<Vec<(Place, gridwalk_domain::rates::RateFacts)>>;
-    /// Per courtyard in scope with any issue: open, overdue at `now_ms`, and received in
-    /// `[from_ms, to_ms)` (of `category`, if given).
-    fn courtyard_counts(
-        &self,
-        scope: &Scope,
-        now_ms: i64,
-        category: Option<&str>,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<CourtyardCounts>>;
-    /// Every visit in scope (folded), for coverage.
-    fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>>;
+    /// Per courtyard in scope with any issue: open, and overdue at `now_ms` (the map's counts;
+    /// its hotspot level is the foresight test over `issue_buckets`).
+    fn courtyard_counts(&self, scope: &Scope, now_ms: i64) -> Result<Vec<CourtyardCounts>>;
     /// 未诉先办's visit counts: visits in scope started in `[from_ms, to_ms)`, grouped by
     /// courtyard, worker, mode, ISO week (Beijing) and whether their point lay farther than
     /// `far_visit_m` from the courtyard. One GROUP BY over the view's columns.

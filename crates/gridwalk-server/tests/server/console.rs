@@ -605,6 +605,10 @@ async fn bad_input_gets_a_code_and_stores_nothing() {
         ("/api/v1/console/overview?unit=NOPE", "unknown_scope_unit"),
         ("/api/v1/console/export/tickets.pdf", "not_found"),
         ("/api/v1/console/map?category=unicorns", "invalid_query"),
+        // The hotspot window is 1 to 90 days: empty, backwards and 91 days are refused.
+        ("/api/v1/console/map?from_ms=1780000000000&to_ms=1780000000000", "invalid_query"),
+        ("/api/v1/console/map?from_ms=1780000000000&to_ms=1779000000000", "invalid_query"),
+        ("/api/v1/console/map?from_ms=1780000000000&to_ms=1787862400000", "invalid_query"),
         ("/api/v1/console/coverage?weeks=0", "invalid_query"),
         ("/api/v1/console/coverage?weeks=54", "invalid_query"),
         ("/api/v1/console/coverage?stale_days=366", "invalid_query"),

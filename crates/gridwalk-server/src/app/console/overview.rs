@@ -5,7 +5,7 @@
 //! and the coverage tables are likewise the domain's 未诉先办 methods (`foresight`), the ones
 //! the 预警 page and the tablet use.
 
-use crate::app::foresight::{duties, hotspots_at, last_weeks};
+use crate::app::foresight::{coverage_tallies, duties, hotspots_at, last_weeks};
 use crate::app::registry::RegistryIndex;
 use crate::app::{Action, AppState, Grant, Principal};
 use crate::error::{Error, Result};
@@ -153,9 +153,9 @@ fn narrowed(registry: &RegistryIndex, scope: &Scope, code: &str) -> Result<Scope
 pub struct MapQuery {
     /// a category code
     pub category: Option<String>,
-    /// received at or after (ms); default 30 days ago
+    /// the hotspot window's start (ms): received at or after; default 7 days before `to_ms`
     pub from_ms: Option<i64>,
-    /// received before (ms); default now
+    /// the hotspot window's end (ms): received before; default now. The window is 1 to 90 days.
     pub to_ms: Option<i64>,
 }
 
@@ -210,20 +210,20 @@ impl AppState {
         }
         let now = self.now_ms();
         let to = super::tickets::bounded_time("to_ms", q.to_ms)?.unwrap_or(now.saturating_add(1));
-        let from = super::tickets::bounded_time("from_ms", q.from_ms)?.unwrap_or(now - 30 * DAY_MS);
+        let from = super::tickets::bounded_time("from_ms", q.from_ms)?.unwrap_or(to.saturating_sub(7 * DAY_MS));
+        // Hot is what 预警 calls hot: the domain's test over the map's window (by default the
+        // week to now, 预警's own), against the 8 windows of its length before it.
+        let window_ms = to.saturating_sub(from);
+        if !(DAY_MS..=foresight::MAX_WINDOW_DAYS * DAY_MS).contains(&window_ms) {
+            return Err(Error::InvalidQuery(format!("from_ms..to_ms must span 1 to {} days", foresight::MAX_WINDOW_DAYS)));
+        }
         let category = q.category.as_deref().and_then(gridwalk_domain::Category::from_code);
-        // Hot is what 预警 calls hot: the domain's test over the week ending with the map's
-        // window (now, unless the window ends earlier), against the 8 weeks before it.
         let rules = self.foresight_rules();
-        let as_of = to.saturating_sub(1).min(now);
         let (s2, reg) = (scope.clone(), registry.clone());
         let (counts, hot) = self
             .storage()
             .read(move |r| {
-                Ok((
-                    r.courtyard_counts(&s2, now, q.category.as_deref(), from, to)?,
-                    hotspots_at(r, &reg, &s2, "courtyard", &rules, as_of, WEEK_MS)?,
-                ))
+                Ok((r.courtyard_counts(&s2, now)?, hotspots_at(r, &reg, &s2, "courtyard", &rules, to.saturating_sub(1), window_ms)?))
             })
             .await?;
         let by_yard: HashMap<_, _> = counts.into_iter().map(|c| (c.courtyard, c)).collect();
@@ -264,11 +264,13 @@ impl AppState {
         let Grant { registry, scope } = self.console_grant(who, Menu::Visits, Action::ReadRecords).await?;
         let now = self.now_ms();
         let weeks = last_weeks(now, weeks);
-        // The lookback covers the weeks shown and the overdue threshold.
-        let from = weeks[0].min(now.saturating_sub(stale_days * DAY_MS));
-        let (far, s2) = (rules.far_visit_m, scope.clone());
-        let (tallies, workers) =
-            self.storage().read(move |r| Ok((r.visit_tallies(&s2, from, now.saturating_add(1), far)?, r.workers()?))).await?;
+        let (tallies, workers) = self
+            .storage()
+            .read({
+                let (scope, weeks) = (scope.clone(), weeks.clone());
+                move |r| Ok((coverage_tallies(r, &scope, &weeks, now, stale_days, rules.far_visit_m)?, r.workers()?))
+            })
+            .await?;
         let duties = duties(&registry, &scope);
         let by_worker = coverage::compute(&duties, &tallies, Level::Worker, &weeks, now, stale_days);
         let by_community = coverage::compute(&duties, &tallies, Level::Community, &weeks, now, stale_days);
@@ -298,6 +300,7 @@ fn coverage_tables(
     far_visit_m: f64,
 ) -> Coverage {
     let named: HashMap<_, _> = workers.iter().map(|w| (w.id, w)).collect();
+    let community_names: HashMap<_, _> = registry.registry.communities.iter().map(|c| (c.id, c.name.as_str())).collect();
     let mut worker_rows: Vec<WorkerCoverage> = week_cells(&by_worker.rows)
         .into_iter()
         .filter_map(|(unit, (courtyards, weeks))| {
@@ -312,8 +315,7 @@ fn coverage_tables(
         .into_iter()
         .filter_map(|(unit, (courtyards, weeks))| {
             let Unit::Community(id) = unit else { return None };
-            let name = registry.registry.communities.iter().find(|c| c.id == id)?.name.clone();
-            Some(CommunityCoverage { id, name, courtyards, weeks })
+            Some(CommunityCoverage { id, name: community_names.get(&id)?.to_string(), courtyards, weeks })
         })
         .collect();
     community_rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -326,13 +328,7 @@ fn coverage_tables(
             Some(StaleCourtyard {
                 courtyard_id: c.courtyard,
                 name: y.name.clone(),
-                community_name: registry
-                    .registry
-                    .communities
-                    .iter()
-                    .find(|x| x.id == c.community)
-                    .map(|x| x.name.clone())
-                    .unwrap_or_default(),
+                community_name: community_names.get(&c.community).map(|n| n.to_string()).unwrap_or_default(),
                 last_visit_ms: c.last_visit_ms,
                 last_flagged_ms: c.last_flagged_ms,
             })

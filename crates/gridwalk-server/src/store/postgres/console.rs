@@ -3,7 +3,7 @@
 //! thousand), today's figures and the rate facts from the view's columns, map counts, devices
 //! with their reports, and the audit reader.
 
-use super::read::{audit_entry, json_rows, scalar, scalar_opt, unsigned};
+use super::read::{audit_entry, scalar, scalar_opt, unsigned};
 use super::scope_sql::by_place;
 use super::{Args, Pg};
 use crate::error::{Error, Result};
@@ -12,7 +12,7 @@ use crate::store::sqlite::console::FINAL;
 use crate::store::sqlite::foresight::COUNTED;
 use crate::store::sqlite::rows::{parse, place_of};
 use gridwalk_domain::rates::RateFacts;
-use gridwalk_domain::{DeviceId, IssueStatus, VisitState, RESPONSE_WINDOW_MS};
+use gridwalk_domain::{DeviceId, IssueStatus, RESPONSE_WINDOW_MS};
 use gridwalk_proto::console::{DeviceReport, TodayFigures};
 use tokio_postgres::Row;
 
@@ -166,27 +166,17 @@ impl Pg<'_> {
         Ok(out)
     }
 
-    pub(super) fn courtyard_counts_in(
-        &self,
-        scope: &Scope,
-        now_ms: i64,
-        category: Option<&str>,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<CourtyardCounts>> {
+    pub(super) fn courtyard_counts_in(&self, scope: &Scope, now_ms: i64) -> Result<Vec<CourtyardCounts>> {
         // The counts' parameters come before the scope's: they come first in the text.
         let mut args = Args::default();
-        let (now, from, to) = (args.add(now_ms), args.add(from_ms), args.add(to_ms));
-        let cat = args.add(category.map(str::to_owned));
+        let now = args.add(now_ms);
         let place = by_place(scope, "", &mut args);
         // count(*) FILTER is SQLite's SUM of a condition, but 0 (not NULL) where the condition
         // is never true.
         let sql = format!(
             "SELECT courtyard_id,
                     count(*) FILTER (WHERE status NOT IN {FINAL}),
-                    count(*) FILTER (WHERE status NOT IN {FINAL} AND responded_at_ms IS NULL AND response_due_ms < {now}),
-                    count(*) FILTER (WHERE received_at_ms >= {from} AND received_at_ms < {to} AND ({cat}::text IS NULL OR category = {cat})
-                                       AND status NOT IN ('duplicate', 'cancelled'))
+                    count(*) FILTER (WHERE status NOT IN {FINAL} AND responded_at_ms IS NULL AND response_due_ms < {now})
              FROM issues WHERE {place} AND received_at_ms IS NOT NULL GROUP BY courtyard_id"
         );
         let mut out = Vec::new();
@@ -196,15 +186,9 @@ impl Pg<'_> {
                 courtyard: parse("courtyard id", &yard)?,
                 open: unsigned(r.try_get(1)?),
                 overdue: unsigned(r.try_get(2)?),
-                received: unsigned(r.try_get(3)?),
             });
         }
         Ok(out)
-    }
-
-    pub(super) fn visits_in_scope(&self, scope: &Scope) -> Result<Vec<VisitState>> {
-        let (place, args) = in_scope(scope);
-        json_rows(self, &format!("SELECT state_json FROM visits WHERE {place}"), &args.refs())
     }
 
     pub(super) fn device_report_of(&self, device: DeviceId) -> Result<Option<(i64, DeviceReport)>> {

@@ -155,49 +155,26 @@ impl Sql<'_> {
         Ok(out)
     }
 
-    pub(super) fn courtyard_counts_in(
-        &self,
-        scope: &Scope,
-        now_ms: i64,
-        category: Option<&str>,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<CourtyardCounts>> {
+    pub(super) fn courtyard_counts_in(&self, scope: &Scope, now_ms: i64) -> Result<Vec<CourtyardCounts>> {
         let (place, ids) = by_place(scope, "");
         let sql = format!(
             "SELECT courtyard_id,
                     SUM(status NOT IN {FINAL}),
-                    SUM(status NOT IN {FINAL} AND responded_at_ms IS NULL AND response_due_ms < ?),
-                    SUM(received_at_ms >= ? AND received_at_ms < ? AND (? IS NULL OR category = ?) AND status NOT IN ('duplicate', 'cancelled'))
+                    SUM(status NOT IN {FINAL} AND responded_at_ms IS NULL AND response_due_ms < ?)
              FROM issues WHERE {place} AND received_at_ms IS NOT NULL GROUP BY courtyard_id"
         );
-        let cat = category.map_or(Value::Null, |c| Value::Text(c.to_owned()));
-        let mut args = vec![Value::Integer(now_ms), Value::Integer(from_ms), Value::Integer(to_ms), cat.clone(), cat];
+        let mut args = vec![Value::Integer(now_ms)];
         args.extend(ids.into_iter().map(Value::Text));
         let mut stmt = self.0.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
-        })?;
+        let rows = stmt.query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
         let mut out = Vec::new();
         for row in rows {
-            let (yard, open, overdue, received) = row?;
+            let (yard, open, overdue) = row?;
             out.push(CourtyardCounts {
                 courtyard: parse("courtyard id", &yard)?,
                 open: open.max(0) as u64,
                 overdue: overdue.max(0) as u64,
-                received: received.max(0) as u64,
             });
-        }
-        Ok(out)
-    }
-
-    pub(super) fn visits_in_scope(&self, scope: &Scope) -> Result<Vec<gridwalk_domain::VisitState>> {
-        let (place, ids) = by_place(scope, "");
-        let mut stmt = self.0.prepare_cached(&format!("SELECT state_json FROM visits WHERE {place}"))?;
-        let rows = stmt.query_map(params_from_iter(ids), |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for json in rows {
-            out.push(serde_json::from_str(&json?)?);
         }
         Ok(out)
     }

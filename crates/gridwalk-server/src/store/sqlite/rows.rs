@@ -680,19 +680,8 @@ impl Reader for Sql<'_> {
         self.rate_facts_in(scope, from_ms, to_ms)
     }
 
-    fn courtyard_counts(
-        &self,
-        scope: &Scope,
-        now_ms: i64,
-        category: Option<&str>,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<CourtyardCounts>> {
-        self.courtyard_counts_in(scope, now_ms, category, from_ms, to_ms)
-    }
-
-    fn visits_in(&self, scope: &Scope) -> Result<Vec<VisitState>> {
-        self.visits_in_scope(scope)
+    fn courtyard_counts(&self, scope: &Scope, now_ms: i64) -> Result<Vec<CourtyardCounts>> {
+        self.courtyard_counts_in(scope, now_ms)
     }
 
     fn visit_tallies(&self, scope: &Scope, from_ms: i64, to_ms: i64, far_visit_m: f64) -> Result<Vec<VisitTally>> {
